@@ -1,0 +1,313 @@
+"""Command line: arguments, progress, exit codes; the stages do the work.
+
+Exit status: 0 written (or clean check), 1 the inputs had errors (`--strict`: warnings
+too), 2 usage or template error, or the output could not be written. Heavy libraries
+(pandas, xlsxwriter) are imported inside the commands so that `--help` answers fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from rag_workbook import __version__
+from rag_workbook.errors import RagWorkbookError
+from rag_workbook.model import Severity
+from rag_workbook.report import Report
+
+if TYPE_CHECKING:
+    from rag_workbook.pipeline import RunResult
+
+EXIT_OK, EXIT_ISSUES, EXIT_CANNOT_RUN = 0, 1, 2
+PROGRESS_MIN_FILES = 20
+
+
+class _Progress:
+    """A progress bar on stderr for long reads; silent for a handful of files."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._quiet = quiet
+        self._bar: Any = None
+
+    def found(self, total: int) -> None:
+        if self._quiet or total < PROGRESS_MIN_FILES:
+            return
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, unit="file", desc="Reading returns", file=sys.stderr)
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextmanager
+def _cannot_run() -> Iterator[None]:
+    """Turn a failure to run into a one-line message and exit status 2, never a traceback."""
+    try:
+        yield
+    except RagWorkbookError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+def _print_report(report: Report, *, limit: int) -> None:
+    issues = report.sorted().issues
+    for issue in issues[:limit]:
+        click.echo(f"  {issue.severity:<7} {issue}", err=True)
+    if len(issues) > limit:
+        click.echo(
+            f"  ... and {len(issues) - limit} more (see the Issues sheet or --report-json)",
+            err=True,
+        )
+
+
+def _summary(result: RunResult) -> str:
+    from rag_workbook import columns as c
+
+    read = sum(1 for r in result.returns if r.readable)
+    refused = len(result.returns) - read
+    due = result.frame[result.frame[c.STATUS] != ""]
+    counts = Counter(due[c.STATUS])
+    statuses = ", ".join(f"{s} {counts.get(s, 0)}" for s in ("Green", "Amber", "Red", "No data"))
+    report = result.report
+    lines = [
+        f"Returns read: {read}" + (f" ({refused} refused)" if refused else ""),
+        f"Measures: {len(result.register.measures)} in {len(result.register.themes)} themes; "
+        f"reporting quarter: {result.quarter or 'none'}",
+        f"Statuses: {statuses}",
+        f"Issues: {report.count(Severity.ERROR)} errors, {report.count(Severity.WARNING)} "
+        f"warnings, {report.count(Severity.INFO)} notes",
+    ]
+    if result.output is not None:
+        lines.append(f"Dashboard: {result.output}")
+    if result.pdf is not None:
+        lines.append(f"PDF: {result.pdf}")
+    return "\n".join(lines)
+
+
+def _write_report_json(path: Path, result: RunResult) -> None:
+    payload = {
+        "version": __version__,
+        "quarter": result.quarter,
+        "returns": [
+            {"file": r.file, "sha256": r.sha256, "theme": r.theme, "readable": r.readable}
+            for r in result.returns
+        ],
+        "issues": result.report.sorted().to_list(),
+        "output": str(result.output) if result.output else None,
+    }
+    try:
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"error: cannot write the JSON report {path}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+
+
+def _finish(result: RunResult, *, strict: bool, report_json: Path | None, limit: int) -> None:
+    if len(result.report):
+        click.echo("Issues found:", err=True)
+        _print_report(result.report, limit=limit)
+    if report_json is not None:
+        _write_report_json(report_json, result)
+    click.echo(_summary(result))
+    sys.exit(EXIT_ISSUES if result.report.blocks(strict=strict) else EXIT_OK)
+
+
+def _run(step: Callable[..., RunResult], *args: Any, quiet: bool, **kwargs: Any) -> RunResult:
+    bar = _Progress(quiet)
+    try:
+        return step(*args, progress=bar.advance, on_found=bar.found, **kwargs)
+    finally:
+        bar.close()
+
+
+_template_option = click.option(
+    "--template",
+    "-t",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The analyst's template workbook (Settings and Measures sheets).",
+)
+_strict_option = click.option(
+    "--strict", is_flag=True, help="Treat warnings as errors for the exit status."
+)
+_jobs_option = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes for reading (used from a few hundred files up, where it pays).",
+)
+_json_option = click.option(
+    "--report-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every issue and input file as JSON here.",
+)
+_quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+_limit_option = click.option(
+    "--show",
+    "limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="How many issues to print on the terminal.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rag-workbook")
+def cli() -> None:
+    """Turn quarterly performance returns into a committee-ready RAG dashboard workbook.
+
+    \b
+    Typical quarter:
+      rag-workbook returns issue --template template.xlsx --out returns-to-send/
+      rag-workbook check returns/ --template template.xlsx
+      rag-workbook merge returns/ --template template.xlsx --out dashboard.xlsx --pdf
+    """
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("stockton-demo"),
+    show_default=True,
+    help="Folder to write the demo's template, returns and dashboard into.",
+)
+@click.option("--pdf", is_flag=True, help="Also write dashboard.pdf (needs LibreOffice).")
+def demo(out_dir: Path, pdf: bool) -> None:
+    """Run the worked Safer Stockton 2011/12 example end to end."""
+    with _cannot_run():
+        from rag_workbook.demo import copy_demo_inputs
+        from rag_workbook.pipeline import merge_to_dashboard
+
+        template, returns_dir = copy_demo_inputs(out_dir)
+        click.echo(f"Template: {template}\nReturns: {returns_dir}")
+        result = _run(
+            merge_to_dashboard,
+            [returns_dir],
+            template,
+            out_dir / "dashboard.xlsx",
+            pdf=pdf,
+            quiet=False,
+        )
+    _finish(result, strict=False, report_json=None, limit=50)
+
+
+@cli.group()
+def returns() -> None:
+    """Return workbooks for theme leads."""
+
+
+@returns.command("issue")
+@_template_option
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write one return workbook per theme into.",
+)
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A previous dashboard; its values pre-fill earlier quarters.",
+)
+def issue(template: Path, out_dir: Path, previous: Path | None) -> None:
+    """Write one return workbook per theme, ready to e-mail to its lead."""
+    with _cannot_run():
+        from rag_workbook.forms import issue_returns
+        from rag_workbook.template import read_template
+
+        register = read_template(template)
+        written = issue_returns(register, out_dir, previous=previous)
+    for path in written:
+        click.echo(f"  {path}")
+    click.echo(f"Wrote {len(written)} return workbooks to {out_dir}")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@_template_option
+@_strict_option
+@_jobs_option
+@_json_option
+@_quiet_option
+@_limit_option
+def check(
+    inputs: Sequence[str],
+    template: Path,
+    strict: bool,
+    jobs: int,
+    report_json: Path | None,
+    quiet: bool,
+    limit: int,
+) -> None:
+    """Read and check RETURNS (files, folders or globs); write no workbook."""
+    with _cannot_run():
+        from rag_workbook.pipeline import check_returns
+
+        result = _run(check_returns, list(inputs), template, jobs=jobs, quiet=quiet)
+    _finish(result, strict=strict, report_json=report_json, limit=limit)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@_template_option
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The dashboard workbook to write (.xlsx).",
+)
+@_strict_option
+@_jobs_option
+@click.option("--pdf", is_flag=True, help="Also write a PDF beside it (needs LibreOffice).")
+@_json_option
+@_quiet_option
+@_limit_option
+def merge(
+    inputs: Sequence[str],
+    template: Path,
+    out: Path,
+    strict: bool,
+    jobs: int,
+    pdf: bool,
+    report_json: Path | None,
+    quiet: bool,
+    limit: int,
+) -> None:
+    """Read, check and merge RETURNS into a RAG dashboard workbook."""
+    if out.suffix.lower() != ".xlsx":
+        raise click.BadParameter("the dashboard must be an .xlsx file", param_hint="--out")
+    with _cannot_run():
+        from rag_workbook.pipeline import merge_to_dashboard
+
+        result = _run(
+            merge_to_dashboard, list(inputs), template, out, jobs=jobs, pdf=pdf, quiet=quiet
+        )
+    _finish(result, strict=strict, report_json=report_json, limit=limit)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `rag-workbook` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="rag-workbook")

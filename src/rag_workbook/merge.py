@@ -1,0 +1,315 @@
+"""Merge stage: many returns -> one master frame, superseded values and the chase list.
+
+Input: the ReturnData of every return read (see returns.py) and the Register. Output: a
+MergeResult holding the master frame (columns.MASTER, one row per measure and quarter in
+register order), the Report of merge problems, and the returns themselves. Reading many
+files (optionally over any `concurrent.futures.Executor`) lives here too, so that the CLI
+and library callers share one path.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag_workbook import columns as c
+from rag_workbook.layout import NO_VALUE_WORDS
+from rag_workbook.model import QUARTERS, CellValue, Register, ReturnData, RowNotes, Severity
+from rag_workbook.report import Issue, Report
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Below this many files a process pool costs more to start than it saves (measured in
+# benchmarks/bench_merge.py); `jobs` is honoured only above it.
+POOL_THRESHOLD = 200
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """The master frame and everything learnt while building it."""
+
+    frame: pd.DataFrame
+    report: Report
+    returns: tuple[ReturnData, ...]
+    quarter: str  # the reporting quarter: quarters after it are not yet due
+
+
+def _read_one(path: Path, register: Register) -> ReturnData:
+    from rag_workbook.returns import read_return
+
+    return read_return(path, register, display=path.name)
+
+
+def read_returns(
+    paths: Sequence[Path],
+    register: Register,
+    *,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[ReturnData]:
+    """Read every return, in the order given.
+
+    Args:
+        paths: the return workbooks (see returns.find_returns to expand folders and globs).
+        register: the measures the returns are checked against.
+        jobs: worker processes to use when no executor is given; 1 reads in this process.
+            A pool is started only for at least POOL_THRESHOLD files, where it pays.
+        executor: any concurrent.futures.Executor (a ProcessPoolExecutor, or a Dask
+            distributed client's executor); overrides `jobs`.
+        progress: called with the number of files just finished, for a progress bar.
+
+    Returns:
+        One ReturnData per path, in the same order; unreadable files come back with
+        `readable=False` and an issue, never as an exception.
+
+    Example:
+        >>> data = read_returns([Path("returns/ASB.xlsx")], register)  # doctest: +SKIP
+    """
+    read = functools.partial(_read_one, register=register)
+    if executor is None and jobs > 1 and len(paths) >= POOL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            return _map(pool, read, paths, progress, chunksize=max(1, len(paths) // (jobs * 8)))
+    if executor is not None:
+        return _map(executor, read, paths, progress, chunksize=max(1, len(paths) // 64))
+    results = []
+    for path in paths:
+        results.append(read(path))
+        if progress is not None:
+            progress(1)
+    return results
+
+
+def _map(
+    executor: Executor,
+    read: Callable[[Path], ReturnData],
+    paths: Sequence[Path],
+    progress: Callable[[int], None] | None,
+    *,
+    chunksize: int,
+) -> list[ReturnData]:
+    results = []
+    for data in executor.map(read, paths, chunksize=chunksize):
+        results.append(data)
+        if progress is not None:
+            progress(1)
+    return results
+
+
+def _says_nothing(text: str) -> bool:
+    """True for an empty cell or a bare no-value word ("-", "n/a", "tbc")."""
+    word = " ".join(text.split()).lower()
+    return word in NO_VALUE_WORDS or word in ("", "\u2013", "\u2014")
+
+
+def _latest_comment(
+    notes: dict[tuple[str, str], tuple[RowNotes, ReturnData]], measure_id: str, from_quarter: int
+) -> str:
+    """The comment of this quarter, else of the nearest later quarter, else of an earlier one."""
+    order = list(range(from_quarter, len(QUARTERS))) + list(range(from_quarter - 1, -1, -1))
+    for qi in order:
+        found = notes.get((measure_id, QUARTERS[qi]))
+        if found and found[0].comment:
+            return found[0].comment
+    return ""
+
+
+def _quarter_index(quarter: str) -> int:
+    return QUARTERS.index(quarter) if quarter in QUARTERS else -1
+
+
+def _newest_first(returns: Iterable[ReturnData]) -> list[ReturnData]:
+    # Newest submission first; ties keep the order given (stable sort on the reverse).
+    ordered = list(returns)
+    ordered.sort(key=lambda r: r.submitted, reverse=True)
+    return ordered
+
+
+def _fmt(cell: CellValue) -> str:
+    if cell.value is not None:
+        return f"{cell.value:g}"
+    return repr(cell.text) if cell.text else "(empty)"
+
+
+def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeResult:
+    """Merge the returns into the master frame.
+
+    For each measure and quarter the newest submitted value wins (the return's Submitted
+    date, else the workbook's saved time, else the file time, as the reader found it);
+    every different value it supersedes is reported as `superseded-value`. Comments and
+    overrides belong to the quarter the return reports (its Quarter, else the latest
+    quarter it gives a value for). Measures no return covers are on the chase list
+    (`no-return`, with the lead and e-mail).
+
+    Args:
+        returns: what `read_returns` gave, in any order.
+        register: the measures and settings.
+
+    Returns:
+        A MergeResult; the frame has the columns of columns.MASTER.
+
+    Example:
+        >>> result = merge_returns(read_returns(paths, register), register)  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    issues: list[Issue] = []
+    for data in returns:
+        issues.extend(i for i in data.issues if isinstance(i, Issue))
+
+    seen_hashes: dict[str, str] = {}
+    usable: list[ReturnData] = []
+    for data in returns:
+        if not data.readable:
+            continue
+        if data.sha256 and data.sha256 in seen_hashes:
+            issues.append(
+                Issue(
+                    code="duplicate-file",
+                    severity=Severity.INFO,
+                    message=f"same content as {seen_hashes[data.sha256]}; read once",
+                    fix="remove one of the copies",
+                    file=data.file,
+                )
+            )
+            continue
+        if data.sha256:
+            seen_hashes[data.sha256] = data.file
+        usable.append(data)
+
+    known = {m.measure_id for m in register.measures}
+    winner: dict[tuple[str, str], tuple[CellValue, ReturnData]] = {}
+    notes: dict[tuple[str, str], tuple[RowNotes, ReturnData]] = {}
+    covered: set[str] = set()
+    latest_quarter = -1
+    for data in _newest_first(usable):
+        per_measure_latest: dict[str, int] = {}
+        for cell in data.values:
+            if cell.measure_id not in known or cell.quarter not in QUARTERS:
+                continue
+            covered.add(cell.measure_id)
+            q = _quarter_index(cell.quarter)
+            latest_quarter = max(latest_quarter, q)
+            per_measure_latest[cell.measure_id] = max(
+                per_measure_latest.get(cell.measure_id, -1), q
+            )
+            key = (cell.measure_id, cell.quarter)
+            if key not in winner:
+                winner[key] = (cell, data)
+                continue
+            kept, kept_from = winner[key]
+            if kept.value != cell.value or (kept.value is None and kept.text != cell.text):
+                issues.append(
+                    Issue(
+                        code="superseded-value",
+                        severity=Severity.WARNING,
+                        message=(
+                            f"{cell.quarter} of measure {cell.measure_id} was {_fmt(cell)} here, "
+                            f"superseded by {_fmt(kept)} in the newer return {kept_from.file}"
+                            f" (submitted {kept_from.submitted or 'unknown'})"
+                        ),
+                        fix="check which figure is right; the newest return wins",
+                        file=data.file,
+                        sheet=cell.sheet,
+                        cell=cell.cell,
+                        value=cell.text,
+                        measure_id=cell.measure_id,
+                    )
+                )
+        for note in data.notes:
+            if note.measure_id not in known:
+                continue
+            covered.add(note.measure_id)
+            quarter = data.quarter or (
+                QUARTERS[per_measure_latest[note.measure_id]]
+                if note.measure_id in per_measure_latest
+                else ""
+            )
+            if quarter not in QUARTERS:
+                continue
+            latest_quarter = max(latest_quarter, _quarter_index(quarter))
+            notes.setdefault((note.measure_id, quarter), (note, data))
+
+    current = register.settings.current_quarter
+    reporting = _quarter_index(current) if current in QUARTERS else latest_quarter
+
+    cols: dict[str, list[object]] = {name: [] for name in c.MASTER}
+    for measure in register.measures:
+        if measure.measure_id not in covered:
+            who = measure.lead or "the theme lead"
+            email = f" <{measure.lead_email}>" if measure.lead_email else ""
+            issues.append(
+                Issue(
+                    code="no-return",
+                    severity=Severity.WARNING,
+                    message=(
+                        f"no return gives measure {measure.measure_id} "
+                        f"({measure.theme}: {measure.text}); lead {who}{email}"
+                    ),
+                    fix=f"chase {who}{email} for the {measure.theme} return",
+                    measure_id=measure.measure_id,
+                )
+            )
+        for qi, quarter in enumerate(QUARTERS):
+            due = qi <= reporting
+            found = winner.get((measure.measure_id, quarter))
+            note_found = notes.get((measure.measure_id, quarter))
+            cell = found[0] if found else None
+            value = cell.value if cell is not None and cell.value is not None else float("nan")
+            raw = cell.text if cell is not None else ""
+            reason = raw if cell is not None and cell.value is None else ""
+            note = note_found[0] if note_found else None
+            if (
+                due
+                and measure.measure_id in covered
+                and (cell is None or (cell.value is None and not cell.text))
+            ):
+                issues.append(
+                    Issue(
+                        code="value-missing",
+                        severity=Severity.WARNING,
+                        message=(
+                            f"{quarter} of measure {measure.measure_id} is due but no return "
+                            "gives a value or a reason"
+                        ),
+                        fix=f"ask {measure.lead or 'the lead'} for the {quarter} figure, "
+                        "or 'n/a' with a reason",
+                        measure_id=measure.measure_id,
+                    )
+                )
+            if cell is not None and cell.value is None and _says_nothing(raw):
+                # "-" or "n/a" says nothing; the lead's comment usually says why.
+                reason = _latest_comment(notes, measure.measure_id, qi) or raw
+            cols[c.THEME].append(measure.theme)
+            cols[c.MEASURE_ID].append(measure.measure_id)
+            cols[c.MEASURE_TEXT].append(measure.text)
+            cols[c.LEAD].append(measure.lead)
+            cols[c.QUARTER].append(quarter)
+            cols[c.DUE].append(due)
+            cols[c.VALUE].append(value)
+            cols[c.RAW].append(raw)
+            cols[c.REASON].append(reason)
+            cols[c.OVERRIDE].append(str(note.override) if note and note.override else "")
+            cols[c.OVERRIDE_REASON].append(note.override_reason if note else "")
+            cols[c.COMMENT].append(note.comment if note else "")
+            cols[c.SOURCE].append(
+                f"{found[1].file}!{cell.sheet}!{cell.cell}" if found and cell is not None else ""
+            )
+            cols[c.SUBMITTED].append(found[1].submitted if found else "")
+
+    frame = pd.DataFrame(cols, columns=list(c.MASTER))
+    frame[c.VALUE] = frame[c.VALUE].astype("float64")
+    frame[c.DUE] = frame[c.DUE].astype(bool)
+    return MergeResult(
+        frame=frame,
+        report=Report(tuple(issues)),
+        returns=tuple(returns),
+        quarter=QUARTERS[reporting] if reporting >= 0 else "",
+    )

@@ -1,0 +1,162 @@
+"""The whole workflow as library calls: template + returns -> checked, merged, RAG-rated frame.
+
+Input: paths (template, returns as files, folders or globs, output). Output: a RunResult
+with the register, the rated master frame, every issue, and the dashboard path when one
+was written. The CLI is a thin layer over these two functions; library users call them
+directly and get pandas frames back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag_workbook.model import Register, ReturnData
+from rag_workbook.report import Report
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one check or merge found and made."""
+
+    register: Register
+    frame: pd.DataFrame  # the master frame with RAG columns (columns.MASTER + columns.RAG)
+    report: Report
+    returns: tuple[ReturnData, ...]
+    quarter: str
+    output: Path | None = None
+    pdf: Path | None = None
+
+
+def check_returns(
+    inputs: Sequence[str | Path],
+    template: str | Path,
+    *,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_found: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Read, check, merge and rate the returns; write nothing.
+
+    Args:
+        inputs: return files, folders or glob patterns.
+        template: the analyst's template (Settings and Measures sheets).
+        jobs: worker processes for reading (used only where it pays, see merge.read_returns).
+        executor: any concurrent.futures.Executor to read with instead of `jobs`.
+        progress: called with the number of files just read.
+        on_found: called once with the number of return files found, before reading.
+
+    Returns:
+        A RunResult whose frame has one row per measure and quarter with statuses.
+
+    Raises:
+        TemplateError: the template cannot be used.
+
+    Example:
+        >>> result = check_returns(["returns/"], "templates/dashboard_template.xlsx")  # doctest: +SKIP
+        >>> result.frame[["measure_id", "quarter", "status"]]  # doctest: +SKIP
+    """
+    from rag_workbook.merge import merge_returns, read_returns
+    from rag_workbook.rag import apply_rag
+    from rag_workbook.returns import find_returns
+    from rag_workbook.template import read_template
+
+    register = read_template(template)
+    paths, found_report = find_returns(inputs)
+    if on_found is not None:
+        on_found(len(paths))
+    data = read_returns(paths, register, jobs=jobs, executor=executor, progress=progress)
+    merged = merge_returns(data, register)
+    frame, rag_report = apply_rag(merged.frame, register)
+    return RunResult(
+        register=register,
+        frame=frame,
+        report=found_report + merged.report + rag_report,
+        returns=merged.returns,
+        quarter=merged.quarter,
+    )
+
+
+def merge_to_dashboard(
+    inputs: Sequence[str | Path],
+    template: str | Path,
+    out: str | Path,
+    *,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    pdf: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_found: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Read, check, merge and rate the returns, then write the dashboard workbook.
+
+    Args:
+        inputs: return files, folders or glob patterns.
+        template: the analyst's template.
+        out: the dashboard to write (.xlsx); written to a temporary file and renamed.
+        jobs: worker processes for reading.
+        executor: any concurrent.futures.Executor to read with instead of `jobs`.
+        pdf: also write a PDF beside it through LibreOffice.
+        progress: called with the number of files just read.
+        on_found: called once with the number of return files found, before reading.
+
+    Returns:
+        The RunResult, with `output` (and `pdf`) set.
+
+    Raises:
+        TemplateError: the template cannot be used.
+        OutputLockedError: the dashboard is open in Excel.
+        OutputError: the dashboard cannot be written.
+        RenderError: a PDF was asked for and LibreOffice is missing or failed.
+
+    Example:
+        >>> merge_to_dashboard(["returns/"], "template.xlsx", "dashboard.xlsx")  # doctest: +SKIP
+    """
+    from rag_workbook.dashboard import write_dashboard
+
+    result = check_returns(
+        inputs, template, jobs=jobs, executor=executor, progress=progress, on_found=on_found
+    )
+    written = write_dashboard(
+        result.frame,
+        result.register,
+        result.report,
+        out,
+        inputs=_input_files(result.returns),
+    )
+    pdf_path = None
+    if pdf:
+        from rag_workbook.render import convert_to_pdf
+
+        pdf_path = convert_to_pdf(written, written.with_suffix(".pdf"))
+    return RunResult(
+        register=result.register,
+        frame=result.frame,
+        report=result.report,
+        returns=result.returns,
+        quarter=result.quarter,
+        output=written,
+        pdf=pdf_path,
+    )
+
+
+def _input_files(returns: Sequence[ReturnData]) -> list[object]:
+    from rag_workbook.dashboard import InputFile
+
+    return [
+        InputFile(
+            file=r.file,
+            sha256=r.sha256,
+            theme=r.theme,
+            submitted=r.submitted,
+            status="read" if r.readable else "refused",
+        )
+        for r in returns
+    ]
