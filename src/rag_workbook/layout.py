@@ -42,7 +42,16 @@ TABLE_COLUMNS = (
 )
 
 # Meta keys written to META_SHEET
-META_KEYS = ("kind", "format_version", "partnership", "theme", "lead", "year", "fingerprint", "measures")
+META_KEYS = (
+    "kind",
+    "format_version",
+    "partnership",
+    "theme",
+    "lead",
+    "year",
+    "fingerprint",
+    "measures",
+)
 
 # Text that means "no value" in a quarter cell; kept as the reason (compared case- and
 # space-insensitively).

@@ -60,7 +60,7 @@ def check_returns(
         TemplateError: the template cannot be used.
 
     Example:
-        >>> result = check_returns(["returns/"], "templates/dashboard_template.xlsx")  # doctest: +SKIP
+        >>> result = check_returns(["returns/"], "template.xlsx")  # doctest: +SKIP
         >>> result.frame[["measure_id", "quarter", "status"]]  # doctest: +SKIP
     """
     from rag_workbook.merge import merge_returns, read_returns
