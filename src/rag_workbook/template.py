@@ -1,0 +1,833 @@
+"""Stage 0: the analyst's template workbook -> Register (settings and measures).
+
+Input: ``templates/dashboard_template.xlsx`` (a Settings sheet of key/value rows and a
+Measures sheet, one measure per row; see ``layout.py``). Output: a frozen ``Register``.
+A register that cannot be used is refused with one ``TemplateError`` listing every
+problem as ``Sheet!Cell: what is wrong; how to fix it``. ``write_template`` writes the
+same layout back out (used by the Stockton build script and by tests).
+
+Reading rules worth knowing:
+
+- Header labels and setting keys are matched ignoring case, spaces and punctuation.
+- A cell that *shows* a percentage (a ``%`` number format, or text such as ``"-5%"``) is
+  read in percent points: ``-0.05`` formatted ``0%`` and ``"-5%"`` both read as ``-5.0``.
+  Plain numbers are taken as typed, so percent columns hold percent points (``-5``).
+- IDs are kept as text. A number typed into the ID column becomes its shortest text
+  (``1.1`` -> ``"1.1"``, ``2`` -> ``"2"``) unless the cell's number format shows decimals
+  (``2`` formatted ``0.0`` -> ``"2.0"``).
+- A blank tolerance stays ``None`` in the register; for Reduce / Increase that means no
+  amber band (a tolerance of 0), which is what ``rag.py`` applies.
+- A baseline written as ``n/a``, ``-``, ``tbc`` (any of ``layout.NO_VALUE_WORDS``) is blank.
+- The fingerprint is the SHA-256 of a canonical JSON of the partnership, the year and every
+  measure's definition, not of the file bytes: re-saving the template keeps it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag_workbook import layout
+from rag_workbook.errors import OutputError, TemplateError
+from rag_workbook.model import (
+    Basis,
+    Measure,
+    Polarity,
+    Register,
+    Settings,
+    TargetForm,
+    ToleranceForm,
+)
+
+__all__ = ["read_template", "register_fingerprint", "write_template"]
+
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
+
+# Normalised header label -> canonical label of layout.MEASURES_COLUMNS.
+_HEADER_SYNONYMS = {
+    "no": "ID",
+    "measureid": "ID",
+    "measureno": "ID",
+    "ref": "ID",
+    "measure": "Performance Measure",
+    "measuretext": "Performance Measure",
+    "description": "Performance Measure",
+    "email": "Lead Email",
+    "leademailaddress": "Lead Email",
+    "ambertolerance": "Tolerance",
+    "ambertolerancetype": "Tolerance Type",
+    "targetform": "Target Type",
+    "toleranceform": "Tolerance Type",
+    "source": "Data Source",
+    "comments": "Notes",
+}
+_REQUIRED_COLUMNS = (
+    "Theme",
+    "ID",
+    "Performance Measure",
+    "Polarity",
+    "Basis",
+    "Baseline",
+    "Target",
+    "Tolerance",
+)
+
+_POLARITY_WORDS = {
+    Polarity.REDUCE: ("reduce", "reduction", "decrease", "lower", "lowerisbetter", "down"),
+    Polarity.INCREASE: ("increase", "increment", "raise", "higher", "higherisbetter", "up"),
+    Polarity.MAINTAIN: ("maintain", "maintenance", "stable", "hold", "keep"),
+}
+_BASIS_WORDS = {
+    Basis.CUMULATIVE: ("cumulative", "cumulativeytd", "ytd", "yeartodate", "cum"),
+    Basis.SNAPSHOT: ("snapshot", "snap", "pointintime", "point", "rate", "quarterly"),
+}
+_TARGET_WORDS = {
+    TargetForm.ABSOLUTE: ("absolute", "abs", "value", "number", "count"),
+    TargetForm.PERCENT_CHANGE: (
+        "%change",
+        "%",
+        "percent",
+        "percentage",
+        "pct",
+        "percentchange",
+        "percentagechange",
+        "%changeonbaseline",
+        "change%",
+    ),
+}
+_TOLERANCE_WORDS = {
+    ToleranceForm.PERCENT: ("%", "percent", "percentage", "pct", "%oftarget", "%ofbaseline"),
+    ToleranceForm.ABSOLUTE: ("absolute", "abs", "value", "number", "units", "count"),
+}
+
+_SETTING_HELP = {
+    "Partnership": "Name of the partnership (required)",
+    "Title": "Dashboard title",
+    "Year": "Reporting year, e.g. 2011/12",
+    "Meeting": "Committee or meeting name",
+    "Meeting Date": "Date of the meeting, e.g. 14 February 2012",
+    "Agenda Item": "Agenda item number",
+    "Icon Style": "Excel icon set for the quarter cells",
+    "Current Quarter": "Q1..Q4, or blank for the latest quarter reported",
+    "Show Direction": "Yes or No: show direction of travel",
+}
+
+
+def _norm(text: str) -> str:
+    """Lower-case and drop spaces, underscores, hyphens and full stops."""
+    return re.sub(r"[\s_\-.:()/]+", "", text.strip().lower())
+
+
+def _norm_header(text: str) -> str:
+    """Lower-case and keep letters, digits and % only."""
+    return re.sub(r"[^a-z0-9%]+", "", text.strip().lower())
+
+
+def _word_table(words: Mapping[Any, tuple[str, ...]]) -> dict[str, Any]:
+    return {_norm(w): key for key, ws in words.items() for w in ws}
+
+
+_POLARITIES: dict[str, Polarity] = _word_table(_POLARITY_WORDS)
+_BASES: dict[str, Basis] = _word_table(_BASIS_WORDS)
+_TARGET_FORMS: dict[str, TargetForm] = _word_table(_TARGET_WORDS)
+_TOLERANCE_FORMS: dict[str, ToleranceForm] = _word_table(_TOLERANCE_WORDS)
+_SETTING_KEYS = {_norm(k): k for k in layout.SETTINGS_KEYS}
+_COLUMN_KEYS = {
+    **{_norm_header(k): k for k in layout.MEASURES_COLUMNS},
+    **{_norm_header(k): v for k, v in _HEADER_SYNONYMS.items()},
+}
+_NO_VALUE = frozenset(_norm(w) for w in layout.NO_VALUE_WORDS)
+
+
+def _col_letter(col: int) -> str:
+    """0-based column index -> Excel letters."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _compact(number: float) -> str:
+    """Shortest faithful text of a number: 2.0 -> '2', 1.1 -> '1.1'."""
+    if isinstance(number, bool):
+        return "Yes" if number else "No"
+    if float(number).is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(float(number))
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _as_text(value: object, number_format: str = "General") -> str:
+    """A cell value as the text the analyst meant."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dt.datetime | dt.date):
+        return _format_date(value)
+    if isinstance(value, int | float):
+        decimals = _format_decimals(number_format)
+        if decimals and not isinstance(value, bool):
+            return f"{float(value):.{decimals}f}"
+        return _compact(value)
+    return str(value).strip()
+
+
+def _format_decimals(number_format: str) -> int:
+    """How many decimals a number format such as '0.00' shows (0 for General)."""
+    match = re.search(r"0\.(0+)", number_format or "")
+    return len(match.group(1)) if match else 0
+
+
+def _format_date(value: dt.date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+class _Problems:
+    """Collects 'Sheet!Cell: message; fix' lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, sheet: str, cell: str, message: str, fix: str) -> None:
+        where = f"{sheet}!{cell}" if cell else sheet
+        self.lines.append(f"{where}: {message}; {fix}")
+
+
+def _parse_number(value: object, number_format: str) -> tuple[float | None, bool]:
+    """Return (number or None, ok). Percent-looking cells come back in percent points."""
+    if _is_blank(value):
+        return None, True
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, int | float):
+        number = float(value)
+        if "%" in (number_format or ""):
+            number = round(number * 100, 10)
+        return number, True
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("\u2212", "-").replace(" ", "")
+        if _norm(value) in _NO_VALUE:
+            return None, True
+        text = text.rstrip("%")
+        if text.startswith("+"):
+            text = text[1:]
+        try:
+            number = float(text)
+        except ValueError:
+            return None, False
+        if number != number or number in (float("inf"), float("-inf")):
+            return None, False
+        return number, True
+    return None, False
+
+
+def _parse_profile(value: object) -> tuple[tuple[float, float, float, float] | None, bool]:
+    """'25, 50, 75, 100' or '0.25, 0.5, 0.75, 1' -> cumulative fractions; (None, True) if blank."""
+    if _is_blank(value):
+        return None, True
+    if not isinstance(value, str):
+        return None, False
+    parts = [p for p in re.split(r"[,;/\s]+", value.strip()) if p]
+    if len(parts) != 4:
+        return None, False
+    numbers: list[float] = []
+    for part in parts:
+        try:
+            numbers.append(float(part.rstrip("%")))
+        except ValueError:
+            return None, False
+    scale = 1.0 if abs(numbers[-1] - 1.0) < 1e-9 and not any("%" in p for p in parts) else 100.0
+    fractions = [n / scale for n in numbers]
+    if abs(fractions[-1] - 1.0) > 1e-9 or fractions[0] < 0:
+        return None, False
+    if any(b < a for a, b in itertools.pairwise(fractions)):
+        return None, False
+    fractions[-1] = 1.0
+    return (fractions[0], fractions[1], fractions[2], fractions[3]), True
+
+
+def _lookup(table: dict[str, Any], value: object) -> Any:
+    return table.get(_norm(str(value))) if not _is_blank(value) else None
+
+
+def _open_workbook(path: Path) -> Any:
+    import openpyxl  # deferred: keep `rag-workbook --help` light
+
+    if not path.exists():
+        raise TemplateError(f"{path}: template not found; check the --template path")
+    if not path.is_file():
+        raise TemplateError(f"{path}: is not a file; give the template workbook's path")
+    if path.suffix.lower() not in _WORKBOOK_SUFFIXES:
+        raise TemplateError(
+            f"{path.name}: the template must be an Excel .xlsx or .xlsm workbook "
+            f"(got '{path.suffix or 'no extension'}'); open it in Excel and save as .xlsx"
+        )
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
+        raise TemplateError(
+            f"{path.name}: is not a readable Excel workbook ({type(exc).__name__}: {exc}); "
+            "open it in Excel and save it again as .xlsx"
+        ) from exc
+    except Exception as exc:  # any parser failure on a corrupt file is still a template error
+        raise TemplateError(
+            f"{path.name}: cannot be read as an Excel workbook ({type(exc).__name__}); "
+            "open it in Excel and save it again as .xlsx"
+        ) from exc
+
+
+def _find_sheet(workbook: Any, name: str) -> Any:
+    for title in workbook.sheetnames:
+        if _norm(title) == _norm(name):
+            return workbook[title]
+    return None
+
+
+def _rows(sheet: Any) -> list[list[tuple[object, str]]]:
+    """All rows as lists of (value, number_format)."""
+    rows: list[list[tuple[object, str]]] = []
+    for row in sheet.iter_rows():
+        rows.append([(c.value, getattr(c, "number_format", "General") or "General") for c in row])
+    return rows
+
+
+def _read_settings(rows: list[list[tuple[object, str]]], problems: _Problems) -> Settings:
+    sheet = layout.SETTINGS_SHEET
+    found: dict[str, tuple[str, int, object]] = {}  # canonical key -> (text, row, raw)
+    extra: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for r, row in enumerate(rows, start=1):
+        if not row or _is_blank(row[0][0]):
+            continue
+        key_text = _as_text(row[0][0])
+        value, fmt = row[1] if len(row) > 1 else (None, "General")
+        if r == 1 and _norm(key_text) == _norm(layout.SETTINGS_HEADER[0]):
+            continue
+        norm = _norm(key_text)
+        if norm in seen:
+            problems.add(
+                sheet,
+                f"A{r}",
+                f"setting '{key_text}' given twice (also in A{seen[norm]})",
+                "keep one row for each setting",
+            )
+            continue
+        seen[norm] = r
+        canonical = _SETTING_KEYS.get(norm)
+        if canonical is None:
+            extra[key_text] = _as_text(value, fmt)
+        else:
+            found[canonical] = (_as_text(value, fmt), r, value)
+
+    def text(key: str, default: str = "") -> str:
+        return found[key][0] if key in found and found[key][0] else default
+
+    partnership = text("Partnership")
+    if not partnership:
+        if "Partnership" in found:
+            problems.add(
+                sheet,
+                f"B{found['Partnership'][1]}",
+                "the Partnership setting is empty",
+                "type the partnership's name",
+            )
+        else:
+            problems.add(
+                sheet,
+                "",
+                "no Partnership setting",
+                "add a row with 'Partnership' in column A and its name in column B",
+            )
+
+    show_direction = True
+    if text("Show Direction"):
+        word = _norm(text("Show Direction"))
+        if word in ("yes", "y", "true", "1", "on"):
+            show_direction = True
+        elif word in ("no", "n", "false", "0", "off"):
+            show_direction = False
+        else:
+            problems.add(
+                sheet,
+                f"B{found['Show Direction'][1]}",
+                f"Show Direction must be Yes or No (got '{text('Show Direction')}')",
+                "type Yes or No",
+            )
+
+    quarter = ""
+    if text("Current Quarter"):
+        match = re.fullmatch(r"(?:q|qu|quarter)?([1-4])", _norm(text("Current Quarter")))
+        if match:
+            quarter = f"Q{match.group(1)}"
+        else:
+            problems.add(
+                sheet,
+                f"B{found['Current Quarter'][1]}",
+                f"Current Quarter must be Q1, Q2, Q3 or Q4 (got '{text('Current Quarter')}')",
+                "type Q1..Q4, or leave it blank for the latest quarter reported",
+            )
+
+    defaults = Settings(partnership="")
+    return Settings(
+        partnership=partnership,
+        title=text("Title", defaults.title),
+        year=text("Year"),
+        meeting=text("Meeting"),
+        meeting_date=text("Meeting Date"),
+        agenda_item=text("Agenda Item"),
+        icon_style=text("Icon Style", defaults.icon_style),
+        current_quarter=quarter,
+        show_direction=show_direction,
+        extra=extra,
+    )
+
+
+def _read_measures(
+    rows: list[list[tuple[object, str]]], problems: _Problems
+) -> tuple[Measure, ...]:
+    sheet = layout.MEASURES_SHEET
+    if not rows or all(_is_blank(v) for v, _ in rows[0]):
+        problems.add(
+            sheet,
+            "A1",
+            "no header row",
+            "put the column labels (" + ", ".join(layout.MEASURES_COLUMNS) + ") in row 1",
+        )
+        return ()
+    columns: dict[str, int] = {}
+    for c, (value, _) in enumerate(rows[0]):
+        if _is_blank(value):
+            continue
+        canonical = _COLUMN_KEYS.get(_norm_header(str(value)))
+        if canonical is None:
+            continue
+        if canonical in columns:
+            problems.add(
+                sheet,
+                f"{_col_letter(c)}1",
+                f"second '{canonical}' column (also {_col_letter(columns[canonical])}1)",
+                "remove or rename one of them",
+            )
+            continue
+        columns[canonical] = c
+    missing = [name for name in _REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        problems.add(
+            sheet,
+            "1:1",
+            "missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
+            "add " + ("them" if len(missing) > 1 else "it") + " to the header row",
+        )
+        return ()
+
+    def cell(row: list[tuple[object, str]], name: str) -> tuple[object, str]:
+        c = columns.get(name)
+        if c is None or c >= len(row):
+            return None, "General"
+        return row[c]
+
+    def ref(name: str, r: int) -> str:
+        return f"{_col_letter(columns[name])}{r}" if name in columns else f"row {r}"
+
+    measures: list[Measure] = []
+    ids: dict[str, int] = {}
+    for r, row in enumerate(rows[1:], start=2):
+        if all(_is_blank(v) for v, _ in row):
+            continue
+        measure = _read_measure(row, r, cell, ref, ids, problems)
+        if measure is not None:
+            measures.append(measure)
+    if not measures and not problems.lines:
+        problems.add(sheet, "A2", "no measures", "add one row per measure below the header")
+    return tuple(measures)
+
+
+def _read_measure(
+    row: list[tuple[object, str]],
+    r: int,
+    cell: Any,
+    ref: Any,
+    ids: dict[str, int],
+    problems: _Problems,
+) -> Measure | None:
+    sheet = layout.MEASURES_SHEET
+    before = len(problems.lines)
+
+    def text(name: str) -> str:
+        value, fmt = cell(row, name)
+        return _as_text(value, fmt)
+
+    theme, measure_id, measure_text = text("Theme"), text("ID"), text("Performance Measure")
+    for name, value, fix in (
+        ("Theme", theme, "type the theme the measure belongs to (e.g. ASB)"),
+        ("ID", measure_id, "give the measure an ID such as 1.1"),
+        ("Performance Measure", measure_text, "type the measure's text"),
+    ):
+        if not value:
+            problems.add(sheet, ref(name, r), f"empty {name}", fix)
+    label = f"measure {measure_id}" if measure_id else f"the measure in row {r}"
+    if measure_id:
+        if measure_id in ids:
+            problems.add(
+                sheet,
+                ref("ID", r),
+                f"duplicate measure ID '{measure_id}' (also in {ref('ID', ids[measure_id])})",
+                "give each measure its own ID",
+            )
+        else:
+            ids[measure_id] = r
+
+    def choose(name: str, table: dict[str, Any], allowed: str, default: Any = None) -> Any:
+        raw = text(name)
+        if not raw:
+            if default is None:
+                problems.add(sheet, ref(name, r), f"{label} has no {name}", f"choose {allowed}")
+            return default
+        found = _lookup(table, raw)
+        if found is None:
+            problems.add(sheet, ref(name, r), f"unknown {name.lower()} '{raw}'", f"use {allowed}")
+            return default
+        return found
+
+    polarity: Polarity | None = choose("Polarity", _POLARITIES, "Reduce, Increase or Maintain")
+    basis: Basis | None = choose("Basis", _BASES, "Cumulative or Snapshot")
+    target_form: TargetForm = choose(
+        "Target Type", _TARGET_FORMS, "Absolute or % change", TargetForm.ABSOLUTE
+    )
+    tolerance_form: ToleranceForm = choose(
+        "Tolerance Type", _TOLERANCE_FORMS, "% or Absolute", ToleranceForm.PERCENT
+    )
+
+    def number(name: str) -> float | None:
+        value, fmt = cell(row, name)
+        parsed, ok = _parse_number(value, fmt)
+        if not ok:
+            problems.add(
+                sheet,
+                ref(name, r),
+                f"{name} must be a number (got '{_as_text(value, fmt)}')",
+                "type the number only, or leave it blank",
+            )
+        return parsed
+
+    baseline, target, tolerance = number("Baseline"), number("Target"), number("Tolerance")
+    if tolerance is not None and tolerance < 0:
+        problems.add(
+            sheet,
+            ref("Tolerance", r),
+            f"Tolerance must not be negative (got {_compact(tolerance)})",
+            "type the size of the amber band as a positive number",
+        )
+    if (
+        polarity in (Polarity.REDUCE, Polarity.INCREASE)
+        and target is None
+        and _is_blank_or_word(cell(row, "Target")[0])
+    ):
+        problems.add(
+            sheet,
+            ref("Target", r),
+            f"{label} ({polarity}) has no Target",
+            "type the annual target"
+            + (
+                " as a % change on the baseline, e.g. -5"
+                if target_form is TargetForm.PERCENT_CHANGE
+                else ""
+            ),
+        )
+    if polarity is Polarity.MAINTAIN:
+        if baseline is None and _is_blank_or_word(cell(row, "Baseline")[0]):
+            problems.add(
+                sheet,
+                ref("Baseline", r),
+                f"{label} (Maintain) has no Baseline",
+                "type the baseline the measure must stay close to",
+            )
+        if tolerance is None and _is_blank(cell(row, "Tolerance")[0]):
+            problems.add(
+                sheet,
+                ref("Tolerance", r),
+                f"{label} (Maintain) has no Tolerance",
+                "type how far from the baseline still counts as maintained",
+            )
+
+    profile_raw, profile_fmt = cell(row, "Profile")
+    profile, ok = _parse_profile(profile_raw)
+    if not ok:
+        problems.add(
+            sheet,
+            ref("Profile", r),
+            f"bad profile '{_as_text(profile_raw, profile_fmt)}'",
+            "give 4 cumulative percentages that never decrease and end at 100, "
+            "e.g. 25, 50, 75, 100 (or leave it blank for an even profile)",
+        )
+
+    if len(problems.lines) != before or polarity is None or basis is None:
+        return None
+    return Measure(
+        theme=theme,
+        measure_id=measure_id,
+        text=measure_text,
+        polarity=polarity,
+        basis=basis,
+        lead=text("Lead"),
+        lead_email=text("Lead Email"),
+        unit=text("Unit"),
+        baseline=baseline,
+        target=target,
+        target_form=target_form,
+        tolerance=tolerance,
+        tolerance_form=tolerance_form,
+        profile=profile,
+        data_source=text("Data Source"),
+        notes=text("Notes"),
+        row=r,
+    )
+
+
+def _is_blank_or_word(value: object) -> bool:
+    return _is_blank(value) or (isinstance(value, str) and _norm(value) in _NO_VALUE)
+
+
+def register_fingerprint(settings: Settings, measures: Iterable[Measure]) -> str:
+    """SHA-256 hex of what returns depend on: partnership, year and every measure's definition.
+
+    Args:
+        settings: the register's settings (only partnership and year count).
+        measures: the measures in register order.
+
+    Returns:
+        64 hex characters; equal for registers that judge returns the same way.
+
+    Example:
+        >>> len(register_fingerprint(Settings(partnership="P"), ()))
+        64
+    """
+    payload = {
+        "partnership": settings.partnership,
+        "year": settings.year,
+        "measures": [
+            [
+                m.theme,
+                m.measure_id,
+                m.text,
+                str(m.polarity),
+                str(m.basis),
+                m.baseline,
+                m.target,
+                str(m.target_form),
+                m.tolerance,
+                str(m.tolerance_form),
+                list(m.profile) if m.profile is not None else None,
+            ]
+            for m in measures
+        ],
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def read_template(path: str | Path) -> Register:
+    """Read the analyst's template into a Register, refusing a register that cannot be used.
+
+    Args:
+        path: the template workbook (.xlsx or .xlsm).
+
+    Returns:
+        The Register, with ``path`` set to the path as given and ``fingerprint`` computed.
+
+    Raises:
+        TemplateError: the file is missing or not a workbook, or the register has problems;
+            the message lists every problem as ``Sheet!Cell: what is wrong; the fix``.
+
+    Example:
+        >>> register = read_template("templates/dashboard_template.xlsx")  # doctest: +SKIP
+        >>> register.measure("1.1").polarity  # doctest: +SKIP
+        <Polarity.REDUCE: 'Reduce'>
+    """
+    file = Path(path)
+    workbook = _open_workbook(file)
+    try:
+        settings_sheet = _find_sheet(workbook, layout.SETTINGS_SHEET)
+        measures_sheet = _find_sheet(workbook, layout.MEASURES_SHEET)
+        missing = [
+            name
+            for name, sheet in (
+                (layout.SETTINGS_SHEET, settings_sheet),
+                (layout.MEASURES_SHEET, measures_sheet),
+            )
+            if sheet is None
+        ]
+        if missing:
+            raise TemplateError(
+                f"{file.name}: missing sheet{'s' if len(missing) > 1 else ''} "
+                + ", ".join(f"'{m}'" for m in missing)
+                + f" (found: {', '.join(workbook.sheetnames)}); add "
+                + ("them" if len(missing) > 1 else "it")
+                + " as in templates/dashboard_template.xlsx"
+            )
+        try:
+            settings_rows = _rows(settings_sheet)
+            measure_rows = _rows(measures_sheet)
+        except Exception as exc:  # a corrupt sheet part
+            raise TemplateError(
+                f"{file.name}: cannot read its sheets ({type(exc).__name__}); "
+                "open it in Excel and save it again as .xlsx"
+            ) from exc
+    finally:
+        workbook.close()
+
+    problems = _Problems()
+    settings = _read_settings(settings_rows, problems)
+    measures = _read_measures(measure_rows, problems)
+    if problems.lines:
+        count = len(problems.lines)
+        raise TemplateError(
+            f"{file.name}: the register cannot be used ({count} problem"
+            f"{'s' if count > 1 else ''}):\n  " + "\n  ".join(problems.lines)
+        )
+    return Register(
+        settings=settings,
+        measures=measures,
+        fingerprint=register_fingerprint(settings, measures),
+        path=str(path),
+    )
+
+
+def _profile_text(profile: Sequence[float] | None) -> str:
+    if profile is None:
+        return ""
+    return ", ".join(f"{p * 100:.10g}" for p in profile)
+
+
+def write_template(register: Register, path: str | Path) -> Path:
+    """Write a register as a template workbook in the layout ``read_template`` reads.
+
+    Percent columns are written as plain numbers in percent points (a target of -5 means
+    5% below the baseline); drop-downs guard Polarity, Basis, Target Type and Tolerance Type.
+
+    Args:
+        register: the settings and measures to write.
+        path: where to write the .xlsx file (its folder must exist).
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: the file cannot be written.
+
+    Example:
+        >>> write_template(register, tmp_path / "template.xlsx")  # doctest: +SKIP
+    """
+    import xlsxwriter  # deferred: keep `rag-workbook --help` light
+
+    out = Path(path)
+    workbook = xlsxwriter.Workbook(
+        str(out), {"strings_to_formulas": False, "strings_to_urls": False}
+    )
+    header = workbook.add_format(
+        {"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"}
+    )
+    text_fmt = workbook.add_format({"num_format": "@", "valign": "top", "text_wrap": True})
+    plain = workbook.add_format({"valign": "top", "text_wrap": True})
+    number_fmt = workbook.add_format({"valign": "top", "num_format": "General"})
+    help_fmt = workbook.add_format({"italic": True, "font_color": "#595959", "valign": "top"})
+
+    s = register.settings
+    ws = workbook.add_worksheet(layout.SETTINGS_SHEET)
+    ws.write_row(0, 0, (*layout.SETTINGS_HEADER, "Notes"), header)
+    values = (
+        s.partnership,
+        s.title,
+        s.year,
+        s.meeting,
+        s.meeting_date,
+        s.agenda_item,
+        s.icon_style,
+        s.current_quarter,
+        "Yes" if s.show_direction else "No",
+    )
+    for i, (key, value) in enumerate(zip(layout.SETTINGS_KEYS, values, strict=True), start=1):
+        ws.write_string(i, 0, key, plain)
+        ws.write_string(i, 1, value, text_fmt)
+        ws.write_string(i, 2, _SETTING_HELP.get(key, ""), help_fmt)
+    for i, (key, value) in enumerate(s.extra.items(), start=len(values) + 1):
+        ws.write_string(i, 0, key, plain)
+        ws.write_string(i, 1, value, text_fmt)
+    ws.data_validation(
+        len(layout.SETTINGS_KEYS),
+        1,
+        len(layout.SETTINGS_KEYS),
+        1,
+        {"validate": "list", "source": ["Yes", "No"]},
+    )
+    ws.set_column(0, 0, 18)
+    ws.set_column(1, 1, 40)
+    ws.set_column(2, 2, 50)
+    ws.freeze_panes(1, 0)
+
+    wm = workbook.add_worksheet(layout.MEASURES_SHEET)
+    cols = {name: i for i, name in enumerate(layout.MEASURES_COLUMNS)}
+    wm.write_row(0, 0, layout.MEASURES_COLUMNS, header)
+    widths = {
+        "Theme": 16, "ID": 6, "Performance Measure": 50, "Lead": 18, "Lead Email": 26,
+        "Polarity": 10, "Basis": 12, "Unit": 8, "Baseline": 10, "Target": 10,
+        "Target Type": 11, "Tolerance": 10, "Tolerance Type": 11, "Profile": 16,
+        "Data Source": 20, "Notes": 40,
+    }  # fmt: skip
+    for name, c in cols.items():
+        fmt = text_fmt if name == "ID" else None
+        wm.set_column(c, c, widths.get(name, 12), fmt)
+    for r, m in enumerate(register.measures, start=1):
+        texts = {
+            "Theme": m.theme, "ID": m.measure_id, "Performance Measure": m.text,
+            "Lead": m.lead, "Lead Email": m.lead_email, "Polarity": str(m.polarity),
+            "Basis": str(m.basis), "Unit": m.unit, "Target Type": str(m.target_form),
+            "Tolerance Type": str(m.tolerance_form), "Profile": _profile_text(m.profile),
+            "Data Source": m.data_source, "Notes": m.notes,
+        }  # fmt: skip
+        for name, value in texts.items():
+            if value:
+                wm.write_string(r, cols[name], value, text_fmt if name == "ID" else plain)
+        for name, number in (
+            ("Baseline", m.baseline),
+            ("Target", m.target),
+            ("Tolerance", m.tolerance),
+        ):
+            if number is not None:
+                wm.write_number(r, cols[name], number, number_fmt)
+    last = max(len(register.measures) + 200, 1000)
+    for name, choices in (
+        ("Polarity", [str(p) for p in Polarity]),
+        ("Basis", [str(b) for b in Basis]),
+        ("Target Type", [str(t) for t in TargetForm]),
+        ("Tolerance Type", [str(t) for t in ToleranceForm]),
+    ):
+        wm.data_validation(
+            1, cols[name], last, cols[name],
+            {
+                "validate": "list",
+                "source": choices,
+                "error_title": name,
+                "error_message": "Choose one of: " + ", ".join(choices),
+            },
+        )  # fmt: skip
+    wm.freeze_panes(1, 0)
+    wm.autofilter(0, 0, max(len(register.measures), 1), len(layout.MEASURES_COLUMNS) - 1)
+    try:
+        workbook.close()
+    except Exception as exc:  # xlsxwriter wraps OS errors in its own exception types
+        raise OutputError(f"{out}: cannot write the template ({exc}); check the folder") from exc
+    return out
