@@ -1,0 +1,1138 @@
+"""Stage: read one return workbook.
+
+Input: a return workbook as a lead sent it back (.xlsx, .xlsm, .xls, .xlsb, .ods), renamed,
+re-saved, typed over. Output: a `ReturnData` (values, row notes, header facts) whose
+`issues` name every problem found, each at its cell. Also `find_returns`, which expands the
+files, folders and globs the analyst gives into the list of workbooks to read.
+
+The reader never depends on the positions in `layout.py`: it finds the table by its header
+labels and the header block by its labels. It makes one pass over python-calamine's
+`to_python()` rows; openpyxl and pandas are never touched here.
+
+Decisions worth knowing:
+- The *value area* of a return is the Q1..Q4, status override, override reason and comment
+  cells of measure rows. Every non-empty cell there lands in `values`/`notes` or is named
+  in an issue ("nothing lost"). Other columns (unit, baseline, target...) are read-only
+  copies of the register and are ignored; unknown columns are reported once each.
+- Numbers typed as text are read: `"1,234"`, `" 45 "`, `"£1,200"`, `"12%"` (12, percent
+  points), `"−3"`. Accounting brackets `"(12)"` read as -12 with an info issue.
+- No-data words (`layout.NO_VALUE_WORDS`) give value None with the text kept as reason.
+- Formulas give their cached values. For .xlsx/.xlsm a cell with a formula but no cached
+  value, or an Excel error value, is found by a byte scan of the sheet XML that runs only
+  when the XML contains a formula or an error at all. For .xls/.ods python-calamine reads
+  error cells as empty; such cells are not reported.
+- Merged cells: values sit in the top-left cell. A merge in the override/reason/comment
+  columns spanning several measure rows applies its text to each of them; a merge across
+  several quarter cells keeps the value in its first cell and is reported.
+- `find_returns` does not recurse into sub-folders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import glob
+import hashlib
+import io
+import math
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from python_calamine import CalamineSheet, CalamineWorkbook, SheetVisibleEnum
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+
+from rag_workbook import layout, safety
+from rag_workbook.model import (
+    QUARTERS,
+    CellValue,
+    Register,
+    ReturnData,
+    RowNotes,
+    Severity,
+    Status,
+)
+from rag_workbook.report import Issue, Report
+
+SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
+_MAX_CELLS = 2_000_000  # a return is a few hundred cells; cap what reaches Python
+_HEADER_SCAN_ROWS = 200
+
+# Column roles -------------------------------------------------------------------------
+ROLE_ID = "id"
+ROLE_MEASURE = "measure"
+ROLE_OVERRIDE = "override"
+ROLE_REASON = "reason"
+ROLE_COMMENT = "comment"
+ROLE_KNOWN = "known"  # recognised, not read (unit, baseline, target, ...)
+
+_ALIASES: dict[str, str] = {}
+for _r, _names in {
+    ROLE_ID: (
+        "id",
+        "no",
+        "num",
+        "number",
+        "ref",
+        "reference",
+        "measureid",
+        "measureno",
+        "measurenumber",
+        "measureref",
+        "pi",
+        "pino",
+        "piref",
+        "kpi",
+        "kpino",
+        "indicatorno",
+        "indicatorid",
+        "code",
+    ),
+    ROLE_MEASURE: (
+        "performancemeasure",
+        "measure",
+        "measures",
+        "measuretext",
+        "measurename",
+        "description",
+        "indicator",
+        "performanceindicator",
+    ),
+    ROLE_OVERRIDE: (
+        "statusoverride",
+        "override",
+        "overridestatus",
+        "status",
+        "rag",
+        "ragstatus",
+        "ragoverride",
+        "overriderag",
+    ),
+    ROLE_REASON: (
+        "overridereason",
+        "reason",
+        "reasonforoverride",
+        "overridejustification",
+        "justification",
+        "reasonforstatus",
+    ),
+    ROLE_COMMENT: (
+        "comment",
+        "comments",
+        "commentary",
+        "notes",
+        "note",
+        "remarks",
+        "narrative",
+        "leadcomment",
+        "leadcomments",
+    ),
+    ROLE_KNOWN: (
+        "unit",
+        "units",
+        "baseline",
+        "target",
+        "targets",
+        "theme",
+        "lead",
+        "polarity",
+        "basis",
+        "tolerance",
+        "datasource",
+        "source",
+        "ytdtarget",
+        "annualtarget",
+    ),
+}.items():
+    for _name in _names:
+        _ALIASES[_name] = _r
+
+_QUARTER_RE = re.compile(
+    r"(?:actual|value|result|ytd|outturn|data)*(?:q|qtr|quarter)([1-4])"
+    r"(?:actual|actuals|value|result|ytd|outturn|data|figure|performance)*"
+)
+_HEADER_LABELS = {
+    "partnership": "partnership",
+    "theme": "theme",
+    "themename": "theme",
+    "lead": "lead",
+    "themelead": "lead",
+    "leadofficer": "lead",
+    "year": "year",
+    "financialyear": "year",
+    "quarter": "quarter",
+    "reportingquarter": "quarter",
+    "period": "quarter",
+    "submitted": "submitted",
+    "datesubmitted": "submitted",
+    "submittedon": "submitted",
+    "submissiondate": "submitted",
+    "date": "submitted",
+}
+_NUM_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
+_NO_VALUE = frozenset(re.sub(r"\s+", " ", w).strip().lower() for w in layout.NO_VALUE_WORDS)
+_STATUS_WORDS: dict[str, Status] = {
+    "green": Status.GREEN,
+    "g": Status.GREEN,
+    "amber": Status.AMBER,
+    "a": Status.AMBER,
+    "yellow": Status.AMBER,
+    "red": Status.RED,
+    "r": Status.RED,
+    "nodata": Status.NO_DATA,
+}
+
+
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm(text: str) -> str:
+    """Lower case, letters and digits only: 'Q 3 (actual)' -> 'q3actual'."""
+    return _NON_WORD.sub("", text).lower()
+
+
+def _role(header: object) -> str:
+    """The role of a header cell ('Q3' for quarter columns), or '' when unknown."""
+    if not isinstance(header, str):
+        return ""
+    key = _norm(header)
+    if not key:
+        return ""
+    m = _QUARTER_RE.fullmatch(key)
+    if m:
+        return f"Q{m.group(1)}"
+    return _ALIASES.get(key, "")
+
+
+def _is_empty(v: object) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _text(v: object) -> str:
+    """A cell as the lead saw it, for messages and reasons."""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    return str(v).strip()
+
+
+@dataclass(frozen=True)
+class ParsedNumber:
+    """A quarter cell read as a number: value (None for no data) or an issue code."""
+
+    value: float | None
+    code: str = ""  # "" when fine; else an issue code
+    note: str = ""  # extra words for the message
+
+
+def parse_number(v: object) -> ParsedNumber:
+    """Read one quarter cell.
+
+    Args:
+        v: the cell as python-calamine gives it.
+
+    Returns:
+        A ParsedNumber: value and no code when read; value None and no code for a no-data
+        word; a code (`value-not-a-number`, `value-is-a-date`, `value-reinterpreted`) else.
+
+    Example:
+        >>> parse_number("1,234").value
+        1234.0
+    """
+    if isinstance(v, bool):
+        return ParsedNumber(None, "value-not-a-number", "a TRUE/FALSE value")
+    if isinstance(v, (int, float)):
+        f = float(v)
+        if math.isnan(f) or math.isinf(f):
+            return ParsedNumber(None, "value-not-a-number")
+        return ParsedNumber(f)
+    if isinstance(v, (dt.datetime, dt.date, dt.time, dt.timedelta)):
+        return ParsedNumber(None, "value-is-a-date", "a date")
+    text = str(v).replace("\u00a0", " ").strip()
+    low = re.sub(r"\s+", " ", text).lower()
+    if low in _NO_VALUE or _norm(low) in {"nodata", "na", "notavailable"} or set(low) <= {"-"}:
+        return ParsedNumber(None)
+    if low.startswith("#"):
+        return ParsedNumber(None, "cell-error", "an Excel error")
+    t = text.replace("\u2212", "-").replace(" ", "")
+    for sym in ("£", "$", "€"):
+        t = t.replace(sym, "")
+    negative_brackets = t.startswith("(") and t.endswith(")")
+    if negative_brackets:
+        t = t[1:-1]
+    t = t.removesuffix("%")
+    if _NUM_RE.fullmatch(t):
+        f = float(t.replace(",", ""))
+        if negative_brackets:
+            return ParsedNumber(-f, "value-reinterpreted", f"read as {_text(-f)}")
+        return ParsedNumber(f)
+    return ParsedNumber(None, "value-not-a-number")
+
+
+def _parse_status(v: object) -> Status | str | None:
+    """An override cell: a Status, None when empty, or the text when unknown."""
+    if _is_empty(v):
+        return None
+    text = _text(v)
+    key = _norm(text)
+    if key in _STATUS_WORDS:
+        return _STATUS_WORDS[key]
+    if re.sub(r"\s+", " ", text).lower() in _NO_VALUE or key == "":
+        return Status.NO_DATA
+    return text
+
+
+def _parse_quarter(v: object) -> str:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v in (1, 2, 3, 4):
+        return f"Q{int(v)}"
+    m = re.search(r"(?:^|[^a-z])(?:q|qtr|quarter)\s*([1-4])\b", _text(v).lower())
+    if m:
+        return f"Q{m.group(1)}"
+    if re.fullmatch(r"\s*[1-4]\s*", _text(v)):
+        return f"Q{_text(v).strip()}"
+    return ""
+
+
+_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%d %B %Y", "%d %b %Y", "%B %d %Y")
+
+
+def _parse_date(v: object) -> str:
+    """A header-block date as an ISO string, or ''."""
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time() else v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if 30000 <= v <= 80000:  # an Excel serial date in a cell not formatted as a date
+            day = dt.date(1899, 12, 30) + dt.timedelta(days=int(v))
+            return day.isoformat()
+        return ""
+    text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", _text(v)).replace(",", " ")
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        return ""
+    try:
+        return _parse_date(dt.datetime.fromisoformat(text))
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return ""
+
+
+def _saved_time(data: bytes, suffix: str) -> str:
+    """The workbook's own saved time (docProps/core.xml or ODS meta.xml), or ''."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if suffix in (".xlsx", ".xlsm", ".xlsb"):
+                xml = zf.read("docProps/core.xml")[:65536]
+                m = re.search(rb"<dcterms:modified[^>]*>([^<]+)<", xml) or re.search(
+                    rb"<dcterms:created[^>]*>([^<]+)<", xml
+                )
+            else:
+                xml = zf.read("meta.xml")[:65536]
+                m = re.search(rb"<dc:date>([^<]+)<", xml) or re.search(
+                    rb"<meta:creation-date>([^<]+)<", xml
+                )
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError):
+        return ""
+    if not m:
+        return ""
+    text = m.group(1).decode("ascii", "replace").strip()
+    try:
+        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    return stamp.replace(microsecond=0).isoformat()
+
+
+_FORMULA_OR_ERROR = re.compile(rb'<f[ >/]|\bt="e"')
+
+
+def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[int, int], str]:
+    """Cells of an xlsx sheet holding a formula without a cached value, or an error value.
+
+    Returns `(row, col) -> 'formula-without-value' | 'cell-error:#DIV/0!'`. Cheap when the
+    sheet has neither: Excel, LibreOffice and most writers store the n-th sheet as
+    `sheet<n>.xml`, so that part is read and searched once; the workbook relationships
+    are consulted only when it has formulas or errors (to be sure of the part).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            guess = f"xl/worksheets/sheet{index + 1}.xml"
+            xml = zf.read(guess) if guess in zf.NameToInfo else b""
+            if xml and _FORMULA_OR_ERROR.search(xml) is None:
+                return {}
+            target = _sheet_part(zf, sheet_name)
+            if target is None:
+                return {}
+            if target != guess:
+                xml = zf.read(target)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError):
+        return {}
+    if _FORMULA_OR_ERROR.search(xml) is None:
+        return {}
+    found: dict[tuple[int, int], str] = {}
+    for m in re.finditer(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", xml, re.S):
+        attrs, inner = m.group(1), m.group(2) or b""
+        ref = re.search(rb'\br="([A-Z]+[0-9]+)"', attrs)
+        if not ref:
+            continue
+        rc = xl_cell_to_rowcol(ref.group(1).decode())
+        if re.search(rb'\bt="e"', attrs):
+            v = re.search(rb"<v>([^<]*)</v>", inner)
+            found[rc] = "cell-error:" + (v.group(1).decode("utf-8", "replace") if v else "#N/A")
+        elif b"<f" in inner and not re.search(rb"<v>[^<]+</v>", inner):
+            found[rc] = "formula-without-value"
+    return found
+
+
+def _sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
+    """The zip member of a worksheet, found through workbook.xml and its relationships."""
+    wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    rid = None
+    for m in re.finditer(r"<(?:\w+:)?sheet\b([^>]*)/?>", wb):
+        attrs = m.group(1)
+        name = re.search(r'\bname="([^"]*)"', attrs)
+        if name and _unescape(name.group(1)) == sheet_name:
+            r = re.search(r'\br:id="([^"]*)"|\b\w+:id="([^"]*)"', attrs)
+            if r:
+                rid = r.group(1) or r.group(2)
+            break
+    if rid is None:
+        return None
+    for m in re.finditer(r"<Relationship\b([^>]*)/?>", rels):
+        attrs = m.group(1)
+        if re.search(rf'\bId="{re.escape(rid)}"', attrs):
+            t = re.search(r'\bTarget="([^"]*)"', attrs)
+            if not t:
+                return None
+            target = t.group(1)
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
+
+
+def _unescape(text: str) -> str:
+    return (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+    )
+
+
+@dataclass
+class _Ctx:
+    """Mutable state of one read (private; the result is the frozen ReturnData)."""
+
+    register: Register
+    file: str
+    sheet: str = ""
+    issues: list[Issue] = field(default_factory=list)
+
+    def add(
+        self,
+        code: str,
+        severity: Severity,
+        message: str,
+        fix: str = "",
+        *,
+        cell: str = "",
+        value: str = "",
+        measure_id: str = "",
+        sheet: str | None = None,
+    ) -> None:
+        self.issues.append(
+            Issue(
+                code=code,
+                severity=severity,
+                message=message,
+                fix=fix,
+                file=self.file,
+                sheet=self.sheet if sheet is None else sheet,
+                cell=cell,
+                value=value,
+                measure_id=measure_id,
+            )
+        )
+
+
+def _unreadable(path: Path, display: str, issue: Issue, digest: str = "") -> ReturnData:
+    return ReturnData(path=str(path), file=display, sha256=digest, issues=(issue,), readable=False)
+
+
+def read_return(path: str | Path, register: Register, *, display: str | None = None) -> ReturnData:
+    """Read one return workbook into values, row notes and issues; never raises for bad input.
+
+    Args:
+        path: the workbook (.xlsx, .xlsm, .xls, .xlsb or .ods).
+        register: the register of measures the return is checked against.
+        display: the file name used in issues and Source cells (default: `path` as given).
+
+    Returns:
+        A ReturnData. When the file cannot be read at all, `readable` is False and its one
+        issue says why.
+
+    Example:
+        >>> data = read_return("returns/ASB.xlsx", register)
+        >>> [(v.measure_id, v.quarter, v.value) for v in data.values][:1]
+        [('1.1', 'Q1', 120.0)]
+    """
+    p = Path(path)
+    shown = display if display is not None else str(path)
+    try:
+        problem = safety.check_file(p, shown)
+    except Exception as exc:  # the pre-flight check must never stop a merge
+        problem = Issue(
+            code="file-unreadable",
+            severity=Severity.ERROR,
+            message=f"cannot check the file ({exc})",
+            fix="check the file exists and is a workbook",
+            file=shown,
+        )
+    if problem is not None:
+        return _unreadable(p, shown, problem)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        return _unreadable(
+            p,
+            shown,
+            Issue(
+                code="file-unreadable",
+                severity=Severity.ERROR,
+                message=f"cannot read the file ({exc.strerror or exc})",
+                fix="check the file is not open elsewhere and you may read it",
+                file=shown,
+            ),
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        return _read(p, shown, data, digest, register)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except MemoryError:
+        return _unreadable(p, shown, _fail_issue(shown, "the file is too large to read"), digest)
+    except BaseException as exc:  # Rust panics surface as BaseException
+        return _unreadable(p, shown, _open_issue(shown, exc), digest)
+
+
+def _fail_issue(shown: str, message: str) -> Issue:
+    return Issue(
+        code="file-unreadable",
+        severity=Severity.ERROR,
+        message=message,
+        fix="open it in Excel, save it as .xlsx and send it again",
+        file=shown,
+    )
+
+
+def _open_issue(shown: str, exc: BaseException) -> Issue:
+    name = type(exc).__name__
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else name
+    if name == "PasswordError" or "password" in detail.lower() or "encrypt" in detail.lower():
+        return Issue(
+            code="file-encrypted",
+            severity=Severity.ERROR,
+            message="the workbook is password-protected or encrypted",
+            fix="ask the lead to remove the password (File > Info > Protect) and send it again",
+            file=shown,
+        )
+    return Issue(
+        code="file-unreadable",
+        severity=Severity.ERROR,
+        message=f"not a readable workbook ({detail})",
+        fix="open it in Excel, save it as .xlsx and send it again",
+        file=shown,
+    )
+
+
+def _rows_of(sheet: CalamineSheet) -> list[list[object]]:
+    """All rows from A1, capped so a huge sheet cannot exhaust memory."""
+    end = sheet.end
+    height = (end[0] + 1) if end else sheet.height
+    end_col = (end[1] + 1) if end else max(sheet.width, 1)
+    nrows = max(1, min(height, _MAX_CELLS // max(end_col, 1)))
+    return cast("list[list[object]]", sheet.to_python(skip_empty_area=False, nrows=nrows))
+
+
+def _find_header(rows: list[list[object]]) -> tuple[int, dict[int, str]] | None:
+    """The table header row and its column roles: needs an ID and a quarter column."""
+    for r, row in enumerate(rows[:_HEADER_SCAN_ROWS]):
+        roles = {c: _role(v) for c, v in enumerate(row) if isinstance(v, str) and v.strip()}
+        found = set(roles.values())
+        if ROLE_ID in found and any(q in found for q in QUARTERS):
+            return r, roles
+    return None
+
+
+def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) -> ReturnData:
+    ctx = _Ctx(register, shown)
+    suffix = path.suffix.lower()
+    with CalamineWorkbook.from_filelike(io.BytesIO(data)) as wb:
+        names = list(wb.sheet_names)
+        meta: dict[str, str] = {}
+        meta_name = next((n for n in names if n.strip().lower() == layout.META_SHEET), None)
+        if meta_name is not None:
+            for row in wb.get_sheet_by_name(meta_name).to_python(nrows=50):
+                if len(row) >= 2 and isinstance(row[0], str):
+                    meta[row[0].strip().lower()] = _text(row[1])
+            if meta.get("kind") != layout.META_KIND:
+                meta = {}
+        visible = {
+            m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible
+        } or set(names)
+        candidates = [n for n in names if _norm(n) == _norm(layout.RETURN_SHEET)]
+        candidates += [n for n in names if n in visible and n not in candidates]
+        chosen: tuple[str, list[list[object]], int, dict[int, str], int] | None = None
+        merged: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        for name in candidates:
+            if name == meta_name:
+                continue
+            sheet = wb.get_sheet_by_name(name)
+            rows = _rows_of(sheet)
+            header = _find_header(rows)
+            if header is not None:
+                chosen = (name, rows, header[0], header[1], names.index(name))
+                try:
+                    merged = list(sheet.merged_cell_ranges or [])
+                except Exception:
+                    merged = []
+                break
+    if chosen is None:
+        ctx.add(
+            "no-return-table",
+            Severity.ERROR,
+            "no sheet has a table with an ID column and quarter columns (Q1..Q4)",
+            "use the return workbook the analyst sent; keep its header row",
+        )
+        return ReturnData(
+            path=str(path),
+            file=shown,
+            sha256=digest,
+            issues=tuple(ctx.issues),
+            readable=False,
+        )
+    sheet_name, rows, hrow, roles, sheet_index = chosen
+    ctx.sheet = sheet_name
+    problems = (
+        _formula_problems(data, sheet_name, sheet_index) if suffix in (".xlsx", ".xlsm") else {}
+    )
+
+    def saved_time() -> str:
+        return _saved_time(data, suffix) if suffix in (".xlsx", ".xlsm", ".ods") else ""
+
+    return _read_table(
+        path, shown, digest, ctx, meta, rows, hrow, roles, merged, problems, saved_time
+    )
+
+
+def _read_table(
+    path: Path,
+    shown: str,
+    digest: str,
+    ctx: _Ctx,
+    meta: dict[str, str],
+    rows: list[list[object]],
+    hrow: int,
+    roles: dict[int, str],
+    merged: list[tuple[tuple[int, int], tuple[int, int]]],
+    problems: dict[tuple[int, int], str],
+    saved_time: Callable[[], str],
+) -> ReturnData:
+    register = ctx.register
+    header = _header_block(rows[:hrow])
+
+    # Column roles; the first column of a role wins, later duplicates are reported.
+    col_of: dict[str, int] = {}
+    for c in sorted(roles):
+        role = roles[c]
+        label = _text(rows[hrow][c])
+        if not role:
+            ctx.add(
+                "unknown-column",
+                Severity.WARNING,
+                f"column '{label}' is not a return column; its cells are not read",
+                "delete the column or rename its header (e.g. Q3, Comment)",
+                cell=xl_rowcol_to_cell(hrow, c),
+                value=label,
+            )
+        elif role in col_of and role != ROLE_KNOWN:
+            ctx.add(
+                "duplicate-column",
+                Severity.WARNING,
+                f"column '{label}' repeats the {role} column; its cells are not read",
+                "keep one column per quarter and field",
+                cell=xl_rowcol_to_cell(hrow, c),
+                value=label,
+            )
+        elif role != ROLE_KNOWN:
+            col_of[role] = c
+    value_cols = {r: c for r, c in col_of.items() if r in QUARTERS}
+    note_cols = {r: col_of[r] for r in (ROLE_OVERRIDE, ROLE_REASON, ROLE_COMMENT) if r in col_of}
+    id_col = col_of[ROLE_ID]
+    area_cols = sorted(list(value_cols.values()) + list(note_cols.values()))
+
+    # Merges: text columns spread down their merged rows; quarter merges are reported.
+    fill: dict[tuple[int, int], object] = {}
+    for (r0, c0), (r1, c1) in merged:
+        if r1 <= hrow:
+            continue
+        top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else ""
+        covered_q = [c for c in value_cols.values() if c0 <= c <= c1]
+        if len(covered_q) > 1 or (covered_q and r1 > r0):
+            ctx.add(
+                "merged-value-cells",
+                Severity.WARNING,
+                f"quarter cells {xl_rowcol_to_cell(r0, c0)}:{xl_rowcol_to_cell(r1, c1)} are "
+                "merged; the value is read for its first cell only",
+                "unmerge the cells and type one value per quarter",
+                cell=xl_rowcol_to_cell(r0, c0),
+                value=_text(top),
+            )
+        if c0 in (id_col, *note_cols.values()) and not covered_q:
+            for r in range(max(r0, hrow + 1), r1 + 1):
+                fill[(r, c0)] = top
+
+    def cell(r: int, c: int) -> object:
+        row = rows[r]
+        v = row[c] if c < len(row) else ""
+        if (r, c) in fill and _is_empty(v):
+            return fill[(r, c)]
+        return v
+
+    values: list[CellValue] = []
+    notes: list[RowNotes] = []
+    seen: dict[str, int] = {}
+    ids_present: list[str] = []
+    for r in range(hrow + 1, len(rows)):
+        raw_id = cell(r, id_col)
+        area = [(c, cell(r, c)) for c in area_cols]
+        filled = [(c, v) for c, v in area if not _is_empty(v)]
+        flagged = [c for c in area_cols if (r, c) in problems]
+        if _is_empty(raw_id):
+            if filled or flagged:
+                where = ", ".join(xl_rowcol_to_cell(r, c) for c, _ in filled) or ", ".join(
+                    xl_rowcol_to_cell(r, c) for c in flagged
+                )
+                ctx.add(
+                    "row-without-id",
+                    Severity.WARNING,
+                    f"row {r + 1} has entries ({where}) but no measure ID; they are not read",
+                    "type the measure ID in the ID column or move the entries to its row",
+                    cell=xl_rowcol_to_cell(r, id_col),
+                    value="; ".join(_text(v) for _, v in filled),
+                )
+            continue
+        mid = _measure_id(raw_id, register)
+        id_cell = xl_rowcol_to_cell(r, id_col)
+        if register.measure(mid) is None:
+            looks_like_id = bool(re.fullmatch(r"[A-Za-z]{0,6}\s?[0-9][0-9A-Za-z.\-/]*", mid))
+            if filled or looks_like_id:
+                extra = (
+                    " (entries not read: "
+                    + ", ".join(f"{xl_rowcol_to_cell(r, c)}={_text(v)}" for c, v in filled)
+                    + ")"
+                    if filled
+                    else ""
+                )
+                ctx.add(
+                    "unknown-measure",
+                    Severity.ERROR if filled else Severity.WARNING,
+                    f"measure ID '{mid}' is not in the register{extra}",
+                    "use the IDs of the return the analyst sent, or ask the analyst to add it",
+                    cell=id_cell,
+                    value=mid,
+                    measure_id=mid,
+                )
+            continue
+        if mid in seen:
+            ctx.add(
+                "duplicate-measure",
+                Severity.WARNING,
+                f"measure {mid} appears again (first on row {seen[mid] + 1}); this row is not "
+                "read"
+                + (
+                    " (entries: "
+                    + ", ".join(f"{xl_rowcol_to_cell(r, c)}={_text(v)}" for c, v in filled)
+                    + ")"
+                    if filled
+                    else ""
+                ),
+                "keep one row per measure",
+                cell=id_cell,
+                value=mid,
+                measure_id=mid,
+            )
+            continue
+        seen[mid] = r
+        ids_present.append(mid)
+        for q, c in value_cols.items():
+            _read_value(ctx, values, mid, q, r, c, cell(r, c), problems.get((r, c), ""))
+        notes_row = _read_notes(ctx, mid, r, note_cols, cell, problems)
+        if notes_row is not None:
+            notes.append(notes_row)
+
+    theme = _recognise_theme(ctx, meta, header, ids_present, path)
+    _check_meta(ctx, meta, header)
+    if theme:
+        for m in register.measures:
+            if m.theme == theme and m.measure_id not in seen:
+                ctx.add(
+                    "measure-missing-from-return",
+                    Severity.WARNING,
+                    f"measure {m.measure_id} of {theme} has no row in this return",
+                    "add its row back (copy it from the return the analyst sent)",
+                    measure_id=m.measure_id,
+                )
+    submitted = _parse_date(header.get("submitted", ""))
+    if not submitted:
+        submitted = saved_time()
+    if not submitted:
+        try:
+            submitted = (
+                dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+                .replace(tzinfo=None, microsecond=0)
+                .isoformat()
+            )
+        except OSError:
+            submitted = ""
+    lead = _text(header.get("lead", "")) or meta.get("lead", "")
+    year = _text(header.get("year", "")) or meta.get("year", "")
+    return ReturnData(
+        path=str(path),
+        file=shown,
+        sha256=digest,
+        theme=theme,
+        lead=lead,
+        year=year,
+        quarter=_parse_quarter(header.get("quarter", "")),
+        submitted=submitted,
+        fingerprint=meta.get("fingerprint", ""),
+        values=tuple(values),
+        notes=tuple(notes),
+        issues=tuple(ctx.issues),
+        readable=True,
+    )
+
+
+def _measure_id(raw: object, register: Register) -> str:
+    """The register ID for an ID cell; numbers typed as IDs (1.1) are matched by value."""
+    text = _text(raw)
+    if register.measure(text) is not None:
+        return text
+    stripped = re.sub(r"^(?:measure|pi|kpi|no|ref)\.?\s*", "", text, flags=re.I).strip()
+    if register.measure(stripped) is not None:
+        return stripped
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        matches = [
+            m.measure_id
+            for m in register.measures
+            if re.fullmatch(r"\d+(?:\.\d+)?", m.measure_id) and float(m.measure_id) == float(raw)
+        ]
+        if len(matches) == 1:
+            return matches[0]
+    return text
+
+
+def _read_value(
+    ctx: _Ctx,
+    values: list[CellValue],
+    mid: str,
+    q: str,
+    r: int,
+    c: int,
+    v: object,
+    problem: str,
+) -> None:
+    a1 = xl_rowcol_to_cell(r, c)
+    if problem == "formula-without-value" and _is_empty(v):
+        ctx.add(
+            "formula-without-value",
+            Severity.ERROR,
+            f"{q} has a formula with no saved result",
+            "open the file in Excel or LibreOffice, let it calculate, save and send it again",
+            cell=a1,
+            measure_id=mid,
+        )
+        return
+    if problem.startswith("cell-error:"):
+        err = problem.split(":", 1)[1]
+        ctx.add(
+            "cell-error",
+            Severity.ERROR,
+            f"{q} shows the Excel error {err}",
+            "fix the formula or type the number only",
+            cell=a1,
+            value=err,
+            measure_id=mid,
+        )
+        return
+    if _is_empty(v):
+        return
+    parsed = parse_number(v)
+    text = _text(v)
+    if parsed.code in ("value-not-a-number", "cell-error"):
+        ctx.add(
+            parsed.code,
+            Severity.ERROR,
+            f"{q} must be a number (got '{text}')",
+            "type the number only",
+            cell=a1,
+            value=text,
+            measure_id=mid,
+        )
+        return
+    if parsed.code == "value-is-a-date":
+        ctx.add(
+            "value-not-a-number",
+            Severity.ERROR,
+            f"{q} must be a number (got the date {text})",
+            "type the number only and format the cell as Number, not Date",
+            cell=a1,
+            value=text,
+            measure_id=mid,
+        )
+        return
+    if parsed.code == "value-reinterpreted":
+        ctx.add(
+            "value-reinterpreted",
+            Severity.INFO,
+            f"{q} '{text}' {parsed.note} (brackets read as a negative number)",
+            "type a minus sign if negative, or the number only",
+            cell=a1,
+            value=text,
+            measure_id=mid,
+        )
+    values.append(CellValue(mid, q, parsed.value, text, ctx.sheet, a1))
+
+
+def _read_notes(
+    ctx: _Ctx,
+    mid: str,
+    r: int,
+    note_cols: dict[str, int],
+    get: Callable[[int, int], object],
+    problems: dict[tuple[int, int], str],
+) -> RowNotes | None:
+    texts: dict[str, str] = {}
+    cells: dict[str, str] = {}
+    for role, c in note_cols.items():
+        v = get(r, c)
+        cells[role] = xl_rowcol_to_cell(r, c)
+        if _is_empty(v) and (r, c) in problems:
+            ctx.add(
+                "formula-without-value",
+                Severity.WARNING,
+                f"the {role} cell has a formula with no saved result",
+                "type the text instead of a formula",
+                cell=cells[role],
+                measure_id=mid,
+            )
+        texts[role] = "" if _is_empty(v) else _text(v)
+    override_text = texts.get(ROLE_OVERRIDE, "")
+    reason = texts.get(ROLE_REASON, "")
+    comment = texts.get(ROLE_COMMENT, "")
+    status = _parse_status(override_text)
+    override: Status | None = None
+    if isinstance(status, Status):
+        override = status
+    elif isinstance(status, str):
+        ctx.add(
+            "unknown-status",
+            Severity.ERROR,
+            f"status override '{status}' is not Green, Amber, Red or No data",
+            "choose Green, Amber, Red or No data from the drop-down, or leave it empty",
+            cell=cells[ROLE_OVERRIDE],
+            value=status,
+            measure_id=mid,
+        )
+    if override is not None and not reason:
+        ctx.add(
+            "override-without-reason",
+            Severity.WARNING,
+            f"status override {override} for {mid} has no reason, so it is not applied",
+            "give the reason in the Override reason column",
+            cell=cells[ROLE_OVERRIDE],
+            value=str(override),
+            measure_id=mid,
+        )
+    if not (override_text or reason or comment):
+        return None
+    return RowNotes(
+        measure_id=mid,
+        override=override,
+        override_reason=reason,
+        comment=comment,
+        sheet=ctx.sheet,
+        override_cell=cells.get(ROLE_OVERRIDE, "") if override_text else "",
+        comment_cell=cells.get(ROLE_COMMENT, "") if comment else "",
+    )
+
+
+def _header_block(rows: list[list[object]]) -> dict[str, object]:
+    """Header facts by label: the first non-empty cell right of a known label."""
+    found: dict[str, object] = {}
+    for row in rows:
+        for c, v in enumerate(row):
+            if not isinstance(v, str):
+                continue
+            key = _HEADER_LABELS.get(_norm(v))
+            if key is None or key in found:
+                continue
+            for w in row[c + 1 :]:
+                if not _is_empty(w):
+                    found[key] = w
+                    break
+    return found
+
+
+def _match_theme(text: str, themes: tuple[str, ...]) -> str:
+    key = _norm(text)
+    for t in themes:
+        if _norm(t) == key:
+            return t
+    return ""
+
+
+def _recognise_theme(
+    ctx: _Ctx, meta: dict[str, str], header: dict[str, object], ids: list[str], path: Path
+) -> str:
+    themes = ctx.register.themes
+    for candidate in (meta.get("theme", ""), _text(header.get("theme", ""))):
+        if candidate:
+            t = _match_theme(candidate, themes)
+            if t:
+                return t
+    counts = Counter(m.theme for i in ids if (m := ctx.register.measure(i)) is not None)
+    if counts:
+        return counts.most_common(1)[0][0]
+    stem = _norm(path.stem)
+    by_length = sorted(themes, key=lambda t: -len(_norm(t)))
+    for t in by_length:
+        if _norm(t) and _norm(t) in stem:
+            return t
+    ctx.add(
+        "unknown-theme",
+        Severity.ERROR,
+        "cannot tell which theme this return is for (no theme, no known measure IDs)",
+        "type the theme in the header block or use the return the analyst sent",
+    )
+    return ""
+
+
+def _check_meta(ctx: _Ctx, meta: dict[str, str], header: dict[str, object]) -> None:
+    reg = ctx.register
+    fp = meta.get("fingerprint", "")
+    if fp and reg.fingerprint and fp != reg.fingerprint:
+        ctx.add(
+            "template-mismatch",
+            Severity.WARNING,
+            "this return was issued from a different version of the template",
+            "check the measures still match, or issue the returns again",
+            sheet=layout.META_SHEET,
+            cell="B7",
+            value=fp,
+        )
+    year = meta.get("year", "") or _text(header.get("year", ""))
+    want = reg.settings.year
+    if year and want and _norm(year) != _norm(want):
+        ctx.add(
+            "wrong-year",
+            Severity.WARNING,
+            f"this return is for {year}, the dashboard is for {want}",
+            "check the lead used this year's return",
+            value=year,
+        )
+
+
+def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
+    """Expand files, folders and glob patterns into the return workbooks to read.
+
+    Folders are not searched recursively. Inside folders (and glob matches) Excel lock
+    files (`~$*`), hidden files and non-spreadsheets are skipped; each skipped
+    non-spreadsheet gets an info issue. An explicitly named missing file, or a pattern
+    that matches nothing, is an error issue.
+
+    Args:
+        inputs: file paths, folder paths and glob patterns, as typed by the analyst.
+
+    Returns:
+        The workbooks in sorted order (each once) and a Report of what was skipped.
+
+    Example:
+        >>> paths, report = find_returns(["returns/", "late/*.xlsx"])
+    """
+    found: dict[str, Path] = {}
+    issues: list[Issue] = []
+
+    def consider(p: Path, *, explicit: bool) -> None:
+        name = p.name
+        if name.startswith("~$") or name.startswith(".~lock"):
+            return
+        if name.startswith(".") and not explicit:
+            return
+        if p.suffix.lower() not in SPREADSHEET_SUFFIXES:
+            issues.append(
+                Issue(
+                    code="not-a-spreadsheet",
+                    severity=Severity.WARNING if explicit else Severity.INFO,
+                    message="skipped: not a spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods)",
+                    fix="save returns as .xlsx",
+                    file=str(p),
+                )
+            )
+            return
+        found.setdefault(str(p), p)
+
+    for item in inputs:
+        text = str(item)
+        p = Path(text)
+        if p.is_dir():
+            for child in sorted(p.iterdir()):
+                if child.is_file():
+                    consider(child, explicit=False)
+        elif p.is_file():
+            consider(p, explicit=True)
+        elif glob.has_magic(text):
+            matches = sorted(glob.glob(text))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                issues.append(
+                    Issue(
+                        code="file-not-found",
+                        severity=Severity.ERROR,
+                        message=f"no file matches '{text}'",
+                        fix="check the pattern and the folder",
+                        file=text,
+                    )
+                )
+            for f in files:
+                consider(f, explicit=False)
+        else:
+            issues.append(
+                Issue(
+                    code="file-not-found",
+                    severity=Severity.ERROR,
+                    message="file not found",
+                    fix="check the name and the folder",
+                    file=text,
+                )
+            )
+    paths = sorted(found.values(), key=lambda q: str(q))
+    return paths, Report.of(issues)
