@@ -2,42 +2,696 @@
 
 Input: a path. Output: None when the file may be parsed, else one Issue saying what is
 wrong and what the lead should do. Never raises.
+
+The check is cheap on purpose: it runs on every file of a merge (2,000 returns for a
+national collection), so it reads only the first bytes of the file, the zip's central
+directory and the first few KB of each XML part (or, for an old `.xls`, the compound
+file's allocation table and directory), and never decompresses a whole part. What it
+catches is what would make a parser hang, eat memory, crash or misread:
+
+- missing, unreadable, empty or oversized files;
+- files that are not workbooks at all (a CSV, PDF, web page or Word document renamed
+  `.xlsx`), named as what they look like;
+- truncated or corrupt zips and compound files;
+- zip bombs (declared uncompressed size, compression ratio, number of parts);
+- XML with a document type declaration (billion laughs, external entities);
+- password-protected (encrypted) workbooks of every kind: OOXML, `.xls` and `.ods`.
+
+The limits live in `Limits`; `LIMITS` holds the defaults, which every message quotes.
+`Limits.max_rows_per_sheet` and `Limits.max_cell_chars` are not checked here (they need
+the parsed sheet) but are the reader's caps, kept beside the others so there is one
+place that says how much of a file the tool will look at.
 """
 
 from __future__ import annotations
 
+import re
+import struct
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
+from typing import BinaryIO, NamedTuple
 
 from rag_workbook.model import Severity
 from rag_workbook.report import Issue
 
+_MB = 1024 * 1024
 
-def check_file(path: Path, display: str) -> Issue | None:
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of one input file the tool is willing to read.
+
+    A return has a few dozen measures on one sheet and is tens of KB on disk, so every
+    default is orders of magnitude above a real return and far below what would strain
+    a 2-core machine with a few GB of memory.
+
+    Attributes:
+        max_file_bytes: largest file accepted, on disk (50 MB).
+        max_uncompressed_bytes: largest total size of a zip's parts once unpacked, as the
+            zip declares it (200 MB).
+        max_ratio: largest compression ratio of one part (100:1) ...
+        ratio_floor_bytes: ... checked only for parts that unpack to more than this (4 MB),
+            since small XML parts routinely compress 50:1 or better.
+        max_members: most parts in a zip (5,000); a return has about a dozen.
+        xml_scan_bytes: how much of the start of each XML part is unpacked to look for a
+            document type declaration (1 KB); the declaration must come before the root
+            element, so a part whose root element does not start within this window is
+            refused too.
+        max_cfb_sectors: most sectors walked in an old `.xls` (compound file) allocation
+            chain before it is called corrupt (bounded by the file size anyway).
+        max_rows_per_sheet: most rows the reader reads from one sheet (10,000).
+        max_cell_chars: longest text the reader keeps from one cell (32,767, Excel's own
+            limit); longer text is cut and reported.
+    """
+
+    max_file_bytes: int = 50 * _MB
+    max_uncompressed_bytes: int = 200 * _MB
+    max_ratio: int = 100
+    ratio_floor_bytes: int = 4 * _MB
+    max_members: int = 5_000
+    xml_scan_bytes: int = 1_024
+    max_cfb_sectors: int = 1_000_000
+    max_rows_per_sheet: int = 10_000
+    max_cell_chars: int = 32_767
+
+
+LIMITS = Limits()
+
+# Codes of the issues check_file gives (fixed kebab-case strings).
+FILE_UNREADABLE = "file-unreadable"
+FILE_EMPTY = "file-empty"
+FILE_TOO_LARGE = "file-too-large"
+FILE_CORRUPT = "file-corrupt"
+FILE_ENCRYPTED = "file-encrypted"
+FILE_UNSAFE_XML = "file-unsafe-xml"
+NOT_A_WORKBOOK = "not-a-workbook"
+FORMAT_UNSUPPORTED = "format-unsupported"
+
+_FIX_RESEND = "ask the lead to send the return again, saved from Excel as .xlsx"
+_FIX_ENCRYPTED = (
+    "ask the lead to remove the password (File > Info > Protect Workbook > Encrypt with "
+    "Password, clear it) and send it again"
+)
+_FIX_NOT_WORKBOOK = "ask the lead to send the return workbook itself (.xlsx), not another file"
+_FIX_TOO_LARGE = (
+    "ask the lead to send only the return sheet, saved from Excel as .xlsx; "
+    "a return is normally well under 1 MB"
+)
+
+_ZIP_LOCAL = b"PK\x03\x04"
+_ZIP_EMPTY = b"PK\x05\x06"
+_ZIP_EOCD = b"PK\x05\x06"
+_ZIP_CENTRAL = b"PK\x01\x02"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_EOCD = b"PK\x06\x06"
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_EOCD_SIZE = 22
+_CENTRAL_STRUCT = struct.Struct("<4s6H3I5H2I")  # 46 bytes
+_LOCAL_STRUCT = struct.Struct("<4s5H3I2H")  # 30 bytes
+_WHOLE_FILE_BYTES = 1 * _MB  # files up to this size are read in one go
+_MANIFEST_BYTES = 256 * 1024  # most of an ODF manifest unpacked to look for encryption
+
+_XML_DANGER = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
+_XML_ROOT = re.compile(rb"<[A-Za-z_]")
+# Parts no cell reader parses (document properties, themes, pictures, charts): not
+# scanned, which keeps the check near 0.1 ms for a small return.
+_INERT_PART = re.compile(r"(?:^|/)(?:docprops|theme|drawings|charts|media|customxml|thumbnails)/")
+
+
+def check_file(path: Path, display: str, *, limits: Limits = LIMITS) -> Issue | None:
     """Return an Issue when `path` must not be parsed, else None.
 
     Args:
         path: the file to check.
         display: the file name to use in the issue.
+        limits: the size limits to apply (the defaults in `LIMITS` unless testing).
 
     Returns:
-        None when the file looks like a workbook we may parse, else an Issue.
+        None when the file looks like a workbook we may parse, else one Issue of code
+        `file-unreadable`, `file-empty`, `file-too-large`, `file-corrupt`,
+        `file-encrypted`, `file-unsafe-xml`, `not-a-workbook` or `format-unsupported`.
+
+    Example:
+        >>> check_file(Path("returns/ASB.xlsx"), "ASB.xlsx") is None
+        True
     """
     try:
-        size = path.stat().st_size
+        return _check(path, display, limits)
+    except _Refused as refused:
+        return refused.issue(display)
     except OSError as exc:
-        return Issue(
-            code="file-unreadable",
-            severity=Severity.ERROR,
-            message=f"cannot open the file ({exc.strerror or exc})",
-            fix="check the file exists and is not open elsewhere",
-            file=display,
+        return _issue(
+            FILE_UNREADABLE,
+            display,
+            f"cannot read the file ({exc.strerror or exc})",
+            "check the file exists, is not open elsewhere and that you may read it",
         )
+    except Exception as exc:  # a bug here must not stop the merge; the parser decides
+        return _issue(
+            FILE_CORRUPT,
+            display,
+            f"the file could not be checked ({type(exc).__name__}: {exc})",
+            _FIX_RESEND,
+        )
+
+
+def _issue(code: str, display: str, message: str, fix: str) -> Issue:
+    return Issue(code=code, severity=Severity.ERROR, message=message, fix=fix, file=display)
+
+
+class _Refused(Exception):
+    """Raised inside the checks to stop at the first problem; never leaves this module."""
+
+    def __init__(self, code: str, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fix = fix
+
+    def issue(self, display: str) -> Issue:
+        return _issue(self.code, display, self.message, self.fix)
+
+
+def _corrupt(what: str) -> _Refused:
+    return _Refused(
+        FILE_CORRUPT,
+        f"the file is damaged or cut short ({what}), so it cannot be read",
+        _FIX_RESEND,
+    )
+
+
+def _encrypted(kind: str) -> _Refused:
+    return _Refused(
+        FILE_ENCRYPTED,
+        f"the workbook is password-protected ({kind}), so it cannot be read",
+        _FIX_ENCRYPTED,
+    )
+
+
+def _size(n: int) -> str:
+    if n >= _MB:
+        return f"{n / _MB:,.0f} MB"
+    if n >= 1024:
+        return f"{n / 1024:,.0f} KB"
+    return f"{n:,} bytes"
+
+
+class _Source:
+    """Random access to the file: the whole of a small file in memory, else seeks."""
+
+    def __init__(self, handle: BinaryIO, size: int) -> None:
+        self.size = size
+        self._handle = handle
+        self._data = handle.read() if size <= _WHOLE_FILE_BYTES else b""
+        if self._data and len(self._data) != size:
+            raise _corrupt("it changed while being read")
+
+    def read(self, offset: int, count: int) -> bytes:
+        if offset < 0 or count < 0 or offset > self.size:
+            raise _corrupt("a pointer leads outside the file")
+        if self._data:
+            return self._data[offset : offset + count]
+        self._handle.seek(offset)
+        return self._handle.read(count)
+
+
+def _check(path: Path, display: str, limits: Limits) -> Issue | None:
+    stat = path.stat()
+    if not S_ISREG(stat.st_mode):
+        raise _Refused(
+            FILE_UNREADABLE,
+            "this is not a regular file (a folder or device)",
+            "give the path of the return workbook itself",
+        )
+    size = stat.st_size
     if size == 0:
-        return Issue(
-            code="file-empty",
-            severity=Severity.ERROR,
-            message="the file is empty (0 bytes)",
-            fix="ask the lead to send the return again",
-            file=display,
+        raise _Refused(
+            FILE_EMPTY,
+            "the file is empty (0 bytes)",
+            "ask the lead to send the return again; the attachment may have failed",
         )
+    if size > limits.max_file_bytes:
+        raise _Refused(
+            FILE_TOO_LARGE,
+            f"the file is {_size(size)}, more than the limit of "
+            f"{_size(limits.max_file_bytes)} for one return",
+            _FIX_TOO_LARGE,
+        )
+    with path.open("rb") as handle:
+        source = _Source(handle, size)
+        head = source.read(0, 512)
+        if head.startswith((_ZIP_LOCAL, _ZIP_EMPTY)):
+            _check_zip(source, limits)
+        elif head.startswith(_CFB_MAGIC):
+            _check_cfb(source, limits)
+        else:
+            _refuse_other(head)
     return None
+
+
+# --- zip packages: xlsx, xlsm, xlsb, ods ---------------------------------------------
+
+
+class _Member(NamedTuple):
+    name: str
+    flags: int
+    method: int
+    compressed: int
+    uncompressed: int
+    offset: int
+
+
+def _check_zip(source: _Source, limits: Limits) -> None:
+    members = _read_central_directory(source, limits)
+    names = {m.name.replace("\\", "/").lower(): m for m in members}
+    if any(m.flags & 0x1 for m in members):
+        raise _encrypted("the zip itself is password-protected")
+    total = 0
+    for m in members:
+        total += m.uncompressed
+        if m.uncompressed > limits.ratio_floor_bytes and m.uncompressed > limits.max_ratio * max(
+            m.compressed, 1
+        ):
+            raise _Refused(
+                FILE_TOO_LARGE,
+                f"part {m.name} unpacks from {_size(m.compressed)} to {_size(m.uncompressed)}, "
+                f"a ratio over the limit of {limits.max_ratio}:1 (a zip bomb or a huge sheet)",
+                _FIX_TOO_LARGE,
+            )
+    if total > limits.max_uncompressed_bytes:
+        raise _Refused(
+            FILE_TOO_LARGE,
+            f"the workbook unpacks to {_size(total)}, more than the limit of "
+            f"{_size(limits.max_uncompressed_bytes)}",
+            _FIX_TOO_LARGE,
+        )
+    odf = _odf_mimetype(source, names)
+    if odf is not None:
+        _check_odf(source, names, odf)
+    else:
+        _check_ooxml(names)
+    for key, m in names.items():
+        if key.endswith((".xml", ".rels")) and not _INERT_PART.search(key):
+            _scan_xml(source, m, limits)
+
+
+def _read_central_directory(source: _Source, limits: Limits) -> list[_Member]:
+    tail_start = max(0, source.size - (_EOCD_SIZE + 0xFFFF))
+    tail = source.read(tail_start, source.size - tail_start)
+    at = tail.rfind(_ZIP_EOCD)
+    if at < 0 or len(tail) - at < _EOCD_SIZE:
+        raise _corrupt("the zip directory at the end of the file is missing")
+    (_, disk, cd_disk, _, count, cd_size, cd_offset, _) = struct.unpack_from("<4s4H2IH", tail, at)
+    eocd_pos = tail_start + at
+    if disk != 0 or cd_disk != 0:
+        raise _corrupt("it is one part of a split zip")
+    if count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        count, cd_size, cd_offset = _zip64_directory(source, eocd_pos)
+    if count > limits.max_members:
+        raise _Refused(
+            FILE_TOO_LARGE,
+            f"the workbook has {count:,} parts, more than the limit of {limits.max_members:,}",
+            _FIX_TOO_LARGE,
+        )
+    if cd_offset + cd_size > eocd_pos:
+        raise _corrupt("the zip directory points past its own end")
+    directory = source.read(cd_offset, cd_size)
+    if len(directory) != cd_size:
+        raise _corrupt("the zip directory is cut short")
+    members: list[_Member] = []
+    pos = 0
+    for _ in range(count):
+        if pos + _CENTRAL_STRUCT.size > cd_size:
+            raise _corrupt("the zip directory is cut short")
+        fields = _CENTRAL_STRUCT.unpack_from(directory, pos)
+        if fields[0] != _ZIP_CENTRAL:
+            raise _corrupt("the zip directory is garbled")
+        flags, method = fields[3], fields[4]
+        compressed, uncompressed = fields[8], fields[9]
+        name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
+        offset = fields[16]
+        start = pos + _CENTRAL_STRUCT.size
+        raw_name = directory[start : start + name_len]
+        extra = directory[start + name_len : start + name_len + extra_len]
+        if 0xFFFFFFFF in (compressed, uncompressed, offset):
+            uncompressed, compressed, offset = _zip64_sizes(extra, uncompressed, compressed, offset)
+        if offset + _LOCAL_STRUCT.size > cd_offset:
+            raise _corrupt(f"part {raw_name.decode('cp437')} points past the zip data")
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        members.append(_Member(name, flags, method, compressed, uncompressed, offset))
+        pos = start + name_len + extra_len + comment_len
+    return members
+
+
+def _zip64_directory(source: _Source, eocd_pos: int) -> tuple[int, int, int]:
+    locator = source.read(eocd_pos - 20, 20)
+    if len(locator) != 20 or not locator.startswith(_ZIP64_LOCATOR):
+        raise _corrupt("the zip64 directory locator is missing")
+    (record_pos,) = struct.unpack_from("<Q", locator, 8)
+    record = source.read(record_pos, 56)
+    if len(record) != 56 or not record.startswith(_ZIP64_EOCD):
+        raise _corrupt("the zip64 directory is missing")
+    count, cd_size, cd_offset = struct.unpack_from("<3Q", record, 32)
+    return count, cd_size, cd_offset
+
+
+def _zip64_sizes(
+    extra: bytes, uncompressed: int, compressed: int, offset: int
+) -> tuple[int, int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<2H", extra, pos)
+        body = extra[pos + 4 : pos + 4 + length]
+        if tag == 0x0001:
+            values = [v for (v,) in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
+            wanted = [uncompressed, compressed, offset]
+            for i, current in enumerate(wanted):
+                if current == 0xFFFFFFFF:
+                    if not values:
+                        raise _corrupt("a zip64 size is missing")
+                    wanted[i] = values.pop(0)
+            return wanted[0], wanted[1], wanted[2]
+        pos += 4 + length
+    raise _corrupt("a zip64 size is missing")
+
+
+def _member_head(source: _Source, member: _Member, limit: int) -> bytes:
+    """Unpack at most `limit` bytes from the start of one part."""
+    header = source.read(member.offset, _LOCAL_STRUCT.size)
+    if len(header) != _LOCAL_STRUCT.size or not header.startswith(_ZIP_LOCAL):
+        raise _corrupt(f"part {member.name} is missing from the zip data")
+    name_len, extra_len = _LOCAL_STRUCT.unpack(header)[9:11]
+    start = member.offset + _LOCAL_STRUCT.size + name_len + extra_len
+    if member.method == 0:
+        return source.read(start, min(limit, member.compressed))
+    if member.method != 8:
+        return b""  # unusual compression: the parser reports it if it cannot read it
+    # Deflate reaches at most ~1032:1, so this much input gives `limit` bytes or the part.
+    raw = source.read(start, min(member.compressed, limit + 1024))
+    try:
+        # A window no larger than the output cap is enough (no back-reference can reach
+        # further) and halves the cost of setting up the inflater.
+        return zlib.decompressobj(-max(9, min(15, (limit - 1).bit_length()))).decompress(raw, limit)
+    except zlib.error as exc:
+        raise _corrupt(f"part {member.name} does not unpack") from exc
+
+
+def _scan_xml(source: _Source, member: _Member, limits: Limits) -> None:
+    head = _member_head(source, member, limits.xml_scan_bytes)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:64]:
+        head = head.replace(b"\x00", b"")
+    if b"<!" in head and _XML_DANGER.search(head):
+        raise _Refused(
+            FILE_UNSAFE_XML,
+            f"part {member.name} declares a document type or entities, which a workbook "
+            "never needs and which can be used to exhaust memory (an XML bomb)",
+            _FIX_RESEND,
+        )
+    scanned_all = member.uncompressed <= limits.xml_scan_bytes
+    if not scanned_all and _XML_ROOT.search(head) is None:
+        raise _Refused(
+            FILE_UNSAFE_XML,
+            f"part {member.name} does not start its content within the first "
+            f"{_size(limits.xml_scan_bytes)} checked",
+            _FIX_RESEND,
+        )
+
+
+def _odf_mimetype(source: _Source, names: dict[str, _Member]) -> str | None:
+    member = names.get("mimetype")
+    if member is None:
+        return "" if "content.xml" in names else None
+    return _member_head(source, member, 200).decode("ascii", "replace").strip()
+
+
+_ODF_KINDS = {
+    "text": "an OpenDocument text document (Writer)",
+    "presentation": "an OpenDocument presentation (Impress)",
+    "graphics": "an OpenDocument drawing",
+}
+
+
+def _check_odf(source: _Source, names: dict[str, _Member], mimetype: str) -> None:
+    if mimetype and "spreadsheet" not in mimetype:
+        kind = mimetype.rsplit(".", 1)[-1]
+        what = _ODF_KINDS.get(kind, f"an OpenDocument file of type {mimetype}")
+        raise _Refused(NOT_A_WORKBOOK, f"this is {what}, not a workbook", _FIX_NOT_WORKBOOK)
+    manifest = names.get("meta-inf/manifest.xml")
+    if manifest is not None and b"encryption-data" in _member_head(
+        source, manifest, _MANIFEST_BYTES
+    ):
+        raise _encrypted("an encrypted OpenDocument spreadsheet")
+    if "content.xml" not in names:
+        raise _Refused(
+            NOT_A_WORKBOOK,
+            "this OpenDocument file has no content.xml, so it holds no sheets",
+            _FIX_RESEND,
+        )
+
+
+def _check_ooxml(names: dict[str, _Member]) -> None:
+    basenames = {key.rsplit("/", 1)[-1] for key in names}
+    if basenames & {"workbook.xml", "workbook.bin"}:
+        return
+    if "word/document.xml" in names:
+        what = "a Word document"
+    elif "ppt/presentation.xml" in names:
+        what = "a PowerPoint presentation"
+    elif "[content_types].xml" in names:
+        what = "an Office file with no workbook part (xl/workbook.xml)"
+    elif not names:
+        what = "an empty zip archive"
+    else:
+        what = "a zip archive, not a workbook"
+    raise _Refused(NOT_A_WORKBOOK, f"this is {what}", _FIX_NOT_WORKBOOK)
+
+
+# --- compound files: xls, and encrypted OOXML ------------------------------------------
+
+_FREE, _END_OF_CHAIN = 0xFFFFFFFF, 0xFFFFFFFE
+_CFB_SPECIAL = 0xFFFFFFFA  # ids at or above this are markers, not sectors
+
+
+def _check_cfb(source: _Source, limits: Limits) -> None:
+    cfb = _Cfb(source, limits)
+    streams = cfb.streams()
+    if "encryptioninfo" in streams and "encryptedpackage" in streams:
+        raise _encrypted("an encrypted Office workbook")
+    book = streams.get("workbook") or streams.get("book")
+    if book is None:
+        if "worddocument" in streams:
+            what = "a Word 97-2003 document"
+        elif "powerpoint document" in streams:
+            what = "a PowerPoint 97-2003 presentation"
+        else:
+            what = "an Office compound file with no workbook inside"
+        raise _Refused(NOT_A_WORKBOOK, f"this is {what}", _FIX_NOT_WORKBOOK)
+    start, size = book
+    if size > limits.max_uncompressed_bytes:
+        raise _Refused(
+            FILE_TOO_LARGE,
+            f"the workbook stream is {_size(size)}, more than the limit of "
+            f"{_size(limits.max_uncompressed_bytes)}",
+            _FIX_TOO_LARGE,
+        )
+    if size > source.size:
+        raise _corrupt("the workbook stream claims to be larger than the file")
+    head = cfb.stream_head(start, size, 1024)
+    if _biff_filepass(head):
+        raise _encrypted("an encrypted Excel 97-2003 workbook")
+
+
+class _Cfb:
+    """The little of the compound file format needed to list streams and read a head."""
+
+    def __init__(self, source: _Source, limits: Limits) -> None:
+        header = source.read(0, 512)
+        if len(header) < 512:
+            raise _corrupt("the compound file header is cut short")
+        shift, mini_shift = struct.unpack_from("<2H", header, 0x1E)
+        if shift not in (9, 12) or mini_shift != 6:
+            raise _corrupt("the compound file header is garbled")
+        self.source = source
+        self.sector_size = 1 << shift
+        self.base = 512 if shift == 9 else 4096
+        self.sectors = max(0, (source.size - self.base + self.sector_size - 1) // self.sector_size)
+        self.max_chain = min(limits.max_cfb_sectors, self.sectors + 1)
+        (
+            fat_count,
+            self.dir_start,
+            _,
+            self.mini_cutoff,
+            self.minifat_start,
+            _,
+            difat_start,
+            difat_count,
+        ) = struct.unpack_from("<8I", header, 0x2C)
+        if fat_count > self.sectors:
+            raise _corrupt("the compound file allocation table is larger than the file")
+        fat_ids = [v for (v,) in struct.iter_unpack("<I", header[0x4C:0x200])][:fat_count]
+        next_difat = difat_start
+        hops = 0
+        per_sector = self.sector_size // 4
+        while len(fat_ids) < fat_count:
+            hops += 1
+            if next_difat >= _CFB_SPECIAL or hops > difat_count + 1 or hops > self.max_chain:
+                raise _corrupt("the compound file allocation table list is broken")
+            block = self._sector(next_difat)
+            ids = [v for (v,) in struct.iter_unpack("<I", block)]
+            fat_ids.extend(ids[: per_sector - 1])
+            next_difat = ids[-1]
+        fat_ids = fat_ids[:fat_count]
+        self.fat: list[int] = []
+        for sid in fat_ids:
+            self.fat.extend(v for (v,) in struct.iter_unpack("<I", self._sector(sid)))
+        self._minifat: list[int] | None = None
+        self._root: tuple[int, int] = (_END_OF_CHAIN, 0)
+
+    def _sector(self, sid: int) -> bytes:
+        if sid >= self.sectors:
+            raise _corrupt(f"sector {sid} is past the end of the compound file")
+        data = self.source.read(self.base + sid * self.sector_size, self.sector_size)
+        if len(data) < self.sector_size:
+            data += b"\x00" * (self.sector_size - len(data))  # last sector may be short
+        return data
+
+    def _chain(self, start: int, table: list[int], limit: int) -> list[int]:
+        chain: list[int] = []
+        sid = start
+        seen: set[int] = set()
+        while sid < _CFB_SPECIAL and len(chain) < limit:
+            if sid in seen or sid >= len(table):
+                raise _corrupt("a compound file allocation chain is broken")
+            seen.add(sid)
+            chain.append(sid)
+            sid = table[sid]
+        return chain
+
+    def streams(self) -> dict[str, tuple[int, int]]:
+        """Stream name (lower case) -> (start sector, size), from the directory."""
+        found: dict[str, tuple[int, int]] = {}
+        for sid in self._chain(self.dir_start, self.fat, self.max_chain):
+            block = self._sector(sid)
+            for pos in range(0, self.sector_size, 128):
+                entry = block[pos : pos + 128]
+                name_len, kind = struct.unpack_from("<HB", entry, 0x40)
+                start, size = struct.unpack_from("<IQ", entry, 0x74)
+                if self.sector_size == 512:
+                    size &= 0xFFFFFFFF  # version 3 files leave the high half undefined
+                if kind == 5:
+                    self._root = (start, size)
+                if kind != 2 or not 2 <= name_len <= 64:
+                    continue
+                name = entry[: name_len - 2].decode("utf-16-le", "replace").lower()
+                found.setdefault(name, (start, size))
+        return found
+
+    def stream_head(self, start: int, size: int, count: int) -> bytes:
+        """The first `count` bytes of a stream (fewer if the stream is shorter)."""
+        want = min(size, count)
+        if size >= self.mini_cutoff:
+            sids = self._chain(start, self.fat, (want + self.sector_size - 1) // self.sector_size)
+            return b"".join(self._sector(s) for s in sids)[:want]
+        if self._minifat is None:
+            self._minifat = []
+            for sid in self._chain(self.minifat_start, self.fat, self.max_chain):
+                self._minifat.extend(v for (v,) in struct.iter_unpack("<I", self._sector(sid)))
+        mini_ids = self._chain(start, self._minifat, (want + 63) // 64)
+        root_start, _ = self._root
+        root_sids = self._chain(root_start, self.fat, self.max_chain)
+        parts = []
+        per_sector = self.sector_size // 64
+        for mid in mini_ids:
+            index, within = divmod(mid, per_sector)
+            if index >= len(root_sids):
+                raise _corrupt("a small stream points past the compound file's mini stream")
+            sector = self._sector(root_sids[index])
+            parts.append(sector[within * 64 : within * 64 + 64])
+        return b"".join(parts)[:want]
+
+
+def _biff_filepass(head: bytes) -> bool:
+    """True when the workbook globals begin with a FILEPASS record (the file is encrypted)."""
+    pos = 0
+    for _ in range(8):  # FILEPASS follows BOF directly; allow a few records of slack
+        if pos + 4 > len(head):
+            return False
+        kind, length = struct.unpack_from("<2H", head, pos)
+        if kind == 0x002F:
+            return True
+        pos += 4 + length
+    return False
+
+
+# --- anything else: say what it looks like ---------------------------------------------
+
+
+def _refuse_other(head: bytes) -> None:
+    if head[:2] in (b"\x09\x00", b"\x09\x02", b"\x09\x04") and head[3:4] == b"\x00":
+        raise _Refused(
+            FORMAT_UNSUPPORTED,
+            "this is an Excel 2.x-4.0 worksheet, a format too old to read",
+            "ask the lead to open it in Excel or LibreOffice and save it as .xlsx",
+        )
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if stripped.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+        raise _Refused(
+            FORMAT_UNSUPPORTED,
+            "this is an Excel 2003 XML spreadsheet, a format not read",
+            "ask the lead to open it in Excel and save it as .xlsx",
+        )
+    raise _Refused(
+        NOT_A_WORKBOOK, f"this is {_describe(head, stripped)}, not a workbook", _FIX_NOT_WORKBOOK
+    )
+
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "a PDF document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a bitmap image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a program"),
+)
+
+
+def _describe(head: bytes, stripped: bytes) -> str:
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if stripped.startswith((b"<!doctype html", b"<html", b"<table", b"<head", b"<body")):
+        return "a web page (HTML)"
+    if stripped.startswith(b"<?xml") or stripped.startswith(b"<"):
+        return "an XML or HTML file"
+    text = _as_text(head)
+    if text is None:
+        return "a file of unknown type"
+    first = text.splitlines()[0] if text.strip() else ""
+    if any(sep in first for sep in (",", ";", "\t")):
+        return "a CSV or text file"
+    return "a text file"
+
+
+def _as_text(head: bytes) -> str | None:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return head[2 : len(head) // 2 * 2].decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # a multi-byte character cut at the window's end is fine
+            text = head.decode("cp1252", "replace")
+        else:
+            text = head[: exc.start].decode("utf-8")
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return text if printable >= 0.95 * max(len(text), 1) else None
