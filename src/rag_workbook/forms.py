@@ -100,6 +100,10 @@ def _atomic_target(path: Path) -> Path:
 
 def _replace(tmp: Path, path: Path) -> None:
     try:
+        # mkstemp makes the file private (0600); give it the usual permissions of a new file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except PermissionError as exc:
         with contextlib.suppress(OSError):
