@@ -1,0 +1,402 @@
+"""Tests for returns.py: reading returns as humans send them back, and finding them."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from rag_workbook.model import Register, ReturnData, Severity, Status
+from rag_workbook.report import Issue
+from rag_workbook.returns import _role, find_returns, parse_number, read_return
+
+FIXTURES = Path(__file__).parent / "fixtures" / "returns"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"  # ../shared of the repo
+_spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+assert _spec is not None and _spec.loader is not None
+make_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_fixtures)
+
+CLEAN_VALUES = [
+    ("1.1", "Q1", 1950.0, "1950", "F11"),
+    ("1.1", "Q2", 3890.0, "3890", "G11"),
+    ("1.2", "Q1", 82.5, "82.5", "F12"),
+    ("1.2", "Q2", None, "n/a", "G12"),
+    ("1.3", "Q1", None, "-", "F13"),
+    ("1.3", "Q2", 140.0, "140", "G13"),
+]
+CLEAN_NOTES = [
+    ("1.1", None, "", 'On track; =HYPERLINK("x") stays text', "", "L11"),
+    ("1.2", Status.AMBER, "survey sample small", "Survey paused in Q2", "J12", "L12"),
+]
+
+
+@pytest.fixture()
+def register() -> Register:
+    reg: Register = make_fixtures.fixture_register()
+    return reg
+
+
+def _values(data: ReturnData) -> list[tuple[object, ...]]:
+    return [(v.measure_id, v.quarter, v.value, v.text, v.cell) for v in data.values]
+
+
+def _notes(data: ReturnData) -> list[tuple[object, ...]]:
+    return [
+        (n.measure_id, n.override, n.override_reason, n.comment, n.override_cell, n.comment_cell)
+        for n in data.notes
+    ]
+
+
+def _issues(data: ReturnData) -> list[tuple[str, str, str, str]]:
+    return [(i.code, str(i.severity), i.sheet, i.cell) for i in data.issues if isinstance(i, Issue)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "filled_clean.xlsx",
+        "libreoffice_resaved.xlsx",
+        "libreoffice_resaved.xls",
+        "libreoffice_resaved.ods",
+    ],
+)
+def test_clean_return_in_every_format(name: str, register: Register) -> None:
+    data = read_return(FIXTURES / name, register, display=name)
+    assert (data.readable, data.file, data.theme, data.lead, data.year, data.quarter) == (
+        True,
+        name,
+        "ASB",
+        "Jane Smith",
+        "2011/12",
+        "Q2",
+    )
+    assert (data.submitted, data.fingerprint) == ("2011-10-14", "f" * 64)
+    assert _values(data) == CLEAN_VALUES
+    assert _notes(data) == CLEAN_NOTES
+    assert _issues(data) == []
+    assert len(data.sha256) == 64
+
+
+def test_blank_issued_return_has_no_values(register: Register) -> None:
+    data = read_return(FIXTURES / "issued_blank.xlsx", register)
+    assert (data.theme, data.values, data.notes, _issues(data)) == ("ASB", (), (), [])
+    assert data.submitted == "2000-01-01T00:00:00"  # the workbook's saved time
+
+
+def test_columns_reordered_and_headers_retyped(register: Register) -> None:
+    data = read_return(FIXTURES / "columns_reordered.xlsx", register, display="cr.xlsx")
+    assert (data.theme, data.submitted, data.quarter) == ("ASB", "2011-10-21", "")
+    assert _values(data) == [
+        ("1.1", "Q3", 2900.0, "2900", "C8"),
+        ("1.1", "Q2", 1940.0, "1940", "E8"),
+        ("1.1", "Q1", 1000.0, "1000", "F8"),
+        ("1.2", "Q2", 81.0, "81", "E10"),
+        ("1.2", "Q1", 80.0, "80", "F10"),
+        ("1.3", "Q3", 130.0, "130", "C12"),
+        ("1.3", "Q2", 90.0, "90", "E12"),
+        ("1.3", "Q1", 45.0, "45", "F12"),
+    ]
+    assert _notes(data) == [
+        ("1.1", None, "", "Down on last year", "", "B8"),
+        ("1.2", Status.GREEN, "survey better than shown", "", "H10", ""),
+        ("1.3", None, "", "New measure", "", "B12"),
+    ]
+    assert _issues(data) == [
+        ("unknown-column", "warning", "ASB data", "G7"),
+        ("row-without-id", "warning", "ASB data", "D14"),
+    ]
+
+
+def test_messy_values(register: Register) -> None:
+    data = read_return(FIXTURES / "messy_values.xlsx", register)
+    assert (data.theme, data.submitted, data.quarter) == ("ASB", "2011-10-21", "Q2")
+    assert _values(data) == [
+        ("1.1", "Q1", 1234.0, "1,234", "C8"),
+        ("1.1", "Q2", 2468.0, "2,468", "D8"),
+        ("1.1", "Q3", 3668.0, "3668", "E8"),  # a formula's cached value
+        ("1.2", "Q1", 12.0, "12%", "C9"),
+        ("1.2", "Q2", None, "N/A", "D9"),
+        ("1.3", "Q1", -12.0, "(12)", "C10"),
+        ("1.3", "Q2", None, "tbc", "D10"),
+        ("1.3", "Q3", 1200.0, "£1,200", "E10"),
+    ]
+    assert _notes(data) == [
+        ("1.1", Status.RED, "", "", "G8", ""),
+        ("1.2", None, "because", "", "G9", ""),
+        ("1.3", None, "", "Shared comment", "", "I10"),
+    ]
+    assert _issues(data) == [
+        ("merged-value-cells", "warning", "Return", "E10"),
+        ("override-without-reason", "warning", "Return", "G8"),
+        ("value-not-a-number", "error", "Return", "E9"),
+        ("value-not-a-number", "error", "Return", "F9"),
+        ("unknown-status", "error", "Return", "G9"),
+        ("value-reinterpreted", "info", "Return", "C10"),
+        ("unknown-measure", "error", "Return", "A11"),
+        ("row-without-id", "warning", "Return", "A13"),
+        ("duplicate-measure", "warning", "Return", "A14"),
+    ]
+    twelve = next(i for i in data.issues if isinstance(i, Issue) and i.cell == "E9")
+    assert str(twelve).endswith(
+        "messy_values.xlsx!Return!E9: value-not-a-number: Q3 must be a number (got 'twelve'); "
+        "type the number only"
+    )
+
+
+def test_formulas_without_cached_values(register: Register) -> None:
+    data = read_return(FIXTURES / "formulas_no_cached_value.xlsx", register)
+    assert _values(data) == [("1.1", "Q1", 100.0, "100", "F11"), ("1.3", "Q1", 7.0, "7", "F13")]
+    assert _issues(data) == [
+        ("formula-without-value", "error", "Return", "G11"),
+        ("formula-without-value", "warning", "Return", "L12"),
+    ]
+
+
+def test_renamed_file_recognised_by_meta(register: Register) -> None:
+    data = read_return(FIXTURES / "Copy of final v2 (3).xlsx", register)
+    assert (data.theme, data.fingerprint, _values(data), _issues(data)) == (
+        "ASB",
+        "f" * 64,
+        [("1.1", "Q1", 2000.0, "2000", "F11")],
+        [],
+    )
+
+
+def test_template_mismatch_and_wrong_year(register: Register) -> None:
+    from dataclasses import replace
+
+    other = replace(
+        register, fingerprint="0" * 64, settings=replace(register.settings, year="2012/13")
+    )
+    data = read_return(FIXTURES / "filled_clean.xlsx", other)
+    assert _issues(data) == [
+        ("template-mismatch", "warning", "rag_meta", "B7"),
+        ("wrong-year", "warning", "Return", ""),
+    ]
+
+
+def test_theme_from_ids_file_name_or_unknown(tmp_path: Path, register: Register) -> None:
+    def table(path: Path, ids: list[str]) -> Path:
+        wb = xlsxwriter.Workbook(path)
+        ws = wb.add_worksheet("Sheet1")
+        ws.write_row(0, 0, ["Ref", "Q1", "Q2"])
+        for r, i in enumerate(ids, start=1):
+            ws.write_string(r, 0, i)
+            ws.write_number(r, 1, r)
+        wb.close()
+        return path
+
+    by_ids = read_return(table(tmp_path / "x.xlsx", ["2.1", "2.2", "1.1"]), register)
+    assert (by_ids.theme, [(i.code, i.measure_id) for i in by_ids.issues]) == (
+        "Alcohol",
+        [],
+    )
+    by_name = read_return(table(tmp_path / "alcohol return.xlsx", []), register)
+    assert (by_name.theme, [(i.code, i.measure_id) for i in by_name.issues]) == (
+        "Alcohol",
+        [("measure-missing-from-return", "2.1"), ("measure-missing-from-return", "2.2")],
+    )
+    unknown = read_return(table(tmp_path / "y.xlsx", ["7.1"]), register)
+    assert (unknown.theme, _issues(unknown)) == (
+        "",
+        [("unknown-measure", "error", "Sheet1", "A2"), ("unknown-theme", "error", "Sheet1", "")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "file-empty"),
+        (b"this is not a workbook at all" * 10, None),
+        (b"PK\x03\x04 truncated zip", None),
+    ],
+)
+def test_unreadable_files_give_one_issue(
+    tmp_path: Path, register: Register, content: bytes, code: str | None
+) -> None:
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(content)
+    data = read_return(path, register, display="bad.xlsx")
+    assert (data.readable, len(data.issues)) == (False, 1)
+    issue = data.issues[0]
+    assert isinstance(issue, Issue)
+    assert (issue.severity, issue.file) == (Severity.ERROR, "bad.xlsx")
+    if code:
+        assert issue.code == code
+
+
+def test_missing_file(tmp_path: Path, register: Register) -> None:
+    data = read_return(tmp_path / "gone.xlsx", register)
+    assert (data.readable, [i.severity for i in data.issues if isinstance(i, Issue)]) == (
+        False,
+        [Severity.ERROR],
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "code"),
+    [
+        (12, 12.0, ""),
+        (" 45 ", 45.0, ""),
+        ("1,234", 1234.0, ""),
+        ("1,234.5", 1234.5, ""),
+        ("12%", 12.0, ""),
+        ("£1,200", 1200.0, ""),
+        ("−3", -3.0, ""),
+        ("(12)", -12.0, "value-reinterpreted"),
+        ("n/a", None, ""),
+        (" No  Data ", None, ""),
+        ("-", None, ""),
+        ("TBC", None, ""),
+        ("twelve", None, "value-not-a-number"),
+        ("12,5", None, "value-not-a-number"),
+        ("<5", None, "value-not-a-number"),
+        ("#DIV/0!", None, "cell-error"),
+        (True, None, "value-not-a-number"),
+    ],
+)
+def test_parse_number(raw: object, value: float | None, code: str) -> None:
+    parsed = parse_number(raw)
+    assert (parsed.value, parsed.code) == (value, code)
+
+
+@pytest.mark.parametrize(
+    ("header", "role"),
+    [
+        ("Q 3", "Q3"),
+        ("q3 actual", "Q3"),
+        ("Qtr 3", "Q3"),
+        ("Quarter 3", "Q3"),
+        ("Q3 (actual)", "Q3"),
+        ("Measure No", "id"),
+        ("No.", "id"),
+        ("ID", "id"),
+        ("Ref", "id"),
+        ("Comments", "comment"),
+        ("Override", "override"),
+        ("Reason", "reason"),
+        ("Status override", "override"),
+        ("Baseline", "known"),
+        ("Officer initials", ""),
+    ],
+)
+def test_header_aliases(header: str, role: str) -> None:
+    assert _role(header) == role
+
+
+def test_find_returns(tmp_path: Path) -> None:
+    folder = tmp_path / "returns"
+    shutil.copytree(FIXTURES / "folder", folder)
+    (folder / "~$ASB return.xlsx").write_bytes(b"\x00" * 165)
+    (folder / "sub").mkdir()
+    late = tmp_path / "late.ods"
+    shutil.copyfile(FIXTURES / "libreoffice_resaved.ods", late)
+    paths, report = find_returns(
+        [folder, str(tmp_path / "*.ods"), tmp_path / "missing.xlsx", str(tmp_path / "*.xlsb")]
+    )
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
+        "late.ods",
+        "returns/ASB return.xlsx",
+    ]
+    assert [(i.code, str(i.severity), Path(i.file).name) for i in report.issues] == [
+        ("not-a-spreadsheet", "info", "notes.txt"),
+        ("file-not-found", "error", "missing.xlsx"),
+        ("file-not-found", "error", "*.xlsb"),
+    ]
+
+
+def _value_area_cells(path: Path) -> list[tuple[str, str, object]]:
+    """Every non-empty cell under the table header in a value-area column (openpyxl)."""
+    wb = openpyxl.load_workbook(path)
+    cells = []
+    for ws in wb.worksheets:
+        if ws.sheet_state != "visible":
+            continue
+        header_row = None
+        cols: list[int] = []
+        for row in ws.iter_rows():
+            roles = {c.column: _role(c.value) for c in row if isinstance(c.value, str)}
+            if "id" in roles.values() and any(r.startswith("Q") for r in roles.values()):
+                header_row = row[0].row
+                cols = [
+                    c
+                    for c, r in roles.items()
+                    if r in ("Q1", "Q2", "Q3", "Q4", "override", "reason", "comment")
+                ]
+                break
+        if header_row is None:
+            continue
+        for row in ws.iter_rows(min_row=header_row + 1):
+            for c in row:
+                if c.column in cols and c.value is not None and str(c.value).strip():
+                    cells.append((ws.title, c.coordinate, c.value))
+    return cells
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "messy_values.xlsx",
+        "columns_reordered.xlsx",
+        "formulas_no_cached_value.xlsx",
+        "filled_clean.xlsx",
+        "libreoffice_resaved.xlsx",
+    ],
+)
+def test_nothing_lost(name: str, register: Register) -> None:
+    path = FIXTURES / name
+    data = read_return(path, register)
+    placed: set[tuple[str, str]] = {(v.sheet, v.cell) for v in data.values}
+    for n in data.notes:
+        placed |= {(n.sheet, n.override_cell), (n.sheet, n.comment_cell)}
+    reasons = {n.override_reason for n in data.notes if n.override_reason}
+    issues = [i for i in data.issues if isinstance(i, Issue)]
+    named = {(i.sheet, i.cell) for i in issues}
+    cells = _value_area_cells(path)
+    assert cells, "the fixture has a value area"
+    lost = [
+        (sheet, ref, value)
+        for sheet, ref, value in cells
+        if (sheet, ref) not in placed
+        and (sheet, ref) not in named
+        and str(value) not in reasons
+        and not any(f"{ref}=" in i.message or f"({ref}" in i.message for i in issues)
+    ]
+    assert lost == []
+
+
+def test_typical_return_is_fast(register: Register) -> None:
+    path = FIXTURES / "filled_clean.xlsx"
+    read_return(path, register)
+    n = 50
+    start = time.perf_counter()
+    for _ in range(n):
+        read_return(path, register)
+    per_file_ms = (time.perf_counter() - start) / n * 1000
+    assert per_file_ms < 25, per_file_ms
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+def test_real_corpus_never_raises(register: Register) -> None:
+    slow = []
+    outcomes = []
+    for path in sorted(CORPUS.iterdir()):
+        if not path.is_file() or path.suffix in (".md", ".tsv"):
+            continue
+        start = time.perf_counter()
+        data = read_return(path, register, display=path.name)
+        elapsed = time.perf_counter() - start
+        if elapsed > 2:
+            slow.append((path.name, round(elapsed, 1)))
+        errors = [i for i in data.issues if isinstance(i, Issue) and i.severity == Severity.ERROR]
+        # either read, or refused with a clear issue naming the file
+        ok = data.readable or (errors and all(i.file == path.name and i.message for i in errors))
+        outcomes.append((path.name, bool(ok)))
+    assert [o for o in outcomes if not o[1]] == []
+    assert slow == []
