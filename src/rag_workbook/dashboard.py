@@ -1,0 +1,1172 @@
+"""Dashboard stage: master frame + Register + Report -> the committee dashboard workbook.
+
+Input: the master frame (one row per measure and quarter, `columns.MASTER` + `columns.RAG`),
+the analyst's Register, the Report of input problems and the list of input files.
+Output: an `.xlsx` file with five sheets (Dashboard, Summary, Data, Issues, About), written
+with xlsxwriter to a temporary file beside the target and renamed into place.
+
+Choices a reader of the workbook sees:
+
+- Quarter cells hold a status code (3 Green, 2 Amber, 1 Red) shown through an icon-only
+  icon set; the default style, `3_symbols_circled` (tick, exclamation mark, cross), differs
+  in shape as well as colour so the page reads when printed in black and white. No data is
+  the text `-`; a quarter not yet due is an empty cell.
+- Every status carries its explanation as a cell note. A status the lead set by override
+  has a heavy box around its cell and its note says so.
+- Direction of travel (when shown) is an arrow in a narrow "Trend" column: ↑ better,
+  → same, ↓ worse, for the latest quarter with a status against the quarter before.
+- Every text from the inputs is written with `write_string`, stripped of control characters
+  and cut to Excel's 32,767 characters: a comment `=1+1` stays text, URLs stay plain text.
+- No wall-clock time goes in: the document date comes from `DashboardOptions.made_on`,
+  else the meeting date, else 1 January 2000, so identical inputs give identical bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import tempfile
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import xlsxwriter
+
+from rag_workbook import __version__
+from rag_workbook import columns as C
+from rag_workbook.errors import OutputError, OutputLockedError, TemplateError
+from rag_workbook.model import QUARTERS, Direction, Measure, Register, ReturnData, Severity, Status
+from rag_workbook.report import Report
+
+DASHBOARD_SHEET = "Dashboard"
+SUMMARY_SHEET = "Summary"
+DATA_SHEET = "Data"
+ISSUES_SHEET = "Issues"
+ABOUT_SHEET = "About"
+SHEETS = (DASHBOARD_SHEET, SUMMARY_SHEET, DATA_SHEET, ISSUES_SHEET, ABOUT_SHEET)
+
+DATA_TABLE = "MasterData"
+ISSUES_TABLE = "InputIssues"
+CHASE_TABLE = "ChaseList"
+INPUTS_TABLE = "InputFiles"
+
+# Status code in a quarter cell; the icon set turns 3/2/1 into green/amber/red icons.
+STATUS_CODES: Mapping[Status, int] = {Status.GREEN: 3, Status.AMBER: 2, Status.RED: 1}
+NO_DATA_MARK = "-"
+DIRECTION_ARROWS: Mapping[Direction, str] = {
+    Direction.BETTER: "↑",
+    Direction.SAME: "→",
+    Direction.WORSE: "↓",
+}
+
+DEFAULT_ICON_STYLE = "3_symbols_circled"
+# Three-icon styles whose icons differ in shape, so they survive black-and-white printing.
+SHAPE_DISTINCT_ICON_STYLES = (
+    "3_symbols_circled",
+    "3_symbols",
+    "3_signs",
+    "3_arrows",
+    "3_arrows_gray",
+)
+# Every three-icon style xlsxwriter knows; the others differ only in colour.
+ICON_STYLES = (
+    *SHAPE_DISTINCT_ICON_STYLES,
+    "3_traffic_lights",
+    "3_traffic_lights_rimmed",
+    "3_flags",
+)
+
+MAX_CELL_CHARS = 32_767  # Excel's limit for the text of a cell or a note
+TRUNCATION_MARKER = " … [truncated]"
+_MAX_FOOTER_CHARS = 250  # Excel refuses header/footer text over 255 characters
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+_FONT = "Arial"
+_NAVY = "#1F3864"
+_THEME_FILL = "#D9E1F2"
+_BAND_FILL = "#F2F2F2"
+_GRID = "#808080"
+_STATUS_COLOURS: Mapping[Status, str] = {
+    Status.GREEN: "#00B050",
+    Status.AMBER: "#FFC000",
+    Status.RED: "#C00000",
+    Status.NO_DATA: "#A6A6A6",
+}
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+_DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%d/%m/%Y", "%B %d, %Y", "%Y-%m-%dT%H:%M:%S")
+_DEFAULT_CREATED = datetime(2000, 1, 1)
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class InputStatus(StrEnum):
+    """What became of one input file."""
+
+    READ = "read"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file as listed on the About sheet.
+
+    Example:
+        >>> InputFile("ASB.xlsx", "ab12...", theme="ASB", submitted="2012-01-20")
+    """
+
+    file: str
+    sha256: str
+    theme: str = ""
+    submitted: str = ""
+    status: InputStatus = InputStatus.READ
+
+    @classmethod
+    def from_return(cls, data: ReturnData) -> InputFile:
+        """The About-sheet row of one read (or refused) return."""
+        return cls(
+            file=data.file,
+            sha256=data.sha256,
+            theme=data.theme,
+            submitted=data.submitted,
+            status=InputStatus.READ if data.readable else InputStatus.REFUSED,
+        )
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    """How the dashboard workbook is written.
+
+    Attributes:
+        made_on: the date the dashboard was made, shown in the footer and used as the
+            document date ("" leaves it out; the meeting date then dates the document).
+        icon_style: one of ICON_STYLES; "" uses the register's Settings (icon style).
+        show_direction: None follows Settings (show direction); True/False overrides it.
+        quarter_labels: the header labels of the four quarter columns.
+        created: the document's created date; None derives it from made_on or the meeting
+            date so that identical inputs give identical bytes.
+    """
+
+    made_on: str = ""
+    icon_style: str = ""
+    show_direction: bool | None = None
+    quarter_labels: tuple[str, str, str, str] = ("Qu 1", "Qu 2", "Qu 3", "Qu 4")
+    created: datetime | None = None
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def build_dashboard(
+    frame: pd.DataFrame,
+    register: Register,
+    report: Report,
+    *,
+    inputs: Sequence[InputFile] = (),
+    options: DashboardOptions = DashboardOptions(),
+) -> bytes:
+    """Build the dashboard workbook in memory and return its bytes.
+
+    Args:
+        frame: the master frame with `columns.MASTER` + `columns.RAG`.
+        register: the analyst's register (settings and measures in dashboard order).
+        report: the input problems to list on the Issues sheet.
+        inputs: the input files to list, with their SHA-256, on the About sheet.
+        options: layout and dating options.
+
+    Returns:
+        The `.xlsx` file's bytes; identical inputs give identical bytes.
+
+    Raises:
+        TemplateError: the icon style is not a three-icon style.
+
+    Example:
+        >>> data = build_dashboard(frame, register, Report())
+    """
+    return _build(frame, register, report, inputs, options, print_only=False)
+
+
+def write_dashboard(
+    frame: pd.DataFrame,
+    register: Register,
+    report: Report,
+    path: str | Path,
+    *,
+    inputs: Sequence[InputFile] = (),
+    options: DashboardOptions = DashboardOptions(),
+) -> Path:
+    """Write the dashboard workbook to `path`, atomically.
+
+    The workbook is written to a temporary file in the same folder and renamed onto
+    `path`, so an existing dashboard is either replaced whole or left as it was.
+
+    Args:
+        frame: the master frame with `columns.MASTER` + `columns.RAG`.
+        register: the analyst's register.
+        report: the input problems to list on the Issues sheet.
+        path: the `.xlsx` file to write.
+        inputs: the input files to list on the About sheet.
+        options: layout and dating options.
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputLockedError: the existing file cannot be replaced (open in Excel).
+        OutputError: the folder is missing or cannot be written.
+        TemplateError: the icon style is not a three-icon style.
+
+    Example:
+        >>> write_dashboard(frame, register, report, "out/dashboard.xlsx")
+        PosixPath('out/dashboard.xlsx')
+    """
+    data = build_dashboard(frame, register, report, inputs=inputs, options=options)
+    return write_atomic(data, Path(path))
+
+
+def write_dashboard_pdf(
+    frame: pd.DataFrame,
+    register: Register,
+    report: Report,
+    path: str | Path,
+    *,
+    inputs: Sequence[InputFile] = (),
+    options: DashboardOptions = DashboardOptions(),
+    timeout: float = 120,
+) -> Path:
+    """Write the committee PDF (Dashboard and Summary sheets) through LibreOffice.
+
+    The PDF is rendered from a copy of the workbook whose Data, Issues and About sheets
+    are hidden, since LibreOffice prints every visible sheet.
+
+    Args:
+        frame: the master frame with `columns.MASTER` + `columns.RAG`.
+        register: the analyst's register.
+        report: the input problems.
+        path: the `.pdf` file to write.
+        inputs: the input files.
+        options: layout and dating options.
+        timeout: seconds to wait for LibreOffice.
+
+    Returns:
+        The path written.
+
+    Raises:
+        render.RenderError: LibreOffice is not installed or failed.
+        OutputError: the folder is missing.
+
+    Example:
+        >>> write_dashboard_pdf(frame, register, report, "out/dashboard.pdf")
+        PosixPath('out/dashboard.pdf')
+    """
+    from rag_workbook.render import convert_to_pdf
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise OutputError(f"folder {target.parent} does not exist; create it or choose another")
+    data = _build(frame, register, report, inputs, options, print_only=True)
+    with tempfile.TemporaryDirectory(prefix="rag_workbook_pdf_") as tmp:
+        xlsx = Path(tmp) / f"{target.stem}.xlsx"
+        xlsx.write_bytes(data)
+        return convert_to_pdf(xlsx, target, timeout=timeout)
+
+
+def write_atomic(data: bytes, path: Path) -> Path:
+    """Write `data` to a temporary file beside `path`, then rename it onto `path`.
+
+    Args:
+        data: the bytes to write.
+        path: the target file.
+
+    Returns:
+        `path`.
+
+    Raises:
+        OutputLockedError: the rename was refused (the file is open in Excel).
+        OutputError: the folder is missing or cannot be written.
+
+    Example:
+        >>> write_atomic(b"...", Path("dashboard.xlsx"))
+        PosixPath('dashboard.xlsx')
+    """
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"folder {folder} does not exist; create it or choose another --out")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in {folder}: {exc.strerror}; choose another folder"
+        ) from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except PermissionError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputLockedError(f"close {path.name} in Excel and run again") from exc
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def clean_text(value: object) -> str:
+    """Text safe for a cell: control characters stripped, cut to Excel's limit with a marker.
+
+    Example:
+        >>> clean_text("a\\x00b")
+        'ab'
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    if len(text) > MAX_CELL_CHARS:
+        text = text[: MAX_CELL_CHARS - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+    return text
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One measure's quarter as the dashboard shows it."""
+
+    status: Status | None
+    is_override: bool
+    explanation: str
+    direction: Direction | None
+    comment: str
+    due: bool
+
+
+class _Styles:
+    """Formats made once per workbook and shared (xlsxwriter dedupes by identity)."""
+
+    def __init__(self, workbook: Any) -> None:
+        self._workbook = workbook
+        self._cache: dict[tuple[tuple[str, Any], ...], Any] = {}
+
+    def __call__(self, **props: Any) -> Any:
+        merged: dict[str, Any] = {"font_name": _FONT, "font_size": 10, **props}
+        key = tuple(sorted(merged.items()))
+        if key not in self._cache:
+            self._cache[key] = self._workbook.add_format(merged)
+        return self._cache[key]
+
+
+def _build(
+    frame: pd.DataFrame,
+    register: Register,
+    report: Report,
+    inputs: Sequence[InputFile],
+    options: DashboardOptions,
+    *,
+    print_only: bool,
+) -> bytes:
+    settings = register.settings
+    icon_style = options.icon_style or settings.icon_style or DEFAULT_ICON_STYLE
+    if icon_style not in ICON_STYLES:
+        raise TemplateError(
+            f"icon style {icon_style!r} is not a three-icon style; use one of "
+            + ", ".join(ICON_STYLES)
+            + f" (shapes differ in {', '.join(SHAPE_DISTINCT_ICON_STYLES)})"
+        )
+    show_direction = (
+        settings.show_direction if options.show_direction is None else options.show_direction
+    )
+    records = _records(frame)
+    cells = _cells(records)
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "nan_inf_to_errors": False,
+        },
+    )
+    created = options.created or _parse_date(options.made_on) or _parse_date(settings.meeting_date)
+    title = clean_text(" ".join(p for p in (settings.title, settings.year) if p))
+    workbook.set_properties(
+        {
+            "title": title,
+            "subject": clean_text(settings.partnership),
+            "author": "rag_workbook",
+            "comments": f"Made by rag_workbook {__version__}",
+            "created": created or _DEFAULT_CREATED,
+        }
+    )
+    workbook.set_size(1600, 1000)
+    styles = _Styles(workbook)
+    _write_dashboard_sheet(workbook, styles, register, cells, icon_style, show_direction, options)
+    _write_summary_sheet(workbook, styles, register, cells, options)
+    _write_data_sheet(workbook, styles, records, register, print_only)
+    _write_issues_sheet(workbook, styles, register, report, print_only)
+    _write_about_sheet(workbook, styles, register, inputs, options, print_only)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Frame rows as dicts, in the frame's order, with missing columns as blanks."""
+    names = [*C.MASTER, *C.RAG]
+    present = [c for c in names if c in frame.columns]
+    rows: list[dict[str, Any]] = []
+    for raw in frame[present].to_dict("records"):
+        row = {str(k): v for k, v in raw.items()}
+        for name in names:
+            row.setdefault(name, None)
+        rows.append(row)
+    return rows
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool) or value is pd.NA:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _flag(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "yes", "1"}
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(value)
+
+
+def _enum_or_none(kind: type[_E], value: Any) -> _E | None:
+    text = clean_text(value).strip()
+    for member in kind:
+        if text.lower() == member.value.lower():
+            return member
+    return None
+
+
+def _cells(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], _Cell]:
+    cells: dict[tuple[str, str], _Cell] = {}
+    for row in records:
+        status = _enum_or_none(Status, row[C.STATUS])
+        cells[(clean_text(row[C.MEASURE_ID]), clean_text(row[C.QUARTER]))] = _Cell(
+            status=status,
+            is_override=_flag(row[C.IS_OVERRIDE]),
+            explanation=clean_text(row[C.EXPLANATION]),
+            direction=_enum_or_none(Direction, row[C.DIRECTION]),
+            comment=clean_text(row[C.COMMENT]).strip(),
+            due=_flag(row[C.DUE]) or status is not None,
+        )
+    return cells
+
+
+def _parse_date(text: str) -> datetime | None:
+    text = text.strip()
+    for form in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, form)
+        except ValueError:
+            continue
+    return None
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines `text` takes when wrapped in a column `width` characters wide (Arial 10)."""
+    per_line = max(1, int(width * 1.3) - 2)
+    return sum(max(1, len(textwrap.wrap(part, per_line)) or 1) for part in text.split("\n"))
+
+
+def _write_text(sheet: Any, row: int, col: int, text: str, fmt: Any) -> None:
+    """Write text as a string cell, or a blank (formatted) cell when there is none."""
+    if text:
+        sheet.write_string(row, col, text, fmt)
+    else:
+        sheet.write_blank(row, col, None, fmt)
+
+
+def _footer_text(text: str) -> str:
+    return clean_text(text).replace("\n", " ").replace("&", "&&")[:_MAX_FOOTER_CHARS]
+
+
+# --------------------------------------------------------------------------- Dashboard sheet
+
+_HEADER_ROW = 4
+_W_THEME, _W_NO, _W_MEASURE, _W_QUARTER, _W_TREND, _W_COMMENTS = 14, 5.5, 46, 6.5, 6.5, 64
+
+
+def _latest_comment(cells: Mapping[tuple[str, str], _Cell], measure_id: str) -> str:
+    for quarter in reversed(QUARTERS):
+        cell = cells.get((measure_id, quarter))
+        if cell is not None and cell.due and cell.comment:
+            return cell.comment
+    return ""
+
+
+def _latest_direction(cells: Mapping[tuple[str, str], _Cell], measure_id: str) -> Direction | None:
+    for quarter in reversed(QUARTERS):
+        cell = cells.get((measure_id, quarter))
+        if cell is not None and cell.status is not None:
+            return cell.direction
+    return None
+
+
+def _note(cell: _Cell, quarter: str) -> str:
+    text = cell.explanation or f"{quarter}: {cell.status}"
+    if cell.is_override and "override" not in text.lower():
+        text = f"{text} (status set by the lead: override)"
+    return clean_text(text)
+
+
+def _write_dashboard_sheet(
+    workbook: Any,
+    styles: _Styles,
+    register: Register,
+    cells: Mapping[tuple[str, str], _Cell],
+    icon_style: str,
+    show_direction: bool,
+    options: DashboardOptions,
+) -> None:
+    settings = register.settings
+    sheet = workbook.add_worksheet(DASHBOARD_SHEET)
+    sheet.hide_gridlines(2)
+    q_first = 3
+    trend_col = q_first + 4 if show_direction else None
+    comments_col = q_first + 5 if show_direction else q_first + 4
+    last_col = comments_col
+
+    widths = [_W_THEME, _W_NO, _W_MEASURE, *([_W_QUARTER] * 4)]
+    if show_direction:
+        widths.append(_W_TREND)
+    widths.append(_W_COMMENTS)
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, width)
+
+    # Title block: agenda item / partnership / date, then title + year, then meeting.
+    top = styles(bold=True, font_size=11, valign="vcenter")
+    agenda = f"Agenda Item No: {settings.agenda_item}" if settings.agenda_item else ""
+    sheet.merge_range(0, 0, 0, 1, "", top)
+    sheet.write_string(0, 0, clean_text(agenda), top)
+    sheet.merge_range(
+        0, 2, 0, last_col - 1, "", styles(bold=True, font_size=11, align="center", valign="vcenter")
+    )
+    sheet.write_string(
+        0,
+        2,
+        clean_text(settings.partnership),
+        styles(bold=True, font_size=11, align="center", valign="vcenter"),
+    )
+    sheet.write_string(
+        0,
+        last_col,
+        clean_text(settings.meeting_date),
+        styles(bold=True, font_size=11, align="right", valign="vcenter"),
+    )
+    title_fmt = styles(bold=True, font_size=15, align="center", valign="vcenter", font_color=_NAVY)
+    sheet.merge_range(1, 0, 1, last_col, "", title_fmt)
+    sheet.write_string(
+        1, 0, clean_text(" ".join(p for p in (settings.title, settings.year) if p)), title_fmt
+    )
+    meeting_fmt = styles(italic=True, font_size=11, align="center", valign="vcenter")
+    sheet.merge_range(2, 0, 2, last_col, "", meeting_fmt)
+    sheet.write_string(2, 0, clean_text(settings.meeting), meeting_fmt)
+    sheet.set_row(0, 20)
+    sheet.set_row(1, 26)
+    sheet.set_row(2, 18)
+    sheet.set_row(3, 6)
+
+    # Header row.
+    head = styles(
+        bold=True,
+        font_color="#FFFFFF",
+        bg_color=_NAVY,
+        border=1,
+        border_color=_GRID,
+        align="center",
+        valign="vcenter",
+        text_wrap=True,
+    )
+    head_left = styles(
+        bold=True,
+        font_color="#FFFFFF",
+        bg_color=_NAVY,
+        border=1,
+        border_color=_GRID,
+        align="left",
+        valign="vcenter",
+        text_wrap=True,
+        indent=1,
+    )
+    labels = ["Theme", "No", "Performance Measure", *options.quarter_labels]
+    if show_direction:
+        labels.append("Trend")
+    labels.append("Comments")
+    for col, label in enumerate(labels):
+        fmt = head_left if label in ("Performance Measure", "Comments") else head
+        sheet.write_string(_HEADER_ROW, col, clean_text(label), fmt)
+    sheet.set_row(_HEADER_ROW, 24)
+
+    # One row per measure, themes in bands.
+    row = _HEADER_ROW + 1
+    first_data_row = row
+    by_theme: dict[str, list[Measure]] = {}
+    for measure in register.measures:
+        by_theme.setdefault(measure.theme, []).append(measure)
+    for band, (theme, measures) in enumerate(by_theme.items()):
+        fill = _BAND_FILL if band % 2 else "#FFFFFF"
+        base: dict[str, Any] = {
+            "border": 1,
+            "border_color": _GRID,
+            "valign": "vcenter",
+            "bg_color": fill,
+        }
+        theme_fmt = styles(
+            **{**base, "bg_color": _THEME_FILL}, bold=True, text_wrap=True, align="left", indent=1
+        )
+        if len(measures) > 1:
+            sheet.merge_range(row, 0, row + len(measures) - 1, 0, "", theme_fmt)
+        sheet.write_string(row, 0, clean_text(theme), theme_fmt)
+        for measure in measures:
+            mid = measure.measure_id
+            sheet.write_string(row, 1, clean_text(mid), styles(**base, align="center"))
+            sheet.write_string(
+                row, 2, clean_text(measure.text), styles(**base, text_wrap=True, indent=1)
+            )
+            for offset, quarter in enumerate(QUARTERS):
+                col = q_first + offset
+                cell = cells.get((mid, quarter))
+                boxed = cell is not None and cell.is_override and cell.status is not None
+                box = {"border": 5, "border_color": "#000000"} if boxed else {}
+                fmt = styles(**{**base, "align": "center", "font_size": 14, **box})
+                if cell is None or cell.status is None:
+                    sheet.write_blank(row, col, None, fmt)
+                    continue
+                if cell.status is Status.NO_DATA:
+                    sheet.write_string(
+                        row,
+                        col,
+                        NO_DATA_MARK,
+                        styles(**base, align="center", bold=True) if not boxed else fmt,
+                    )
+                else:
+                    sheet.write_number(row, col, STATUS_CODES[cell.status], fmt)
+                sheet.write_comment(
+                    row,
+                    col,
+                    _note(cell, quarter),
+                    {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2},
+                )
+            if trend_col is not None:
+                direction = _latest_direction(cells, mid)
+                arrow = DIRECTION_ARROWS[direction] if direction is not None else ""
+                _write_text(
+                    sheet,
+                    row,
+                    trend_col,
+                    arrow,
+                    styles(**base, align="center", bold=True, font_size=12),
+                )
+            comment = _latest_comment(cells, mid)
+            _write_text(sheet, row, comments_col, comment, styles(**base, text_wrap=True, indent=1))
+            lines = max(_lines(measure.text, _W_MEASURE), _lines(comment, _W_COMMENTS), 1)
+            sheet.set_row(row, max(22.0, 12.75 * lines + 7))
+            row += 1
+    last_data_row = max(row - 1, first_data_row)
+
+    icon_rule = {
+        "type": "icon_set",
+        "icon_style": icon_style,
+        "icons_only": True,
+        "icons": [
+            {"criteria": ">=", "type": "number", "value": STATUS_CODES[Status.GREEN]},
+            {"criteria": ">=", "type": "number", "value": STATUS_CODES[Status.AMBER]},
+        ],
+    }
+    sheet.conditional_format(first_data_row, q_first, last_data_row, q_first + 3, icon_rule)
+
+    # Legend, in icons and in words: status icons on the left, marks on the right.
+    row += 1
+    sheet.write_string(row, 0, "Key", styles(bold=True, valign="vcenter", indent=1))
+    boxed_fmt = styles(
+        border=5, border_color="#000000", align="center", valign="vcenter", font_size=14
+    )
+    icon_fmt = styles(border=1, border_color=_GRID, align="center", valign="vcenter", font_size=14)
+    mark_fmt = styles(border=1, border_color=_GRID, align="center", valign="vcenter", bold=True)
+    words = styles(valign="vcenter", indent=1)
+    left: list[tuple[str | int, str, Any]] = [
+        (STATUS_CODES[Status.GREEN], "Green: on target or better", icon_fmt),
+        (
+            STATUS_CODES[Status.AMBER],
+            "Amber: worse than target, but within the tolerance",
+            icon_fmt,
+        ),
+        (STATUS_CODES[Status.RED], "Red: worse than target, beyond the tolerance", icon_fmt),
+        (NO_DATA_MARK, "No data: no value this quarter (the reason is in the cell note)", mark_fmt),
+    ]
+    right: list[tuple[str | int, str, Any]] = [
+        ("", "Blank: quarter not yet due", mark_fmt),
+        (
+            STATUS_CODES[Status.GREEN],
+            "Heavy box: status set by the theme lead (override)",
+            boxed_fmt,
+        ),
+    ]
+    if show_direction:
+        right.append(
+            ("↑ → ↓", "Trend: latest quarter against the one before: better, same, worse", mark_fmt)
+        )
+    right.append(("", "Each status's explanation is in its cell note (hover over the icon).", None))
+    mark_col = comments_col - 1
+    legend_first = row
+    for side, (symbol_col, entries) in enumerate(((1, left), (mark_col, right))):
+        for i, (symbol, text, fmt) in enumerate(entries):
+            r = legend_first + i
+            if isinstance(symbol, int):
+                sheet.write_number(r, symbol_col, symbol, fmt)
+            elif symbol:
+                sheet.write_string(r, symbol_col, symbol, fmt)
+            elif fmt is not None:
+                sheet.write_blank(r, symbol_col, None, fmt)
+            sheet.write_string(
+                r, symbol_col + 1, text, words if fmt is not None else styles(italic=True, indent=1)
+            )
+            if side == 0:
+                sheet.set_row(r, 20)
+    sheet.conditional_format(legend_first, 1, legend_first + 2, 1, icon_rule)
+    sheet.conditional_format(legend_first + 1, mark_col, legend_first + 1, mark_col, icon_rule)
+    last_row = legend_first + max(len(left), len(right)) - 1
+
+    # Print setup: A4 landscape, one page wide, header row repeated, footer with pages.
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(_HEADER_ROW)
+    sheet.print_area(0, 0, last_row, last_col)
+    sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+    sheet.center_horizontally()
+    made = (
+        f"Made {options.made_on}"
+        if options.made_on
+        else (f"Meeting {settings.meeting_date}" if settings.meeting_date else "")
+    )
+    sheet.set_footer(
+        "&L&8"
+        + _footer_text(made)
+        + "&C&8Page &P of &N"
+        + "&R&8"
+        + _footer_text(" ".join(p for p in (settings.partnership, settings.year) if p))
+    )
+    sheet.freeze_panes(_HEADER_ROW + 1, 0)
+    sheet.activate()
+
+
+# --------------------------------------------------------------------------- Summary sheet
+
+
+def _write_summary_sheet(
+    workbook: Any,
+    styles: _Styles,
+    register: Register,
+    cells: Mapping[tuple[str, str], _Cell],
+    options: DashboardOptions,
+) -> None:
+    settings = register.settings
+    sheet = workbook.add_worksheet(SUMMARY_SHEET)
+    sheet.hide_gridlines(2)
+    statuses = (Status.GREEN, Status.AMBER, Status.RED, Status.NO_DATA)
+    counts: dict[tuple[str, str, Status], int] = {}
+    not_due: dict[str, int] = dict.fromkeys(QUARTERS, 0)
+    for measure in register.measures:
+        for quarter in QUARTERS:
+            cell = cells.get((measure.measure_id, quarter))
+            if cell is None or cell.status is None:
+                not_due[quarter] += 1
+                continue
+            key = (measure.theme, quarter, cell.status)
+            counts[key] = counts.get(key, 0) + 1
+
+    def total(quarter: str, status: Status) -> int:
+        return sum(counts.get((theme, quarter, status), 0) for theme in register.themes)
+
+    sheet.set_column(0, 0, 22)
+    sheet.set_column(1, 16, 9)
+    sheet.write_string(
+        0, 0, "Summary of statuses", styles(bold=True, font_size=15, font_color=_NAVY)
+    )
+    sheet.write_string(
+        1,
+        0,
+        clean_text(
+            " – ".join(
+                p for p in (settings.partnership, f"{settings.title} {settings.year}".strip()) if p
+            )
+        ),
+        styles(italic=True),
+    )
+    head = styles(
+        bold=True,
+        font_color="#FFFFFF",
+        bg_color=_NAVY,
+        border=1,
+        border_color=_GRID,
+        align="center",
+        valign="vcenter",
+        text_wrap=True,
+    )
+    num = styles(border=1, border_color=_GRID, align="center")
+    label = styles(border=1, border_color=_GRID, bold=True)
+
+    # Block 1: all measures by quarter (the chart's data).
+    top = 3
+    heads = ["Quarter", *[str(s) for s in statuses], "Not yet due"]
+    for col, text in enumerate(heads):
+        sheet.write_string(top, col, text, head)
+    for i, quarter in enumerate(QUARTERS):
+        r = top + 1 + i
+        sheet.write_string(r, 0, quarter, label)
+        for j, status in enumerate(statuses):
+            sheet.write_number(r, 1 + j, total(quarter, status), num)
+        sheet.write_number(r, 1 + len(statuses), not_due[quarter], num)
+
+    # Block 2: by theme and quarter.
+    top2 = top + 7
+    sheet.write_string(top2 - 1, 0, "By theme and quarter", styles(bold=True, font_size=11))
+    sheet.merge_range(top2, 0, top2 + 1, 0, "", head)
+    sheet.write_string(top2, 0, "Theme", head)
+    for q, quarter in enumerate(QUARTERS):
+        first = 1 + q * len(statuses)
+        sheet.merge_range(top2, first, top2, first + len(statuses) - 1, "", head)
+        sheet.write_string(top2, first, quarter, head)
+        for j, status in enumerate(statuses):
+            sheet.write_string(top2 + 1, first + j, str(status), head)
+    r = top2 + 2
+    for theme in register.themes:
+        sheet.write_string(r, 0, clean_text(theme), label)
+        for q, quarter in enumerate(QUARTERS):
+            for j, status in enumerate(statuses):
+                sheet.write_number(
+                    r, 1 + q * len(statuses) + j, counts.get((theme, quarter, status), 0), num
+                )
+        r += 1
+    total_label = styles(border=1, border_color=_GRID, bold=True, top=2)
+    total_num = styles(border=1, border_color=_GRID, bold=True, top=2, align="center")
+    sheet.write_string(r, 0, "All themes", total_label)
+    for q, quarter in enumerate(QUARTERS):
+        for j, status in enumerate(statuses):
+            sheet.write_number(r, 1 + q * len(statuses) + j, total(quarter, status), total_num)
+    last_row = r
+
+    chart = workbook.add_chart({"type": "column", "subtype": "stacked"})
+    for j, status in enumerate(statuses):
+        chart.add_series(
+            {
+                "name": [SUMMARY_SHEET, top, 1 + j],
+                "categories": [SUMMARY_SHEET, top + 1, 0, top + 4, 0],
+                "values": [SUMMARY_SHEET, top + 1, 1 + j, top + 4, 1 + j],
+                "fill": {"color": _STATUS_COLOURS[status]},
+                "border": {"color": "#404040"},
+                "data_labels": {
+                    "value": True,
+                    "num_format": "0;-0;;@",  # no label on an empty segment
+                    "font": {"name": _FONT, "size": 9},
+                },
+                "gap": 60,
+            }
+        )
+    chart.set_title(
+        {"name": "Statuses by quarter (all measures)", "name_font": {"name": _FONT, "size": 12}}
+    )
+    chart.set_y_axis(
+        {
+            "name": "Measures",
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+            "num_font": {"name": _FONT},
+            "name_font": {"name": _FONT},
+        }
+    )
+    chart.set_x_axis({"num_font": {"name": _FONT}})
+    chart.set_legend({"position": "right", "font": {"name": _FONT}})
+    chart.set_size({"width": 620, "height": 300})
+    sheet.insert_chart(last_row + 2, 0, chart)
+
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 1)
+    sheet.print_area(0, 0, last_row + 18, 16)
+    sheet.set_footer("&C&8Page &P of &N&R&8" + _footer_text(settings.partnership))
+
+
+# --------------------------------------------------------------------------- Data sheet
+
+_DATA_WIDTHS: Mapping[str, float] = {
+    C.THEME: 16,
+    C.MEASURE_ID: 10,
+    C.MEASURE_TEXT: 45,
+    C.QUARTER: 9,
+    C.VALUE: 10,
+    C.TARGET: 10,
+    C.STATUS: 10,
+    C.EXPLANATION: 50,
+    C.COMMENT: 50,
+    C.SOURCE: 30,
+    C.LEAD: 18,
+    C.POLARITY: 10,
+    C.BASIS: 11,
+    C.IS_OVERRIDE: 10,
+    C.OVERRIDE_REASON: 30,
+    C.DIRECTION: 10,
+    C.REASON: 24,
+    C.SUBMITTED: 12,
+}
+
+
+def _sort_key(register: Register) -> Any:
+    order = {m.measure_id: i for i, m in enumerate(register.measures)}
+    quarters = {q: i for i, q in enumerate(QUARTERS)}
+
+    def key(row: dict[str, Any]) -> tuple[int, str, int]:
+        mid = clean_text(row[C.MEASURE_ID])
+        quarter = clean_text(row[C.QUARTER])
+        return (order.get(mid, len(order)), mid, quarters.get(quarter, len(quarters)))
+
+    return key
+
+
+def _write_data_sheet(
+    workbook: Any, styles: _Styles, records: list[dict[str, Any]], register: Register, hidden: bool
+) -> None:
+    sheet = workbook.add_worksheet(DATA_SHEET)
+    names = list(C.DATA_LABELS)
+    rows = sorted(records, key=_sort_key(register))
+    text = styles(valign="top")
+    wrap = styles(valign="top", text_wrap=True)
+    number = styles(valign="top", num_format="#,##0.##")
+    for col, name in enumerate(names):
+        sheet.set_column(
+            col,
+            col,
+            _DATA_WIDTHS.get(name, 14),
+            wrap if name in (C.EXPLANATION, C.COMMENT) else None,
+        )
+    for r, row in enumerate(rows, start=1):
+        for col, name in enumerate(names):
+            value = row[name]
+            if name in (C.VALUE, C.TARGET):
+                number_value = _number(value)
+                if number_value is None:
+                    sheet.write_blank(r, col, None, number)
+                else:
+                    sheet.write_number(r, col, number_value, number)
+            elif name == C.IS_OVERRIDE:
+                sheet.write_string(r, col, "Yes" if _flag(value) else "No", text)
+            else:
+                fmt = wrap if name in (C.EXPLANATION, C.COMMENT) else text
+                _write_text(sheet, r, col, clean_text(value), fmt)
+    last = max(len(rows), 1)
+    sheet.add_table(
+        0,
+        0,
+        last,
+        len(names) - 1,
+        {
+            "name": DATA_TABLE,
+            "style": "Table Style Medium 2",
+            "columns": [{"header": C.DATA_LABELS[n]} for n in names],
+        },
+    )
+    sheet.freeze_panes(1, 3)
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
+    if hidden:
+        sheet.hide()
+
+
+# --------------------------------------------------------------------------- Issues sheet
+
+ISSUE_HEADERS = (
+    "Severity",
+    "File",
+    "Sheet",
+    "Cell",
+    "Code",
+    "Message",
+    "Fix",
+    "Measure ID",
+    "Value",
+)
+CHASE_HEADERS = ("Measure ID", "Theme", "Performance Measure", "Lead", "Email", "Message")
+NO_RETURN = "no-return"
+
+
+def _write_table(
+    sheet: Any,
+    styles: _Styles,
+    top: int,
+    name: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+) -> int:
+    """Write rows of text as an Excel Table from `top`; return the last row used."""
+    cell = styles(valign="top", text_wrap=True)
+    for r, values in enumerate(rows, start=top + 1):
+        for col, value in enumerate(values):
+            _write_text(sheet, r, col, clean_text(value), cell)
+    last = top + max(len(rows), 1)
+    sheet.add_table(
+        top,
+        0,
+        last,
+        len(headers) - 1,
+        {
+            "name": name,
+            "style": "Table Style Medium 2",
+            "columns": [{"header": h} for h in headers],
+        },
+    )
+    return last
+
+
+def _write_issues_sheet(
+    workbook: Any, styles: _Styles, register: Register, report: Report, hidden: bool
+) -> None:
+    sheet = workbook.add_worksheet(ISSUES_SHEET)
+    issues = report.sorted().issues
+    for col, width in enumerate((10, 28, 12, 8, 22, 60, 45, 11, 20)):
+        sheet.set_column(col, col, width)
+    sheet.write_string(
+        0, 0, "Problems found in the inputs", styles(bold=True, font_size=15, font_color=_NAVY)
+    )
+    counts = ", ".join(
+        f"{report.count(s)} {s.value}{'' if report.count(s) == 1 else 's'}" for s in _SEVERITY_ORDER
+    )
+    summary = f"{len(issues)} in all: {counts}. Worst first." if issues else "No problems found."
+    sheet.write_string(1, 0, summary, styles(italic=True))
+    rows = [
+        (str(i.severity), i.file, i.sheet, i.cell, i.code, i.message, i.fix, i.measure_id, i.value)
+        for i in issues
+    ]
+    last = _write_table(sheet, styles, 3, ISSUES_TABLE, ISSUE_HEADERS, rows)
+
+    top = last + 3
+    sheet.write_string(
+        top - 1, 0, "Chase list: measures with no return", styles(bold=True, font_size=12)
+    )
+    chase: list[tuple[str, ...]] = []
+    for issue in issues:
+        if issue.code != NO_RETURN:
+            continue
+        measure = register.measure(issue.measure_id) if issue.measure_id else None
+        if measure is None:
+            chase.append((issue.measure_id, "", "", "", "", issue.message))
+        else:
+            chase.append(
+                (
+                    measure.measure_id,
+                    measure.theme,
+                    measure.text,
+                    measure.lead,
+                    measure.lead_email,
+                    issue.message,
+                )
+            )
+    _write_table(sheet, styles, top, CHASE_TABLE, CHASE_HEADERS, chase)
+    sheet.freeze_panes(4, 0)
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    if hidden:
+        sheet.hide()
+
+
+# --------------------------------------------------------------------------- About sheet
+
+INPUT_HEADERS = ("File", "SHA-256", "Theme", "Submitted", "Read")
+
+
+def _write_about_sheet(
+    workbook: Any,
+    styles: _Styles,
+    register: Register,
+    inputs: Sequence[InputFile],
+    options: DashboardOptions,
+    hidden: bool,
+) -> None:
+    settings = register.settings
+    sheet = workbook.add_worksheet(ABOUT_SHEET)
+    sheet.set_column(0, 0, 30)
+    sheet.set_column(1, 1, 68)
+    sheet.set_column(2, 4, 16)
+    sheet.write_string(
+        0, 0, "About this workbook", styles(bold=True, font_size=15, font_color=_NAVY)
+    )
+    key = styles(bold=True, valign="top")
+    value = styles(valign="top", text_wrap=True)
+    template = Path(register.path).name if register.path else ""
+    facts = (
+        ("Generated by", f"rag_workbook {__version__}: quarterly returns in, RAG dashboard out"),
+        ("Tool version", __version__),
+        ("Template", template),
+        ("Template fingerprint (SHA-256)", register.fingerprint),
+        ("Partnership", settings.partnership),
+        ("Title", " ".join(p for p in (settings.title, settings.year) if p)),
+        ("Meeting", settings.meeting),
+        ("Meeting date", settings.meeting_date),
+        ("Made on", options.made_on),
+        ("Measures", str(len(register.measures))),
+        ("Input files", str(len(inputs))),
+    )
+    for r, (label, text) in enumerate(facts, start=2):
+        sheet.write_string(r, 0, label, key)
+        _write_text(sheet, r, 1, clean_text(text), value)
+    top = 2 + len(facts) + 1
+    sheet.write_string(top, 0, "Input files", styles(bold=True, font_size=12))
+    rows = [(f.file, f.sha256, f.theme, f.submitted, str(f.status)) for f in inputs]
+    _write_table(sheet, styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows)
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    if hidden:
+        sheet.hide()
+
+
+__all__ = [
+    "DASHBOARD_SHEET",
+    "DEFAULT_ICON_STYLE",
+    "ICON_STYLES",
+    "SHAPE_DISTINCT_ICON_STYLES",
+    "SHEETS",
+    "STATUS_CODES",
+    "DashboardOptions",
+    "InputFile",
+    "InputStatus",
+    "build_dashboard",
+    "clean_text",
+    "write_atomic",
+    "write_dashboard",
+    "write_dashboard_pdf",
+]
