@@ -36,7 +36,9 @@ import hashlib
 import io
 import math
 import re
+import struct
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -200,6 +202,11 @@ def _role(header: object) -> str:
     """The role of a header cell ('Q3' for quarter columns), or '' when unknown."""
     if not isinstance(header, str):
         return ""
+    return _role_of_text(header)
+
+
+@functools.lru_cache(maxsize=4096)
+def _role_of_text(header: str) -> str:
     key = _norm(header)
     if not key:
         return ""
@@ -331,22 +338,63 @@ def _parse_date(v: object) -> str:
     return ""
 
 
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+_MEMBER_LIMIT = 64 << 20
+
+
+def _quick_member(data: bytes, name: str) -> bytes | None:
+    """One zip member found by its local header, without building a ZipFile.
+
+    Python's zipfile parses the whole central directory, which costs more than the rest
+    of reading a small return; this finds the member directly. None when the member is
+    absent or stored in a way this shortcut does not handle (the caller falls back).
+    """
+    raw = name.encode()
+    pos = data.find(raw)
+    while pos >= 30:
+        start = pos - 30
+        if data[start : start + 4] == b"PK\x03\x04":
+            (_, _, flags, method, _, _, _, csize, usize, nlen, xlen) = _LOCAL_HEADER.unpack_from(
+                data, start
+            )
+            if nlen == len(raw):
+                if flags & 0x9 or (method not in (0, 8)) or (csize == 0 and usize == 0):
+                    return None
+                body = data[pos + nlen + xlen : pos + nlen + xlen + csize]
+                if method == 0:
+                    return body
+                try:
+                    return zlib.decompressobj(-15).decompress(body, _MEMBER_LIMIT)
+                except zlib.error:
+                    return None
+        pos = data.find(raw, pos + 1)
+    return None
+
+
 def _saved_time(data: bytes, suffix: str) -> str:
     """The workbook's own saved time (docProps/core.xml or ODS meta.xml), or ''."""
+    quick = _quick_member(data, "docProps/core.xml" if suffix != ".ods" else "meta.xml")
+    if quick is not None:
+        return _stamp(quick[:65536], suffix)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if suffix in (".xlsx", ".xlsm", ".xlsb"):
-                xml = zf.read("docProps/core.xml")[:65536]
-                m = re.search(rb"<dcterms:modified[^>]*>([^<]+)<", xml) or re.search(
-                    rb"<dcterms:created[^>]*>([^<]+)<", xml
-                )
-            else:
-                xml = zf.read("meta.xml")[:65536]
-                m = re.search(rb"<dc:date>([^<]+)<", xml) or re.search(
-                    rb"<meta:creation-date>([^<]+)<", xml
-                )
+            member = "docProps/core.xml" if suffix != ".ods" else "meta.xml"
+            xml = zf.read(member)[:65536]
     except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError):
         return ""
+    return _stamp(xml, suffix)
+
+
+def _stamp(xml: bytes, suffix: str) -> str:
+    """The modified (else created) time in core.xml / meta.xml as an ISO datetime, or ''."""
+    if suffix != ".ods":
+        m = re.search(rb"<dcterms:modified[^>]*>([^<]+)<", xml) or re.search(
+            rb"<dcterms:created[^>]*>([^<]+)<", xml
+        )
+    else:
+        m = re.search(rb"<dc:date>([^<]+)<", xml) or re.search(
+            rb"<meta:creation-date>([^<]+)<", xml
+        )
     if not m:
         return ""
     text = m.group(1).decode("ascii", "replace").strip()
@@ -359,7 +407,9 @@ def _saved_time(data: bytes, suffix: str) -> str:
     return stamp.replace(microsecond=0).isoformat()
 
 
-_FORMULA_OR_ERROR = re.compile(rb'<f[ >/]|\bt="e"')
+def _has_formula_or_error(xml: bytes) -> bool:
+    """Plain byte searches: much faster than one regex with alternatives on a sheet."""
+    return b"<f>" in xml or b"<f " in xml or b"<f/>" in xml or b't="e"' in xml
 
 
 def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[int, int], str]:
@@ -370,11 +420,14 @@ def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[in
     `sheet<n>.xml`, so that part is read and searched once; the workbook relationships
     are consulted only when it has formulas or errors (to be sure of the part).
     """
+    guess = f"xl/worksheets/sheet{index + 1}.xml"
+    quick = _quick_member(data, guess)
+    if quick is not None and not _has_formula_or_error(quick):
+        return {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            guess = f"xl/worksheets/sheet{index + 1}.xml"
             xml = zf.read(guess) if guess in zf.NameToInfo else b""
-            if xml and _FORMULA_OR_ERROR.search(xml) is None:
+            if xml and not _has_formula_or_error(xml):
                 return {}
             target = _sheet_part(zf, sheet_name)
             if target is None:
@@ -383,7 +436,7 @@ def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[in
                 xml = zf.read(target)
     except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError):
         return {}
-    if _FORMULA_OR_ERROR.search(xml) is None:
+    if not _has_formula_or_error(xml):
         return {}
     found: dict[tuple[int, int], str] = {}
     for m in re.finditer(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", xml, re.S):
