@@ -51,10 +51,17 @@ class Limits:
         max_file_bytes: largest file accepted, on disk (50 MB).
         max_uncompressed_bytes: largest total size of a zip's parts once unpacked, as the
             zip declares it (200 MB).
+        max_part_bytes: largest single part once unpacked (25 MB, about 500,000 rows of a
+            sheet). This bounds time rather than memory: python-calamine parses a whole sheet
+            before the reader sees a row, at roughly 10 MB of XML a second on a busy 2-core
+            machine, so a 25 MB sheet costs a few seconds and a 1,000,000-row one is refused.
         max_ratio: largest compression ratio of one part (100:1) ...
         ratio_floor_bytes: ... checked only for parts that unpack to more than this (4 MB),
             since small XML parts routinely compress 50:1 or better.
         max_members: most parts in a zip (5,000); a return has about a dozen.
+        max_issues_per_file: most issues the reader should list for one file (200); the
+            rest are counted in one closing issue, so a sheet of junk cannot flood the
+            Issues sheet.
         xml_scan_bytes: how much of the start of each XML part is unpacked to look for a
             document type declaration (1 KB); the declaration must come before the root
             element, so a part whose root element does not start within this window is
@@ -68,9 +75,11 @@ class Limits:
 
     max_file_bytes: int = 50 * _MB
     max_uncompressed_bytes: int = 200 * _MB
+    max_part_bytes: int = 25 * _MB
     max_ratio: int = 100
     ratio_floor_bytes: int = 4 * _MB
     max_members: int = 5_000
+    max_issues_per_file: int = 200
     xml_scan_bytes: int = 1_024
     max_cfb_sectors: int = 1_000_000
     max_rows_per_sheet: int = 10_000
@@ -271,6 +280,13 @@ def _check_zip(source: _Source, limits: Limits) -> None:
     total = 0
     for m in members:
         total += m.uncompressed
+        if m.uncompressed > limits.max_part_bytes:
+            raise _Refused(
+                FILE_TOO_LARGE,
+                f"part {m.name} unpacks to {_size(m.uncompressed)}, more than the limit of "
+                f"{_size(limits.max_part_bytes)} for one part (a return sheet is well under 1 MB)",
+                _FIX_TOO_LARGE,
+            )
         if m.uncompressed > limits.ratio_floor_bytes and m.uncompressed > limits.max_ratio * max(
             m.compressed, 1
         ):
@@ -489,11 +505,11 @@ def _check_cfb(source: _Source, limits: Limits) -> None:
             what = "an Office compound file with no workbook inside"
         raise _Refused(NOT_A_WORKBOOK, f"this is {what}", _FIX_NOT_WORKBOOK)
     start, size = book
-    if size > limits.max_uncompressed_bytes:
+    if size > limits.max_part_bytes:
         raise _Refused(
             FILE_TOO_LARGE,
             f"the workbook stream is {_size(size)}, more than the limit of "
-            f"{_size(limits.max_uncompressed_bytes)}",
+            f"{_size(limits.max_part_bytes)}",
             _FIX_TOO_LARGE,
         )
     if size > source.size:
