@@ -1,0 +1,200 @@
+"""The real command line, end to end: the Stockton demo (SPEC §7), merge, check, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from rag_workbook.forms import write_return
+from rag_workbook.model import RowNotes
+from rag_workbook.template import read_template
+
+# SPEC §7: the seed's icons. G/A/R, N = No data; Q4 is not yet due.
+EXPECTED = {
+    "1.1": "AGG", "1.2": "NNN", "1.3": "RRR",
+    "2.1": "GRG", "2.2": "NNN", "2.3": "NNN",
+    "3.1": "ARR", "3.2": "AAA", "3.3": "GGN", "3.4": "NNN",
+    "4.1": "AAN", "4.2": "GGG", "4.3": "GGG", "4.4": "GGG",
+    "5.1": "GGG", "5.2": "AAA", "5.3": "GGG",
+    "6.1": "GGG", "6.2": "AAA",
+}  # fmt: skip
+LETTER = {"Green": "G", "Amber": "A", "Red": "R", "No data": "N", None: "", "": ""}
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rag_workbook", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def data_rows(path: Path) -> list[dict[str, object]]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = list(wb["Data"].iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return [dict(zip(header, row, strict=True)) for row in rows[1:]]
+
+
+def status_matrix(path: Path) -> dict[str, str]:
+    matrix: dict[str, dict[str, str]] = {}
+    for row in data_rows(path):
+        letter = LETTER[row["Status"]]  # type: ignore[index]
+        matrix.setdefault(str(row["Measure ID"]), {})[str(row["Quarter"])] = letter
+    return {
+        mid: "".join(q.get(k, "") for k in ("Q1", "Q2", "Q3", "Q4")) for mid, q in matrix.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "stockton"
+    proc = run("demo", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Dashboard:" in proc.stdout
+    return out
+
+
+def test_demo_reproduces_the_stockton_statuses(demo: Path) -> None:
+    assert status_matrix(demo / "dashboard.xlsx") == EXPECTED
+
+
+def test_demo_data_sheet_has_the_spec_labels_and_sources(demo: Path) -> None:
+    rows = data_rows(demo / "dashboard.xlsx")
+    assert list(rows[0])[:10] == [
+        "Theme", "Measure ID", "Performance Measure", "Quarter", "Value",
+        "Target", "Status", "Explanation", "Comment", "Source",
+    ]  # fmt: skip
+    q3 = {(r["Measure ID"], r["Quarter"]): r for r in rows}[("3.1", "Q3")]
+    assert (q3["Theme"], q3["Value"], q3["Status"]) == ("Violence", 60, "Red")
+    assert str(q3["Source"]).startswith("Violence_Q3_return.xlsx!Return!")
+    assert "Red" in str(q3["Explanation"])
+    assert {r["Theme"] for r in rows} == {
+        "ASB", "Alcohol", "Violence", "Drugs", "Criminal Damage", "Emerging Issue",
+    }  # fmt: skip
+
+
+def test_demo_dashboard_quarters_are_icon_only_icon_sets(demo: Path) -> None:
+    with zipfile.ZipFile(demo / "dashboard.xlsx") as z:
+        wb_xml = z.read("xl/workbook.xml").decode()
+        assert 'name="Dashboard"' in wb_xml
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<iconSet" in sheet
+    assert 'showValue="0"' in sheet
+    # Shapes must differ, not only colours: no traffic lights.
+    assert "TrafficLights" not in sheet
+
+
+def test_demo_dashboard_merges_each_theme_down_its_measures(demo: Path) -> None:
+    wb = openpyxl.load_workbook(demo / "dashboard.xlsx")
+    ws = wb["Dashboard"]
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    theme_cells = {
+        ws.cell(r.min_row, r.min_col).value: r.max_row - r.min_row + 1
+        for r in ws.merged_cells.ranges
+        if r.min_col == 1 and r.max_row > r.min_row
+    }
+    assert theme_cells == {
+        "ASB": 3, "Alcohol": 3, "Violence": 4, "Drugs": 4, "Criminal Damage": 3,
+        "Emerging Issue": 2,
+    }, merged  # fmt: skip
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path, demo: Path) -> None:
+    register = read_template(demo / "template.xlsx")
+    returns = tmp_path / "returns"
+    returns.mkdir()
+    write_return(
+        returns / "asb.xlsx",
+        register,
+        "ASB",
+        values={("1.1", "Q1"): 120, ("1.2", "Q1"): "-", ("1.3", "Q1"): 700},
+        notes={"1.1": RowNotes("1.1", comment='=HYPERLINK("http://evil.example","x")'),
+               "1.3": RowNotes("1.3", comment="=1+1")},
+        quarter="Q1",
+        submitted="2012-04-20",
+    )  # fmt: skip
+    out = tmp_path / "dashboard.xlsx"
+    proc = run("merge", returns, "--template", demo / "template.xlsx", "--out", out)
+    assert proc.returncode in (0, 1), proc.stderr
+    with zipfile.ZipFile(out) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert "<f>" not in z.read(name).decode(), name
+    wb = openpyxl.load_workbook(out)
+    found = [
+        (ws.title, cell.data_type)
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str) and cell.value in ("=1+1", '=HYPERLINK("http://evil.example","x")')
+    ]  # fmt: skip
+    assert found and all(dtype == "s" for _, dtype in found), found
+
+
+def test_check_reports_and_writes_nothing(tmp_path: Path, demo: Path) -> None:
+    report = tmp_path / "report.json"
+    proc = run("check", demo / "returns", "--template", demo / "template.xlsx",
+               "--report-json", report, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Returns read: 6" in proc.stdout
+    payload = json.loads(report.read_text())
+    assert len(payload["returns"]) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_bad_inputs_exit_1_and_name_the_file(tmp_path: Path, demo: Path) -> None:
+    returns = tmp_path / "returns"
+    returns.mkdir()
+    (returns / "broken.xlsx").write_bytes(b"PK\x03\x04 this is not really a zip")
+    for src in (demo / "returns").iterdir():
+        (returns / src.name).write_bytes(src.read_bytes())
+    out = tmp_path / "dashboard.xlsx"
+    proc = run("merge", returns, "--template", demo / "template.xlsx", "--out", out)
+    assert proc.returncode == 1, proc.stderr
+    assert "broken.xlsx" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert status_matrix(out) == EXPECTED
+
+
+def test_missing_template_exits_2_without_traceback(tmp_path: Path) -> None:
+    proc = run(
+        "merge", tmp_path, "--template", tmp_path / "nope.xlsx", "--out", tmp_path / "d.xlsx"
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "nope.xlsx" in proc.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    proc = run("merge")
+    assert proc.returncode == 2
+    assert "Usage" in proc.stderr
+
+
+def test_help_does_not_import_pandas() -> None:
+    code = (
+        "import sys\n"
+        "from rag_workbook.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'pandas' not in sys.modules and 'xlsxwriter' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith(('pandas', 'xlsxwriter')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "merge" in proc.stdout
+
+
+def test_returns_issue_writes_one_workbook_per_theme(tmp_path: Path, demo: Path) -> None:
+    out = tmp_path / "to-send"
+    proc = run("returns", "issue", "--template", demo / "template.xlsx", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list(out.glob("*.xlsx"))) == 6
