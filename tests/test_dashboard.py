@@ -525,10 +525,10 @@ def test_issues_sorted_worst_first_with_chase_list(book: Any) -> None:
     top = int(chase.ref.split(":")[0][1:])
     assert [c.value for c in ws[top + 1]][:5] == [
         "3.3",
-        "Violence",
-        STOCKTON[8][2],
         "Violence Lead",
         "violence@stockton.example",
+        "Violence",
+        STOCKTON[8][2],
     ]
 
 

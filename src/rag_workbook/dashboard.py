@@ -85,6 +85,7 @@ ICON_STYLES = (
 
 MAX_CELL_CHARS = 32_767  # Excel's limit for the text of a cell or a note
 TRUNCATION_MARKER = " … [truncated]"
+_MAX_ROW_HEIGHT = 409.0  # points; Excel's largest row height
 _MAX_FOOTER_CHARS = 250  # Excel refuses header/footer text over 255 characters
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -329,14 +330,18 @@ def clean_text(value: object) -> str:
         >>> clean_text("a\\x00b")
         'ab'
     """
-    if value is None:
+    if isinstance(value, str):
+        text = value
+    elif value is None or value is pd.NA or value is pd.NaT:
         return ""
-    if isinstance(value, float) and math.isnan(value):
+    elif isinstance(value, float) and math.isnan(value):
         return ""
-    if value is pd.NA or value is pd.NaT:
-        return ""
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
+    else:
+        text = str(value)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
     if len(text) > MAX_CELL_CHARS:
         text = text[: MAX_CELL_CHARS - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
     return text
@@ -692,7 +697,7 @@ def _write_dashboard_sheet(
             comment = _latest_comment(cells, mid)
             _write_text(sheet, row, comments_col, comment, styles(**base, text_wrap=True, indent=1))
             lines = max(_lines(measure.text, _W_MEASURE), _lines(comment, _W_COMMENTS), 1)
-            sheet.set_row(row, max(22.0, 12.75 * lines + 7))
+            sheet.set_row(row, min(_MAX_ROW_HEIGHT, max(22.0, 12.75 * lines + 7)))
             row += 1
     last_data_row = max(row - 1, first_data_row)
 
@@ -994,7 +999,9 @@ def _write_data_sheet(
         {
             "name": DATA_TABLE,
             "style": "Table Style Medium 2",
-            "columns": [{"header": C.DATA_LABELS[n]} for n in names],
+            "columns": [
+                {"header": C.DATA_LABELS[n], "header_format": _table_head(styles)} for n in names
+            ],
         },
     )
     sheet.freeze_panes(1, 3)
@@ -1019,8 +1026,14 @@ ISSUE_HEADERS = (
     "Measure ID",
     "Value",
 )
-CHASE_HEADERS = ("Measure ID", "Theme", "Performance Measure", "Lead", "Email", "Message")
+# Ordered so that the chase list shares the Issues table's column widths.
+CHASE_HEADERS = ("Measure ID", "Lead", "Email", "Theme", "Performance Measure", "Message")
 NO_RETURN = "no-return"
+
+
+def _table_head(styles: _Styles) -> Any:
+    """Table headers carry their own format: LibreOffice and Gnumeric do not draw table styles."""
+    return styles(bold=True, font_color="#FFFFFF", bg_color=_NAVY, valign="vcenter")
 
 
 def _write_table(
@@ -1045,7 +1058,7 @@ def _write_table(
         {
             "name": name,
             "style": "Table Style Medium 2",
-            "columns": [{"header": h} for h in headers],
+            "columns": [{"header": h, "header_format": _table_head(styles)} for h in headers],
         },
     )
     return last
@@ -1056,7 +1069,7 @@ def _write_issues_sheet(
 ) -> None:
     sheet = workbook.add_worksheet(ISSUES_SHEET)
     issues = report.sorted().issues
-    for col, width in enumerate((10, 28, 12, 8, 22, 60, 45, 11, 20)):
+    for col, width in enumerate((10, 28, 28, 14, 30, 60, 45, 11, 20)):
         sheet.set_column(col, col, width)
     sheet.write_string(
         0, 0, "Problems found in the inputs", styles(bold=True, font_size=15, font_color=_NAVY)
@@ -1087,10 +1100,10 @@ def _write_issues_sheet(
             chase.append(
                 (
                     measure.measure_id,
-                    measure.theme,
-                    measure.text,
                     measure.lead,
                     measure.lead_email,
+                    measure.theme,
+                    measure.text,
                     issue.message,
                 )
             )
