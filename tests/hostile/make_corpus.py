@@ -603,6 +603,20 @@ def iter_cases() -> Iterator[Case]:
     yield from CASES
 
 
+def ensure_corpus(folder: Path) -> dict[str, Path]:
+    """Build the corpus into `folder` unless an earlier call in this session did.
+
+    Test modules share one corpus per session through this (each has its own
+    session-scoped fixture, since the project's conftest.py is not theirs to extend).
+    """
+    stamp = folder / ".built"
+    if stamp.exists():
+        return {c.name: folder / "hostile" / c.name for c in CASES}
+    built = build_corpus(folder)
+    stamp.write_text("ok\n")
+    return built
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "hostile_corpus")
     for case_name, case_path in sorted(build_corpus(target).items()):
