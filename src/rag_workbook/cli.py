@@ -66,7 +66,15 @@ def _cannot_run() -> Iterator[None]:
 
 
 def _print_report(report: Report, *, limit: int) -> None:
-    issues = report.sorted().issues
+    # The chase list is one line per lead on the terminal; the Issues sheet keeps a row per measure.
+    chase: dict[str, list[str]] = {}
+    for issue in report.issues:
+        if issue.code == "no-return":
+            chase.setdefault(issue.fix, []).append(issue.measure_id)
+    issues = [i for i in report.sorted().issues if i.code != "no-return"]
+    for fix, measure_ids in chase.items():
+        who = fix.removeprefix("chase ")
+        click.echo(f"  chase   {who}: no return for {', '.join(measure_ids)}", err=True)
     for issue in issues[:limit]:
         click.echo(f"  {issue.severity:<7} {issue}", err=True)
     if len(issues) > limit:

@@ -161,8 +161,14 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
     import pandas as pd
 
     issues: list[Issue] = []
+    # Measures whose cells the reader already refused: "value missing" would say it twice.
+    refused: set[str] = set()
     for data in returns:
-        issues.extend(i for i in data.issues if isinstance(i, Issue))
+        for issue in data.issues:
+            if isinstance(issue, Issue):
+                issues.append(issue)
+                if issue.severity == Severity.ERROR and issue.measure_id:
+                    refused.add(issue.measure_id)
 
     seen_hashes: dict[str, str] = {}
     usable: list[ReturnData] = []
@@ -269,6 +275,7 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             if (
                 due
                 and measure.measure_id in covered
+                and measure.measure_id not in refused
                 and (cell is None or (cell.value is None and not cell.text))
             ):
                 issues.append(
