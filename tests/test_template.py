@@ -199,6 +199,12 @@ def test_round_trip_gives_an_equal_register(tmp_path: Path) -> None:
     assert register.fingerprint == register_fingerprint(SETTINGS, MEASURES)
 
 
+def test_same_register_gives_byte_identical_files(tmp_path: Path) -> None:
+    first = write_template(REGISTER, tmp_path / "a.xlsx").read_bytes()
+    second = write_template(REGISTER, tmp_path / "b.xlsx").read_bytes()
+    assert first == second
+
+
 def test_fingerprint_survives_resaving_but_not_a_changed_target(tmp_path: Path) -> None:
     first = read_template(write_template(REGISTER, tmp_path / "a.xlsx"))
     wb = openpyxl.load_workbook(tmp_path / "a.xlsx")

@@ -737,6 +737,8 @@ def write_template(register: Register, path: str | Path) -> Path:
     workbook = xlsxwriter.Workbook(
         str(out), {"strings_to_formulas": False, "strings_to_urls": False}
     )
+    # A fixed creation date makes the same register give byte-identical files.
+    workbook.set_properties({"created": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)})
     header = workbook.add_format(
         {"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"}
     )
