@@ -198,3 +198,21 @@ def test_returns_issue_writes_one_workbook_per_theme(tmp_path: Path, demo: Path)
     proc = run("returns", "issue", "--template", demo / "template.xlsx", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert len(list(out.glob("*.xlsx"))) == 6
+
+
+def test_previous_dashboard_fills_quarters_no_return_gives(tmp_path: Path, demo: Path) -> None:
+    returns = tmp_path / "returns"
+    returns.mkdir()
+    asb = demo / "returns" / "ASB_Q3_return.xlsx"
+    (returns / asb.name).write_bytes(asb.read_bytes())
+    out = tmp_path / "dashboard.xlsx"
+    proc = run("merge", returns, "--template", demo / "template.xlsx", "--out", out,
+               "--previous", demo / "dashboard.xlsx")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = {(r["Measure ID"], r["Quarter"]): r for r in data_rows(out)}
+    assert (rows[("3.1", "Q2")]["Value"], rows[("3.1", "Q2")]["Status"]) == (38, "Red")
+    assert rows[("3.1", "Q2")]["Source"] == "dashboard.xlsx (previous dashboard)!Data"
+    assert str(rows[("1.1", "Q3")]["Source"]).startswith("ASB_Q3_return.xlsx!Return!")
+    # The previous dashboard fills gaps but chases no one off the hook.
+    assert "3.1, 3.2, 3.3, 3.4" in proc.stderr
+    assert status_matrix(out) == EXPECTED

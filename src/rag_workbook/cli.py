@@ -287,6 +287,11 @@ def check(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The dashboard workbook to write (.xlsx).",
 )
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A previous dashboard; its values fill quarters that no return gives.",
+)
 @_strict_option
 @_jobs_option
 @click.option("--pdf", is_flag=True, help="Also write a PDF beside it (needs LibreOffice).")
@@ -297,6 +302,7 @@ def merge(
     inputs: Sequence[str],
     template: Path,
     out: Path,
+    previous: Path | None,
     strict: bool,
     jobs: int,
     pdf: bool,
@@ -311,7 +317,14 @@ def merge(
         from rag_workbook.pipeline import merge_to_dashboard
 
         result = _run(
-            merge_to_dashboard, list(inputs), template, out, jobs=jobs, pdf=pdf, quiet=quiet
+            merge_to_dashboard,
+            list(inputs),
+            template,
+            out,
+            jobs=jobs,
+            pdf=pdf,
+            previous=previous,
+            quiet=quiet,
         )
     _finish(result, strict=strict, report_json=report_json, limit=limit)
 

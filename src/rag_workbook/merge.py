@@ -200,7 +200,8 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         for cell in data.values:
             if cell.measure_id not in known or cell.quarter not in QUARTERS:
                 continue
-            covered.add(cell.measure_id)
+            if not data.previous:
+                covered.add(cell.measure_id)
             q = _quarter_index(cell.quarter)
             latest_quarter = max(latest_quarter, q)
             per_measure_latest[cell.measure_id] = max(
@@ -307,7 +308,9 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             cols[c.OVERRIDE_REASON].append(note.override_reason if note else "")
             cols[c.COMMENT].append(note.comment if note else "")
             cols[c.SOURCE].append(
-                f"{found[1].file}!{cell.sheet}!{cell.cell}" if found and cell is not None else ""
+                "!".join(p for p in (found[1].file, cell.sheet, cell.cell) if p)
+                if found and cell is not None
+                else ""
             )
             cols[c.SUBMITTED].append(found[1].submitted if found else "")
 

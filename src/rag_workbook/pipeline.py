@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag_workbook.model import Register, ReturnData
+from rag_workbook.model import CellValue, Register, ReturnData
 from rag_workbook.report import Report
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def check_returns(
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
     on_found: Callable[[int], None] | None = None,
+    previous: str | Path | None = None,
 ) -> RunResult:
     """Read, check, merge and rate the returns; write nothing.
 
@@ -52,12 +53,16 @@ def check_returns(
         executor: any concurrent.futures.Executor to read with instead of `jobs`.
         progress: called with the number of files just read.
         on_found: called once with the number of return files found, before reading.
+        previous: a dashboard this tool wrote earlier; its values fill the quarters that
+            no return gives (any return's value wins over it, and a different one is
+            reported as superseded).
 
     Returns:
         A RunResult whose frame has one row per measure and quarter with statuses.
 
     Raises:
         TemplateError: the template cannot be used.
+        InputError: `previous` is not a dashboard this tool can read.
 
     Example:
         >>> result = check_returns(["returns/"], "template.xlsx")  # doctest: +SKIP
@@ -73,6 +78,8 @@ def check_returns(
     if on_found is not None:
         on_found(len(paths))
     data = read_returns(paths, register, jobs=jobs, executor=executor, progress=progress)
+    if previous is not None:
+        data.append(_previous_as_return(Path(previous)))
     merged = merge_returns(data, register)
     frame, rag_report = apply_rag(merged.frame, register)
     return RunResult(
@@ -94,6 +101,7 @@ def merge_to_dashboard(
     pdf: bool = False,
     progress: Callable[[int], None] | None = None,
     on_found: Callable[[int], None] | None = None,
+    previous: str | Path | None = None,
 ) -> RunResult:
     """Read, check, merge and rate the returns, then write the dashboard workbook.
 
@@ -106,6 +114,7 @@ def merge_to_dashboard(
         pdf: also write a PDF beside it through LibreOffice.
         progress: called with the number of files just read.
         on_found: called once with the number of return files found, before reading.
+        previous: a dashboard this tool wrote earlier, to fill quarters no return gives.
 
     Returns:
         The RunResult, with `output` (and `pdf`) set.
@@ -122,7 +131,13 @@ def merge_to_dashboard(
     from rag_workbook.dashboard import write_dashboard
 
     result = check_returns(
-        inputs, template, jobs=jobs, executor=executor, progress=progress, on_found=on_found
+        inputs,
+        template,
+        jobs=jobs,
+        executor=executor,
+        progress=progress,
+        on_found=on_found,
+        previous=previous,
     )
     written = write_dashboard(
         result.frame,
@@ -144,6 +159,26 @@ def merge_to_dashboard(
         quarter=result.quarter,
         output=written,
         pdf=pdf_path,
+    )
+
+
+def _previous_as_return(previous: Path) -> ReturnData:
+    """A previous dashboard's values as the oldest return, so any real return wins."""
+    import hashlib
+
+    from rag_workbook.forms import read_previous_values
+
+    values = read_previous_values(previous)
+    return ReturnData(
+        path=str(previous),
+        file=f"{previous.name} (previous dashboard)",
+        sha256=hashlib.sha256(previous.read_bytes()).hexdigest(),
+        submitted="",  # older than any return
+        previous=True,
+        values=tuple(
+            CellValue(measure_id, quarter, value, f"{value:g}", "Data", "")
+            for (measure_id, quarter), value in sorted(values.items())
+        ),
     )
 
 
