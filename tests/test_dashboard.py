@@ -21,6 +21,8 @@ from xml.etree import ElementTree as ET
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rag_workbook import __version__
 from rag_workbook import columns as C
@@ -296,6 +298,7 @@ def sheet_xml(path: Path | bytes, part: str) -> ET.Element:
 def test_every_sheet_is_present_in_order(book: Any) -> None:
     assert book.sheetnames == ["Dashboard", "Summary", "Data", "Issues", "About"]
     assert book.active.title == "Dashboard"
+    assert {ws.sheet_state for ws in book.worksheets} == {"visible"}
 
 
 def test_title_block_and_header(book: Any) -> None:
@@ -811,3 +814,21 @@ def test_gnumeric_reads_it_without_errors(
     assert noise == []
     dashboard = (tmp_path / "dashboard.csv.0").read_text()
     assert "Reduce repeat callers to the Police" in dashboard
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=60))
+def test_any_comment_comes_back_as_the_same_text(comment: str) -> None:
+    register = Register(
+        settings=Settings(partnership="P"),
+        measures=(Measure("T", "1.1", "M", Polarity.REDUCE, Basis.SNAPSHOT),),
+    )
+    frame = make_frame(register, {"1.1": "G"}, {"1.1": comment})
+    wb = openpyxl.load_workbook(io.BytesIO(D.build_dashboard(frame, register, Report())))
+    expected = D.clean_text(comment).strip()
+    dashboard = wb["Dashboard"]["I6"]
+    data = wb["Data"]["I2"]
+    assert (dashboard.value or "", data.value or "") == (expected, D.clean_text(comment))
+    assert dashboard.data_type in ("s", "n") and (
+        dashboard.value is None or dashboard.data_type == "s"
+    )

@@ -323,6 +323,12 @@ def write_atomic(data: bytes, path: Path) -> Path:
     return path
 
 
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
 def clean_text(value: object) -> str:
     """Text safe for a cell: control characters stripped, cut to Excel's limit with a marker.
 
@@ -332,9 +338,7 @@ def clean_text(value: object) -> str:
     """
     if isinstance(value, str):
         text = value
-    elif value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    elif isinstance(value, float) and math.isnan(value):
+    elif _missing(value):
         return ""
     else:
         text = str(value)
