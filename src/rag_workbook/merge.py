@@ -268,16 +268,16 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             due = qi <= reporting
             found = winner.get((measure.measure_id, quarter))
             note_found = notes.get((measure.measure_id, quarter))
-            cell = found[0] if found else None
-            value = cell.value if cell is not None and cell.value is not None else float("nan")
-            raw = cell.text if cell is not None else ""
-            reason = raw if cell is not None and cell.value is None else ""
-            note = note_found[0] if note_found else None
+            given: CellValue | None = found[0] if found else None
+            value = given.value if given is not None and given.value is not None else float("nan")
+            raw = given.text if given is not None else ""
+            reason = raw if given is not None and given.value is None else ""
+            note_here = note_found[0] if note_found else None
             if (
                 due
                 and measure.measure_id in covered
                 and measure.measure_id not in refused
-                and (cell is None or (cell.value is None and not cell.text))
+                and (given is None or (given.value is None and not given.text))
             ):
                 issues.append(
                     Issue(
@@ -292,7 +292,7 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
                         measure_id=measure.measure_id,
                     )
                 )
-            if cell is not None and cell.value is None and _says_nothing(raw):
+            if given is not None and given.value is None and _says_nothing(raw):
                 # "-" or "n/a" says nothing; the lead's comment usually says why.
                 reason = _latest_comment(notes, measure.measure_id, qi) or raw
             cols[c.THEME].append(measure.theme)
@@ -304,12 +304,14 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             cols[c.VALUE].append(value)
             cols[c.RAW].append(raw)
             cols[c.REASON].append(reason)
-            cols[c.OVERRIDE].append(str(note.override) if note and note.override else "")
-            cols[c.OVERRIDE_REASON].append(note.override_reason if note else "")
-            cols[c.COMMENT].append(note.comment if note else "")
+            cols[c.OVERRIDE].append(
+                str(note_here.override) if note_here and note_here.override else ""
+            )
+            cols[c.OVERRIDE_REASON].append(note_here.override_reason if note_here else "")
+            cols[c.COMMENT].append(note_here.comment if note_here else "")
             cols[c.SOURCE].append(
-                "!".join(p for p in (found[1].file, cell.sheet, cell.cell) if p)
-                if found and cell is not None
+                "!".join(p for p in (found[1].file, given.sheet, given.cell) if p)
+                if found and given is not None
                 else ""
             )
             cols[c.SUBMITTED].append(found[1].submitted if found else "")

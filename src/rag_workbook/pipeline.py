@@ -128,7 +128,7 @@ def merge_to_dashboard(
     Example:
         >>> merge_to_dashboard(["returns/"], "template.xlsx", "dashboard.xlsx")  # doctest: +SKIP
     """
-    from rag_workbook.dashboard import write_dashboard
+    from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
 
     result = check_returns(
         inputs,
@@ -139,18 +139,18 @@ def merge_to_dashboard(
         on_found=on_found,
         previous=previous,
     )
-    written = write_dashboard(
-        result.frame,
-        result.register,
-        result.report,
-        out,
-        inputs=_input_files(result.returns),
-    )
+    inputs_used = [InputFile.from_return(r) for r in result.returns]
+    written = write_dashboard(result.frame, result.register, result.report, out, inputs=inputs_used)
     pdf_path = None
     if pdf:
-        from rag_workbook.render import convert_to_pdf
-
-        pdf_path = convert_to_pdf(written, written.with_suffix(".pdf"))
+        # Only the committee pages (Dashboard, Summary) go into the PDF.
+        pdf_path = write_dashboard_pdf(
+            result.frame,
+            result.register,
+            result.report,
+            written.with_suffix(".pdf"),
+            inputs=inputs_used,
+        )
     return RunResult(
         register=result.register,
         frame=result.frame,
@@ -180,18 +180,3 @@ def _previous_as_return(previous: Path) -> ReturnData:
             for (measure_id, quarter), value in sorted(values.items())
         ),
     )
-
-
-def _input_files(returns: Sequence[ReturnData]) -> list[object]:
-    from rag_workbook.dashboard import InputFile
-
-    return [
-        InputFile(
-            file=r.file,
-            sha256=r.sha256,
-            theme=r.theme,
-            submitted=r.submitted,
-            status="read" if r.readable else "refused",
-        )
-        for r in returns
-    ]
