@@ -216,3 +216,33 @@ def test_previous_dashboard_fills_quarters_no_return_gives(tmp_path: Path, demo:
     # The previous dashboard fills gaps but chases no one off the hook.
     assert "3.1, 3.2, 3.3, 3.4" in proc.stderr
     assert status_matrix(out) == EXPECTED
+
+
+def test_merge_pdf_prints_the_committee_pages(tmp_path: Path, demo: Path) -> None:
+    import shutil
+
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    out = tmp_path / "dashboard.xlsx"
+    proc = run("merge", demo / "returns", "--template", demo / "template.xlsx", "--out", out,
+               "--pdf")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    pdf = tmp_path / "dashboard.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert f"PDF: {pdf}" in proc.stdout
+
+
+def test_merge_pdf_without_libreoffice_says_so_and_keeps_the_workbook(
+    tmp_path: Path, demo: Path
+) -> None:
+    out = tmp_path / "dashboard.xlsx"
+    env = {"PATH": str(Path(sys.executable).parent)}  # no soffice on this PATH
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag_workbook", "merge", str(demo / "returns"),
+         "--template", str(demo / "template.xlsx"), "--out", str(out), "--pdf"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "pdf-not-written" in proc.stderr and "LibreOffice" in proc.stderr
+    assert status_matrix(out) == EXPECTED
+    assert not (tmp_path / "dashboard.pdf").exists()

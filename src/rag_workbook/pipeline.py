@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag_workbook.model import CellValue, Register, ReturnData
-from rag_workbook.report import Report
+from rag_workbook.model import CellValue, Register, ReturnData, Severity
+from rag_workbook.report import Issue, Report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +111,9 @@ def merge_to_dashboard(
         out: the dashboard to write (.xlsx); written to a temporary file and renamed.
         jobs: worker processes for reading.
         executor: any concurrent.futures.Executor to read with instead of `jobs`.
-        pdf: also write a PDF beside it through LibreOffice.
+        pdf: also write a PDF (Dashboard and Summary pages) beside it through
+            LibreOffice; when that fails the workbook still stands and the report says
+            why (`pdf-not-written`).
         progress: called with the number of files just read.
         on_found: called once with the number of return files found, before reading.
         previous: a dashboard this tool wrote earlier, to fill quarters no return gives.
@@ -123,7 +125,6 @@ def merge_to_dashboard(
         TemplateError: the template cannot be used.
         OutputLockedError: the dashboard is open in Excel.
         OutputError: the dashboard cannot be written.
-        RenderError: a PDF was asked for and LibreOffice is missing or failed.
 
     Example:
         >>> merge_to_dashboard(["returns/"], "template.xlsx", "dashboard.xlsx")  # doctest: +SKIP
@@ -142,19 +143,37 @@ def merge_to_dashboard(
     inputs_used = [InputFile.from_return(r) for r in result.returns]
     written = write_dashboard(result.frame, result.register, result.report, out, inputs=inputs_used)
     pdf_path = None
+    report = result.report
     if pdf:
-        # Only the committee pages (Dashboard, Summary) go into the PDF.
-        pdf_path = write_dashboard_pdf(
-            result.frame,
-            result.register,
-            result.report,
-            written.with_suffix(".pdf"),
-            inputs=inputs_used,
-        )
+        from rag_workbook.render import RenderError
+
+        try:
+            # Only the committee pages (Dashboard, Summary) go into the PDF.
+            pdf_path = write_dashboard_pdf(
+                result.frame,
+                result.register,
+                result.report,
+                written.with_suffix(".pdf"),
+                inputs=inputs_used,
+            )
+        except RenderError as exc:
+            # The workbook is written and good; say plainly why the PDF is not.
+            report = report + Report.of(
+                [
+                    Issue(
+                        code="pdf-not-written",
+                        severity=Severity.WARNING,
+                        message=str(exc),
+                        fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
+                        " or print the Dashboard sheet to PDF from Excel",
+                        file=written.with_suffix(".pdf").name,
+                    )
+                ]
+            )
     return RunResult(
         register=result.register,
         frame=result.frame,
-        report=result.report,
+        report=report,
         returns=result.returns,
         quarter=result.quarter,
         output=written,
