@@ -188,6 +188,10 @@ def cli() -> None:
       rag-workbook returns issue --template template.xlsx --out returns-to-send/
       rag-workbook check returns/ --template template.xlsx
       rag-workbook merge returns/ --template template.xlsx --out dashboard.xlsx --pdf
+
+    \b
+    Exit status: 0 written (or a clean check); 1 the returns had errors
+    (--strict: warnings too); 2 usage or template error, or output not written.
     """
 
 
@@ -253,7 +257,7 @@ def issue(template: Path, out_dir: Path, previous: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1, required=True, metavar="RETURNS...")
 @_template_option
 @_strict_option
 @_jobs_option
@@ -278,7 +282,7 @@ def check(
 
 
 @cli.command()
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1, required=True, metavar="RETURNS...")
 @_template_option
 @click.option(
     "--out",
