@@ -137,6 +137,17 @@ class Register:
             index.setdefault(m.measure_id, m)
         return index
 
+    def measures_of(self, theme: str) -> tuple[Measure, ...]:
+        """The measures of one theme, in register order (empty for an unknown theme)."""
+        return self._by_theme.get(theme, ())
+
+    @functools.cached_property
+    def _by_theme(self) -> dict[str, tuple[Measure, ...]]:
+        groups: dict[str, list[Measure]] = {}
+        for m in self.measures:
+            groups.setdefault(m.theme, []).append(m)
+        return {theme: tuple(ms) for theme, ms in groups.items()}
+
     @functools.cached_property
     def themes(self) -> tuple[str, ...]:
         """Themes in the order they first appear in the register."""

@@ -844,8 +844,8 @@ def _read_table(
     theme = _recognise_theme(ctx, meta, header, ids_present, path)
     _check_meta(ctx, meta, header)
     if theme:
-        for m in register.measures:
-            if m.theme == theme and m.measure_id not in seen:
+        for m in register.measures_of(theme):
+            if m.measure_id not in seen:
                 ctx.add(
                     "measure-missing-from-return",
                     Severity.WARNING,
@@ -1069,6 +1069,8 @@ def _recognise_theme(
     themes = ctx.register.themes
     for candidate in (meta.get("theme", ""), _text(header.get("theme", ""))):
         if candidate:
+            if ctx.register.measures_of(candidate):  # exact: the usual case, O(1)
+                return candidate
             t = _match_theme(candidate, themes)
             if t:
                 return t
