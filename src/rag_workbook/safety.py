@@ -124,9 +124,14 @@ _MANIFEST_BYTES = 256 * 1024  # most of an ODF manifest unpacked to look for enc
 
 _XML_DANGER = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
 _XML_ROOT = re.compile(rb"<[A-Za-z_]")
-# Parts no cell reader parses (document properties, themes, pictures, charts): not
-# scanned, which keeps the check near 0.1 ms for a small return.
-_INERT_PART = re.compile(r"(?:^|/)(?:docprops|theme|drawings|charts|media|customxml|thumbnails)/")
+# The XML parts a cell reader parses that carry the lead's content: the workbook, sheets,
+# shared strings and styles (OOXML), content/styles/meta/settings (ODF). Relationship and
+# content-type parts, document properties, themes, drawings and charts are not scanned:
+# each scan costs ~10 us (setting up an inflater), and the check runs on every file.
+_SCANNED_PART = re.compile(
+    r"(?:^|/)(?:workbook\.xml|sharedstrings\.xml|styles\.xml|worksheets/[^/]+\.xml"
+    r"|content\.xml|meta\.xml|settings\.xml)$"
+)
 
 
 def check_file(path: Path, display: str, *, limits: Limits = LIMITS) -> Issue | None:
@@ -216,6 +221,13 @@ class _Source:
         self._data = handle.read() if size <= _WHOLE_FILE_BYTES else b""
         if self._data and len(self._data) != size:
             raise _corrupt("it changed while being read")
+
+    def rfind(self, needle: bytes, start: int) -> int:
+        """Offset of the last `needle` at or after `start`, or -1."""
+        if self._data:
+            return self._data.rfind(needle, start)
+        at = self.read(start, self.size - start).rfind(needle)
+        return at if at < 0 else start + at
 
     def read(self, offset: int, count: int) -> bytes:
         if offset < 0 or count < 0 or offset > self.size:
@@ -309,18 +321,16 @@ def _check_zip(source: _Source, limits: Limits) -> None:
     else:
         _check_ooxml(names)
     for key, m in names.items():
-        if key.endswith((".xml", ".rels")) and not _INERT_PART.search(key):
+        if _SCANNED_PART.search(key):
             _scan_xml(source, m, limits)
 
 
 def _read_central_directory(source: _Source, limits: Limits) -> list[_Member]:
-    tail_start = max(0, source.size - (_EOCD_SIZE + 0xFFFF))
-    tail = source.read(tail_start, source.size - tail_start)
-    at = tail.rfind(_ZIP_EOCD)
-    if at < 0 or len(tail) - at < _EOCD_SIZE:
+    eocd_pos = source.rfind(_ZIP_EOCD, max(0, source.size - (_EOCD_SIZE + 0xFFFF)))
+    eocd = source.read(eocd_pos, _EOCD_SIZE) if eocd_pos >= 0 else b""
+    if len(eocd) < _EOCD_SIZE:
         raise _corrupt("the zip directory at the end of the file is missing")
-    (_, disk, cd_disk, _, count, cd_size, cd_offset, _) = struct.unpack_from("<4s4H2IH", tail, at)
-    eocd_pos = tail_start + at
+    (_, disk, cd_disk, _, count, cd_size, cd_offset, _) = struct.unpack("<4s4H2IH", eocd)
     if disk != 0 or cd_disk != 0:
         raise _corrupt("it is one part of a split zip")
     if count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
@@ -338,24 +348,24 @@ def _read_central_directory(source: _Source, limits: Limits) -> list[_Member]:
         raise _corrupt("the zip directory is cut short")
     members: list[_Member] = []
     pos = 0
+    unpack = _CENTRAL_STRUCT.unpack_from
     for _ in range(count):
-        if pos + _CENTRAL_STRUCT.size > cd_size:
+        if pos + 46 > cd_size:
             raise _corrupt("the zip directory is cut short")
-        fields = _CENTRAL_STRUCT.unpack_from(directory, pos)
-        if fields[0] != _ZIP_CENTRAL:
+        (sig, _, _, flags, method, _, _, _, compressed, uncompressed, name_len, extra_len,
+         comment_len, _, _, _, offset) = unpack(directory, pos)  # fmt: skip
+        if sig != _ZIP_CENTRAL:
             raise _corrupt("the zip directory is garbled")
-        flags, method = fields[3], fields[4]
-        compressed, uncompressed = fields[8], fields[9]
-        name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
-        offset = fields[16]
-        start = pos + _CENTRAL_STRUCT.size
+        start = pos + 46
         raw_name = directory[start : start + name_len]
-        extra = directory[start + name_len : start + name_len + extra_len]
         if 0xFFFFFFFF in (compressed, uncompressed, offset):
+            extra = directory[start + name_len : start + name_len + extra_len]
             uncompressed, compressed, offset = _zip64_sizes(extra, uncompressed, compressed, offset)
-        if offset + _LOCAL_STRUCT.size > cd_offset:
+        if offset + 30 > cd_offset:
             raise _corrupt(f"part {raw_name.decode('cp437')} points past the zip data")
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        name = raw_name.decode(
+            "utf-8" if flags & 0x800 or raw_name.isascii() else "cp437", "replace"
+        )
         members.append(_Member(name, flags, method, compressed, uncompressed, offset))
         pos = start + name_len + extra_len + comment_len
     return members
