@@ -246,3 +246,12 @@ def test_merge_pdf_without_libreoffice_says_so_and_keeps_the_workbook(
     assert "pdf-not-written" in proc.stderr and "LibreOffice" in proc.stderr
     assert status_matrix(out) == EXPECTED
     assert not (tmp_path / "dashboard.pdf").exists()
+
+
+def test_written_files_get_a_new_files_usual_permissions(demo: Path) -> None:
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    expected = 0o666 & ~umask
+    assert (demo / "dashboard.xlsx").stat().st_mode & 0o777 == expected

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import tempfile
 import textwrap
@@ -41,8 +40,9 @@ import xlsxwriter
 
 from rag_workbook import __version__
 from rag_workbook import columns as C
-from rag_workbook.errors import OutputError, OutputLockedError, TemplateError
+from rag_workbook.errors import OutputError, TemplateError
 from rag_workbook.model import QUARTERS, Direction, Measure, Register, ReturnData, Severity, Status
+from rag_workbook.output import write_atomic
 from rag_workbook.report import Report
 
 DASHBOARD_SHEET = "Dashboard"
@@ -275,52 +275,6 @@ def write_dashboard_pdf(
         xlsx = Path(tmp) / f"{target.stem}.xlsx"
         xlsx.write_bytes(data)
         return convert_to_pdf(xlsx, target, timeout=timeout)
-
-
-def write_atomic(data: bytes, path: Path) -> Path:
-    """Write `data` to a temporary file beside `path`, then rename it onto `path`.
-
-    Args:
-        data: the bytes to write.
-        path: the target file.
-
-    Returns:
-        `path`.
-
-    Raises:
-        OutputLockedError: the rename was refused (the file is open in Excel).
-        OutputError: the folder is missing or cannot be written.
-
-    Example:
-        >>> write_atomic(b"...", Path("dashboard.xlsx"))
-        PosixPath('dashboard.xlsx')
-    """
-    folder = path.parent
-    if not folder.is_dir():
-        raise OutputError(f"folder {folder} does not exist; create it or choose another --out")
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write in {folder}: {exc.strerror}; choose another folder"
-        ) from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except PermissionError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputLockedError(f"close {path.name} in Excel and run again") from exc
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _missing(value: object) -> bool:

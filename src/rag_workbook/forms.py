@@ -17,11 +17,9 @@ the reason. Every text from the register or from `values`/`notes` is written wit
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
+import io
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,9 @@ from typing import Any
 import xlsxwriter
 
 from rag_workbook import __version__, layout
-from rag_workbook.errors import OutputError, OutputLockedError
+from rag_workbook.errors import OutputError
 from rag_workbook.model import QUARTERS, Measure, Register, RowNotes, Status, TargetForm
+from rag_workbook.output import write_atomic
 
 _STATUS_CHOICES = [str(s) for s in Status]
 _FIXED_CREATED = dt.datetime(2000, 1, 1)  # deterministic bytes when no submitted date is given
@@ -87,34 +86,6 @@ def _write_any(ws: Any, row: int, col: int, value: float | str | None, fmt: Any)
         ws.write_string(row, col, str(value), fmt)
 
 
-def _atomic_target(path: Path) -> Path:
-    """A temporary file beside `path`, so that the final rename stays on one filesystem."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".~tmp-", suffix=".xlsx", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
-    os.close(fd)
-    return Path(tmp)
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    try:
-        # mkstemp makes the file private (0600); give it the usual permissions of a new file
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except PermissionError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise OutputLockedError(f"cannot replace {path}: close it in Excel and run again") from exc
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
 def write_return(
     path: str | Path,
     register: Register,
@@ -157,9 +128,9 @@ def write_return(
     notes = notes or {}
     settings = register.settings
     submitted_at = _parse_date(submitted) if submitted else None
-    tmp = _atomic_target(path)
+    buffer = io.BytesIO()
     try:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_numbers": False})
+        wb = xlsxwriter.Workbook(buffer, {"strings_to_numbers": False, "in_memory": True})
         wb.set_properties(
             {
                 "title": f"{settings.partnership} {theme} return {settings.year}".strip(),
@@ -172,14 +143,15 @@ def write_return(
         _write_instructions(wb, register, theme)
         _write_meta(wb, register, theme, measures)
         wb.close()
+    except ValueError:
+        raise
     except Exception as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, ValueError):
-            raise
         raise OutputError(f"cannot write {path}: {exc}") from exc
-    _replace(tmp, path)
-    return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
+    return write_atomic(buffer.getvalue(), path)
 
 
 def _write_return_sheet(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import re
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_workbook import layout
-from rag_workbook.errors import OutputError, TemplateError
+from rag_workbook.errors import TemplateError
 from rag_workbook.model import (
     Basis,
     Measure,
@@ -45,6 +46,7 @@ from rag_workbook.model import (
     TargetForm,
     ToleranceForm,
 )
+from rag_workbook.output import write_atomic
 
 __all__ = ["read_template", "register_fingerprint", "write_template"]
 
@@ -734,8 +736,9 @@ def write_template(register: Register, path: str | Path) -> Path:
     import xlsxwriter  # deferred: keep `rag-workbook --help` light
 
     out = Path(path)
+    buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
-        str(out), {"strings_to_formulas": False, "strings_to_urls": False}
+        buffer, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
     )
     # A fixed creation date makes the same register give byte-identical files.
     workbook.set_properties({"created": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)})
@@ -828,8 +831,5 @@ def write_template(register: Register, path: str | Path) -> Path:
         )  # fmt: skip
     wm.freeze_panes(1, 0)
     wm.autofilter(0, 0, max(len(register.measures), 1), len(layout.MEASURES_COLUMNS) - 1)
-    try:
-        workbook.close()
-    except Exception as exc:  # xlsxwriter wraps OS errors in its own exception types
-        raise OutputError(f"{out}: cannot write the template ({exc}); check the folder") from exc
-    return out
+    workbook.close()
+    return write_atomic(buffer.getvalue(), out)
