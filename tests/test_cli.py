@@ -255,3 +255,19 @@ def test_written_files_get_a_new_files_usual_permissions(demo: Path) -> None:
     os.umask(umask)
     expected = 0o666 & ~umask
     assert (demo / "dashboard.xlsx").stat().st_mode & 0o777 == expected
+
+
+def test_native_stderr_is_silenced_while_parsing_but_progress_still_shows(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import os
+
+    from rag_workbook.cli import _native_stderr_silenced
+
+    with _native_stderr_silenced() as real:
+        os.write(2, b"thread '<unnamed>' panicked at cfb.rs\nstack backtrace:\n")
+        real.write("Reading returns: 100%\n")
+    os.write(2, b"after\n")
+    err = capfd.readouterr().err
+    assert "panicked" not in err and "backtrace" not in err
+    assert "Reading returns: 100%" in err and "after" in err

@@ -8,12 +8,13 @@ too), 2 usage or template error, or the output could not be written. Heavy libra
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -32,8 +33,9 @@ PROGRESS_MIN_FILES = 20
 class _Progress:
     """A progress bar on stderr for long reads; silent for a handful of files."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, stream: TextIO) -> None:
         self._quiet = quiet
+        self._stream = stream
         self._bar: Any = None
 
     def found(self, total: int) -> None:
@@ -41,7 +43,7 @@ class _Progress:
             return
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, unit="file", desc="Reading returns", file=sys.stderr)
+        self._bar = tqdm(total=total, unit="file", desc="Reading returns", file=self._stream)
 
     def advance(self, n: int) -> None:
         if self._bar is not None:
@@ -136,12 +138,41 @@ def _finish(result: RunResult, *, strict: bool, report_json: Path | None, limit:
     sys.exit(EXIT_ISSUES if result.report.blocks(strict=strict) else EXIT_OK)
 
 
-def _run(step: Callable[..., RunResult], *args: Any, quiet: bool, **kwargs: Any) -> RunResult:
-    bar = _Progress(quiet)
+@contextmanager
+def _native_stderr_silenced() -> Iterator[TextIO]:
+    """Send file descriptor 2 to /dev/null while returns are parsed; yield the real stderr.
+
+    python-calamine's Rust code prints a panic message and backtrace straight to fd 2 on
+    some broken files before the reader turns the panic into an issue; the analyst must
+    see the issue, not a backtrace. Python-level errors still reach the terminal, because
+    fd 2 is restored before any exception propagates.
+    """
     try:
-        return step(*args, progress=bar.advance, on_found=bar.found, **kwargs)
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded, captured): nothing to silence
+        yield sys.stderr
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    real = os.fdopen(os.dup(saved), "w", encoding=sys.stderr.encoding or "utf-8", errors="replace")
+    os.dup2(devnull, 2)
+    try:
+        yield real
     finally:
-        bar.close()
+        real.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        real.close()
+
+
+def _run(step: Callable[..., RunResult], *args: Any, quiet: bool, **kwargs: Any) -> RunResult:
+    with _native_stderr_silenced() as stderr:
+        bar = _Progress(quiet, stderr)
+        try:
+            return step(*args, progress=bar.advance, on_found=bar.found, **kwargs)
+        finally:
+            bar.close()
 
 
 _template_option = click.option(
