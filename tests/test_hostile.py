@@ -37,9 +37,9 @@ from rag_workbook.model import Register
 from rag_workbook.returns import read_return
 from rag_workbook.safety import LIMITS
 
-# Cases the reader handles today; the others are expected failures until returns.py caps
-# rows, issues and cell length (see test_reader_caps_* below).
-_SLOW = {"many_rows.xlsx"}
+# Cases left out of the all-cases loops; the reader now caps rows, issues and cell length
+# (see test_reader_caps_* below), so none needs to be.
+_SLOW: set[str] = set()
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +88,6 @@ def test_huge_cell_is_read_without_failing(corpus: dict[str, Path], register: Re
     assert [(v.measure_id, v.quarter, v.value) for v in data.values] == [("1.1", "Q1", 250.0)]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="returns.py keeps a 1 MB comment whole; it should cut text at "
-    "safety.LIMITS.max_cell_chars (32,767, Excel's own limit) and say so in an issue",
-)
 def test_reader_caps_a_huge_cell(corpus: dict[str, Path], register: Register) -> None:
     data = read_return(corpus["huge_cell.xlsx"], register, display="huge_cell.xlsx")
     longest = max(len(n.comment) for n in data.notes)
@@ -100,12 +95,6 @@ def test_reader_caps_a_huge_cell(corpus: dict[str, Path], register: Register) ->
     assert (longest <= LIMITS.max_cell_chars, "cell-too-long" in codes) == (True, True)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="returns.py reads up to 2,000,000 cells and lists one issue per junk row "
-    "(100,002 issues, ~5 s); it should read at most safety.LIMITS.max_rows_per_sheet rows "
-    "and list at most LIMITS.max_issues_per_file issues per file, then one summary issue",
-)
 def test_reader_caps_rows_and_issues(corpus: dict[str, Path], register: Register) -> None:
     start = time.perf_counter()
     data = read_return(corpus["many_rows.xlsx"], register, display="many_rows.xlsx")

@@ -497,6 +497,42 @@ class _Ctx:
     file: str
     sheet: str = ""
     issues: list[Issue] = field(default_factory=list)
+    dropped: int = 0  # issues past safety.LIMITS.max_issues_per_file, counted not kept
+
+    def final_issues(self) -> tuple[Issue, ...]:
+        """The issues kept, plus one that says how many more there were."""
+        if not self.dropped:
+            return tuple(self.issues)
+        limit = safety.LIMITS.max_issues_per_file
+        return (
+            *self.issues,
+            Issue(
+                code="too-many-issues",
+                severity=Severity.ERROR,
+                message=f"{self.dropped:,} more problems in this file are not listed "
+                f"(at most {limit:,} are listed per file)",
+                fix="ask the lead to fill in the return the analyst sent, without extra rows",
+                file=self.file,
+                sheet=self.sheet,
+            ),
+        )
+
+    def text(self, v: object, *, cell: str, measure_id: str = "") -> str:
+        """A cell as text, cut at safety.LIMITS.max_cell_chars with a warning."""
+        text = _text(v)
+        limit = safety.LIMITS.max_cell_chars
+        if len(text) > limit:
+            self.add(
+                "cell-too-long",
+                Severity.WARNING,
+                f"the text has {len(text):,} characters; only the first {limit:,} are kept "
+                "(Excel's own limit for a cell)",
+                "shorten the text, or send the detail separately",
+                cell=cell,
+                measure_id=measure_id,
+            )
+            text = text[:limit]
+        return text
 
     def add(
         self,
@@ -510,6 +546,9 @@ class _Ctx:
         measure_id: str = "",
         sheet: str | None = None,
     ) -> None:
+        if len(self.issues) >= safety.LIMITS.max_issues_per_file:
+            self.dropped += 1
+            return
         self.issues.append(
             Issue(
                 code=code,
@@ -615,13 +654,18 @@ def _open_issue(shown: str, exc: BaseException) -> Issue:
     )
 
 
-def _rows_of(sheet: CalamineSheet) -> list[list[object]]:
-    """All rows from A1, capped so a huge sheet cannot exhaust memory."""
+def _rows_of(sheet: CalamineSheet) -> tuple[list[list[object]], int]:
+    """Rows from A1, capped so a huge sheet cannot exhaust memory; and the sheet's height.
+
+    At most safety.LIMITS.max_rows_per_sheet rows (and _MAX_CELLS cells) reach Python.
+    """
     end = sheet.end
     height = (end[0] + 1) if end else sheet.height
     end_col = (end[1] + 1) if end else max(sheet.width, 1)
-    nrows = max(1, min(height, _MAX_CELLS // max(end_col, 1)))
-    return cast("list[list[object]]", sheet.to_python(skip_empty_area=False, nrows=nrows))
+    cap = min(safety.LIMITS.max_rows_per_sheet, _MAX_CELLS // max(end_col, 1))
+    nrows = max(1, min(height, cap))
+    rows = cast("list[list[object]]", sheet.to_python(skip_empty_area=False, nrows=nrows))
+    return rows, height
 
 
 def _find_header(rows: list[list[object]]) -> tuple[int, dict[int, str]] | None:
@@ -658,10 +702,20 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
             if name == meta_name:
                 continue
             sheet = wb.get_sheet_by_name(name)
-            rows = _rows_of(sheet)
+            rows, height = _rows_of(sheet)
             header = _find_header(rows)
             if header is not None:
                 chosen = (name, rows, header[0], header[1], names.index(name))
+                if height > len(rows):
+                    ctx.add(
+                        "rows-not-read",
+                        Severity.WARNING,
+                        f"the sheet has {height:,} rows; only the first {len(rows):,} were "
+                        "read (a return has a few dozen)",
+                        "delete the rows below the table and send the return again",
+                        sheet=name,
+                        cell=xl_rowcol_to_cell(len(rows), 0),
+                    )
                 try:
                     merged = list(sheet.merged_cell_ranges or [])
                 except Exception:
@@ -678,7 +732,7 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
             path=str(path),
             file=shown,
             sha256=digest,
-            issues=tuple(ctx.issues),
+            issues=ctx.final_issues(),
             readable=False,
         )
     sheet_name, rows, hrow, roles, sheet_index = chosen
@@ -879,7 +933,7 @@ def _read_table(
         fingerprint=meta.get("fingerprint", ""),
         values=tuple(values),
         notes=tuple(notes),
-        issues=tuple(ctx.issues),
+        issues=ctx.final_issues(),
         readable=True,
     )
 
@@ -997,7 +1051,7 @@ def _read_notes(
                 cell=cells[role],
                 measure_id=mid,
             )
-        texts[role] = "" if _is_empty(v) else _text(v)
+        texts[role] = "" if _is_empty(v) else ctx.text(v, cell=cells[role], measure_id=mid)
     override_text = texts.get(ROLE_OVERRIDE, "")
     reason = texts.get(ROLE_REASON, "")
     comment = texts.get(ROLE_COMMENT, "")
