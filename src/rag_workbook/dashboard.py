@@ -918,10 +918,90 @@ def _sort_key(register: Register) -> Any:
     return key
 
 
+class _BulkSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
+    """A worksheet that also takes a block of rows at once and writes them straight as XML.
+
+    The Data sheet of a national collection has hundreds of thousands of cells; through
+    xlsxwriter's per-cell path (store each cell, then assemble it) they cost several
+    seconds of a merge that must take three (issue 6). `write_block` registers the strings
+    in the shared-string table in the order write_string would, and `_write_rows` writes
+    each cell exactly as write_string / write_number / write_blank would have, so the
+    file is the same byte for byte. Nothing else may be written at or below `first_row`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._block_first = 0
+        self._block_formats: list[Any] = []
+        self._block_numeric: list[bool] = []
+        self._block_rows: list[list[float | int | None]] = []
+
+    def write_block(
+        self,
+        first_row: int,
+        rows: Sequence[Sequence[str | float | None]],
+        formats: Sequence[Any],
+        numeric: Sequence[bool],
+    ) -> None:
+        """Write `rows` from `first_row`, column j with `formats[j]`, as a number if `numeric[j]`.
+
+        A value of None or "" is a blank cell carrying its format; text must be clean.
+        """
+        sst = self.str_table._get_shared_string_index
+        block: list[list[float | int | None]] = []
+        for values in rows:
+            cells: list[float | int | None] = []
+            for value, is_number in zip(values, numeric, strict=True):
+                if value is None or value == "":
+                    cells.append(None)
+                elif is_number:
+                    cells.append(float(value))
+                else:
+                    cells.append(sst(value))
+            block.append(cells)
+        self._block_first = first_row
+        self._block_formats = list(formats)
+        self._block_numeric = list(numeric)
+        self._block_rows = block
+        if block:
+            self._check_dimensions(first_row, 0)
+            self._check_dimensions(first_row + len(block) - 1, len(formats) - 1)
+
+    def _write_rows(self) -> None:
+        if not self._block_rows:
+            super()._write_rows()
+            return
+        last = getattr(self, "dim_rowmax")  # noqa: B009  (untyped base class)
+        self.dim_rowmax = self._block_first - 1  # xlsxwriter writes the rows above the block
+        try:
+            super()._write_rows()
+        finally:
+            self.dim_rowmax = last
+        xfs = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in self._block_formats]
+        letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(len(xfs))]
+        numeric = self._block_numeric
+        span = f"1:{len(xfs)}"
+        write = self.fh.write
+        for i, cells in enumerate(self._block_rows):
+            row = self._block_first + i
+            self._write_row(row, span)
+            r = row + 1
+            parts = []
+            for c, v in enumerate(cells):
+                if v is None:
+                    parts.append(f'<c r="{letters[c]}{r}"{xfs[c]}/>')
+                elif numeric[c]:
+                    parts.append(f'<c r="{letters[c]}{r}"{xfs[c]}><v>{v:.16G}</v></c>')
+                else:
+                    parts.append(f'<c r="{letters[c]}{r}"{xfs[c]} t="s"><v>{v}</v></c>')
+            parts.append("</row>")
+            write("".join(parts))
+
+
 def _write_data_sheet(
     workbook: Any, styles: _Styles, records: list[dict[str, Any]], register: Register, hidden: bool
 ) -> None:
-    sheet = workbook.add_worksheet(DATA_SHEET)
+    sheet = workbook.add_worksheet(DATA_SHEET, worksheet_class=_BulkSheet)
     names = list(C.DATA_LABELS)
     rows = sorted(records, key=_sort_key(register))
     text = styles(valign="top")
@@ -934,20 +1014,28 @@ def _write_data_sheet(
             _DATA_WIDTHS.get(name, 14),
             wrap if name in (C.EXPLANATION, C.COMMENT) else None,
         )
-    for r, row in enumerate(rows, start=1):
-        for col, name in enumerate(names):
-            value = row[name]
-            if name in (C.VALUE, C.TARGET):
-                number_value = _number(value)
-                if number_value is None:
-                    sheet.write_blank(r, col, None, number)
-                else:
-                    sheet.write_number(r, col, number_value, number)
-            elif name == C.IS_OVERRIDE:
-                sheet.write_string(r, col, "Yes" if _flag(value) else "No", text)
-            else:
-                fmt = wrap if name in (C.EXPLANATION, C.COMMENT) else text
-                _write_text(sheet, r, col, clean_text(value), fmt)
+    numeric = [name in (C.VALUE, C.TARGET) for name in names]
+    formats = [
+        number if is_number else wrap if name in (C.EXPLANATION, C.COMMENT) else text
+        for name, is_number in zip(names, numeric, strict=True)
+    ]
+    cleaned: dict[object, str] = {}  # the same theme, text and lead come four times a measure
+
+    def cell(name: str, value: Any) -> str | float | None:
+        if name in (C.VALUE, C.TARGET):
+            return _number(value)
+        if name == C.IS_OVERRIDE:
+            return "Yes" if _flag(value) else "No"
+        if isinstance(value, str):
+            found = cleaned.get(value)
+            if found is None:
+                found = cleaned[value] = clean_text(value)
+            return found
+        return clean_text(value)
+
+    sheet.write_block(
+        1, [[cell(name, row[name]) for name in names] for row in rows], formats, numeric
+    )
     last = max(len(rows), 1)
     sheet.add_table(
         0,
