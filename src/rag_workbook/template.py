@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import io
 import itertools
 import json
@@ -641,25 +642,10 @@ def register_fingerprint(settings: Settings, measures: Iterable[Measure]) -> str
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def read_template(path: str | Path) -> Register:
-    """Read the analyst's template into a Register, refusing a register that cannot be used.
-
-    Args:
-        path: the template workbook (.xlsx or .xlsm).
-
-    Returns:
-        The Register, with ``path`` set to the path as given and ``fingerprint`` computed.
-
-    Raises:
-        TemplateError: the file is missing or not a workbook, or the register has problems;
-            the message lists every problem as ``Sheet!Cell: what is wrong; the fix``.
-
-    Example:
-        >>> register = read_template("templates/dashboard_template.xlsx")  # doctest: +SKIP
-        >>> register.measure("1.1").polarity  # doctest: +SKIP
-        <Polarity.REDUCE: 'Reduce'>
-    """
-    file = Path(path)
+def _openpyxl_rows(
+    file: Path,
+) -> tuple[list[list[tuple[object, str]]], list[list[tuple[object, str]]]]:
+    """The Settings and Measures rows through openpyxl, with every refusal message."""
     workbook = _open_workbook(file)
     try:
         settings_sheet = _find_sheet(workbook, layout.SETTINGS_SHEET)
@@ -690,6 +676,152 @@ def read_template(path: str | Path) -> Register:
             ) from exc
     finally:
         workbook.close()
+
+    return settings_rows, measure_rows
+
+
+# Number formats by built-in id (ECMA-376 18.8.30) that change how a number is read: the
+# percent ones (read in percent points) and the fixed-decimal ones (IDs shown as '2.0').
+_BUILTIN_FORMATS = {
+    1: "0",
+    2: "0.00",
+    3: "#,##0",
+    4: "#,##0.00",
+    9: "0%",
+    10: "0.00%",
+    11: "0.00E+00",
+    39: "#,##0.00;(#,##0.00)",
+    40: "#,##0.00;[Red](#,##0.00)",
+    49: "@",
+}
+# A number cell as every writer we know spells it (r, then s, then no type or t="n"); the
+# count is checked against calamine's, so a file spelled otherwise goes to openpyxl.
+_NUMBER_CELL = re.compile(rb'<c r="([A-Z]+)([0-9]+)"(?: s="([0-9]+)")?(?: t="n")?>')
+
+
+def _fast_rows(
+    file: Path,
+) -> tuple[list[list[tuple[object, str]]], list[list[tuple[object, str]]]] | None:
+    """The Settings and Measures rows through python-calamine, or None to use openpyxl.
+
+    openpyxl takes seconds over a national register of thousands of measures, and its
+    import alone is a fifth of a small merge (issue 6). Values come from calamine; the
+    number format of each numeric cell (which decides percent points and ID decimals)
+    from the workbook's styles and the `s` attribute of its cell in the sheet XML. Any
+    surprise (another layout of the package, a missing sheet) returns None, and the
+    openpyxl path reads the file and words any refusal.
+    """
+    if file.suffix.lower() not in _WORKBOOK_SUFFIXES or not file.is_file():
+        return None
+    try:
+        from python_calamine import CalamineWorkbook
+
+        data = file.read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            formats = _xf_formats(zf.read("xl/styles.xml"))
+            parts = _sheet_parts(zf)
+            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            found: list[list[list[tuple[object, str]]]] = []
+            for wanted in (layout.SETTINGS_SHEET, layout.MEASURES_SHEET):
+                name = next((n for n in workbook.sheet_names if _norm(n) == _norm(wanted)), None)
+                if name is None or name not in parts:
+                    return None
+                values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                numeric = sum(
+                    1
+                    for row in values
+                    for v in row
+                    if not isinstance(v, str | bool) and v is not None
+                )
+                styled: dict[tuple[str, int], str] = {}
+                count = 0
+                for m in _NUMBER_CELL.finditer(zf.read(parts[name])):
+                    count += 1
+                    if m.group(3):
+                        styled[(m.group(1).decode(), int(m.group(2)))] = formats.get(
+                            int(m.group(3)), "General"
+                        )
+                if count != numeric:
+                    return None
+                letters = [_col_letter(c) for c in range(max(map(len, values), default=0))]
+                found.append(
+                    [
+                        [
+                            (
+                                v,
+                                styled.get((letters[c], r), "General")
+                                if isinstance(v, int | float) and not isinstance(v, bool)
+                                else "General",
+                            )
+                            for c, v in enumerate(row)
+                        ]
+                        for r, row in enumerate(values, start=1)
+                    ]
+                )
+    except Exception:  # any surprise: let openpyxl read it and word the refusal
+        return None
+    return found[0], found[1]
+
+
+def _xf_formats(styles: bytes) -> dict[int, str]:
+    """Cell style index -> number format code, from xl/styles.xml."""
+    codes = dict(_BUILTIN_FORMATS)
+    for m in re.finditer(rb'<numFmt numFmtId="([0-9]+)" formatCode="([^"]*)"', styles):
+        codes[int(m.group(1))] = html.unescape(m.group(2).decode("utf-8"))
+    xfs = re.search(rb"<cellXfs\b[^>]*>(.*?)</cellXfs>", styles, re.S)
+    if xfs is None:
+        return {}
+    out: dict[int, str] = {}
+    for i, m in enumerate(re.finditer(rb"<xf\b([^>]*)", xfs.group(1))):
+        num = re.search(rb'numFmtId="([0-9]+)"', m.group(1))
+        out[i] = codes.get(int(num.group(1)) if num else 0, "General")
+    return out
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its zip member, through xl/workbook.xml and its relationships."""
+    rels = {
+        m.group(1).decode(): m.group(2).decode()
+        for m in re.finditer(
+            rb'<Relationship Id="([^"]+)"[^>]*? Target="([^"]+)"',
+            zf.read("xl/_rels/workbook.xml.rels"),
+        )
+    }
+    parts: dict[str, str] = {}
+    for m in re.finditer(
+        rb'<sheet name="([^"]*)" sheetId="[0-9]+" r:id="([^"]+)"', zf.read("xl/workbook.xml")
+    ):
+        target = rels.get(m.group(2).decode(), "")
+        if target:
+            name = html.unescape(m.group(1).decode("utf-8"))
+            parts[name] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return parts
+
+
+def read_template(path: str | Path) -> Register:
+    """Read the analyst's template into a Register, refusing a register that cannot be used.
+
+    Args:
+        path: the template workbook (.xlsx or .xlsm).
+
+    Returns:
+        The Register, with ``path`` set to the path as given and ``fingerprint`` computed.
+
+    Raises:
+        TemplateError: the file is missing or not a workbook, or the register has problems;
+            the message lists every problem as ``Sheet!Cell: what is wrong; the fix``.
+
+    Example:
+        >>> register = read_template("templates/dashboard_template.xlsx")  # doctest: +SKIP
+        >>> register.measure("1.1").polarity  # doctest: +SKIP
+        <Polarity.REDUCE: 'Reduce'>
+    """
+    file = Path(path)
+    fast = _fast_rows(file)
+    if fast is not None:
+        settings_rows, measure_rows = fast
+    else:
+        settings_rows, measure_rows = _openpyxl_rows(file)
 
     problems = _Problems()
     settings = _read_settings(settings_rows, problems)
