@@ -75,8 +75,9 @@ def read_returns(
 
     With `jobs` > 1 and at least `POOL_THRESHOLD` files, a process pool of `jobs` workers
     reads them (below that, starting the pool costs more than it saves; on 2 cores a pool
-    of 2 reads 2,000 returns about 1.5x faster). Any `concurrent.futures.Executor` may be
-    given instead and is always used, whatever the number of files: a
+    of 2 read 2,000 returns 1.3-1.8x faster in benchmarks/bench_merge.py). Any
+    `concurrent.futures.Executor` may be given instead and is always used, whatever the
+    number of files: a
     `ProcessPoolExecutor` or `ThreadPoolExecutor` of your own, or a Dask distributed
     client's executor (`client.get_executor()`) when one machine is not enough; the
     files must then be readable at the same paths on the workers. Results are the same
