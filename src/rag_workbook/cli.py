@@ -189,9 +189,9 @@ _jobs_option = click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes for reading (used from a few hundred files up, where it pays).",
+    default=lambda: os.cpu_count() or 1,
+    show_default="the number of CPU cores",
+    help="Worker processes for reading; a pool starts only from 200 files, where it pays.",
 )
 _json_option = click.option(
     "--report-json",
