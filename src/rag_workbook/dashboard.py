@@ -23,12 +23,14 @@ Choices a reader of the workbook sees:
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 import math
 import re
 import tempfile
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -106,6 +108,9 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 _DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%d/%m/%Y", "%B %d, %Y", "%Y-%m-%dT%H:%M:%S")
 _DEFAULT_CREATED = datetime(2000, 1, 1)
 _E = TypeVar("_E", bound=StrEnum)
+_T = TypeVar("_T")
+_MEMO_TYPES = (str, bool, type(None))
+_UNSEEN = object()
 
 
 class InputStatus(StrEnum):
@@ -357,8 +362,8 @@ def _build(
     show_direction = (
         settings.show_direction if options.show_direction is None else options.show_direction
     )
-    records = _records(frame)
-    cells = _cells(records)
+    columns = _columns(frame)
+    cells = _cells(columns)
 
     buffer = io.BytesIO()
     workbook = _Workbook(
@@ -386,21 +391,41 @@ def _build(
     styles = _Styles(workbook)
     _write_dashboard_sheet(workbook, styles, register, cells, icon_style, show_direction, options)
     _write_summary_sheet(workbook, styles, register, cells, options)
-    _write_data_sheet(workbook, styles, records, register, print_only)
+    _write_data_sheet(workbook, styles, columns, register, print_only)
     _write_issues_sheet(workbook, styles, register, report, print_only)
     _write_about_sheet(workbook, styles, register, inputs, options, print_only)
     workbook.close()
     return buffer.getvalue()
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Frame rows as dicts, in the frame's order, with missing columns as blanks."""
-    names = [*C.MASTER, *C.RAG]
-    # Column lists zipped into dicts: a tenth of the time of to_dict("records") on the
-    # 25,000 rows of a national collection, with the same Python values.
+def _columns(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """The frame's columns as lists, in the frame's order, with missing columns as blanks."""
     blank: list[Any] = [None] * len(frame)
-    columns = [frame[name].tolist() if name in frame.columns else blank for name in names]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    return {
+        name: frame[name].tolist() if name in frame.columns else blank
+        for name in (*C.MASTER, *C.RAG)
+    }
+
+
+def _per_value(values: Sequence[Any], convert: Callable[[Any], _T]) -> list[_T]:
+    """`convert` of each value, computed once per distinct text, flag or blank.
+
+    The columns of a national collection repeat a handful of texts (theme, quarter,
+    status, lead) tens of thousands of times (issue 6). Numbers are converted one by one:
+    0.0 and -0.0, 1 and True, are equal keys but not the same cell.
+    """
+    seen: dict[Any, _T] = {}
+    out: list[_T] = []
+    append = out.append
+    for value in values:
+        if value.__class__ in _MEMO_TYPES:
+            found = seen.get(value, _UNSEEN)
+            if found is _UNSEEN:
+                found = seen[value] = convert(value)
+            append(found)  # type: ignore[arg-type]
+        else:
+            append(convert(value))
+    return out
 
 
 def _number(value: Any) -> float | None:
@@ -431,17 +456,28 @@ def _enum_or_none(kind: type[_E], value: Any) -> _E | None:
     return None
 
 
-def _cells(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], _Cell]:
+def _cells(columns: Mapping[str, list[Any]]) -> dict[tuple[str, str], _Cell]:
     cells: dict[tuple[str, str], _Cell] = {}
-    for row in records:
-        status = _enum_or_none(Status, row[C.STATUS])
-        cells[(clean_text(row[C.MEASURE_ID]), clean_text(row[C.QUARTER]))] = _Cell(
+    statuses = _per_value(columns[C.STATUS], lambda v: _enum_or_none(Status, v))
+    rows = zip(
+        _per_value(columns[C.MEASURE_ID], clean_text),
+        _per_value(columns[C.QUARTER], clean_text),
+        statuses,
+        _per_value(columns[C.IS_OVERRIDE], _flag),
+        _per_value(columns[C.EXPLANATION], clean_text),
+        _per_value(columns[C.DIRECTION], lambda v: _enum_or_none(Direction, v)),
+        _per_value(columns[C.COMMENT], lambda v: clean_text(v).strip()),
+        _per_value(columns[C.DUE], _flag),
+        strict=True,
+    )
+    for mid, quarter, status, is_override, explanation, direction, comment, due in rows:
+        cells[(mid, quarter)] = _Cell(
             status=status,
-            is_override=_flag(row[C.IS_OVERRIDE]),
-            explanation=clean_text(row[C.EXPLANATION]),
-            direction=_enum_or_none(Direction, row[C.DIRECTION]),
-            comment=clean_text(row[C.COMMENT]).strip(),
-            due=_flag(row[C.DUE]) or status is not None,
+            is_override=is_override,
+            explanation=explanation,
+            direction=direction,
+            comment=comment,
+            due=due or status is not None,
         )
     return cells
 
@@ -459,7 +495,16 @@ def _parse_date(text: str) -> datetime | None:
 def _lines(text: str, width: float) -> int:
     """Lines `text` takes when wrapped in a column `width` characters wide (Arial 10)."""
     per_line = max(1, int(width * 1.3) - 2)
-    return sum(max(1, len(textwrap.wrap(part, per_line)) or 1) for part in text.split("\n"))
+    return sum(
+        # A line that fits without tabs (which textwrap expands) is one line.
+        1 if len(part) <= per_line and "\t" not in part else _wrapped_lines(part, per_line)
+        for part in text.split("\n")
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrapped_lines(part: str, per_line: int) -> int:
+    return max(1, len(textwrap.wrap(part, per_line)) or 1)
 
 
 def _write_text(sheet: Any, row: int, col: int, text: str, fmt: Any) -> None:
@@ -905,18 +950,6 @@ _DATA_WIDTHS: Mapping[str, float] = {
 }
 
 
-def _sort_key(register: Register) -> Any:
-    order = {m.measure_id: i for i, m in enumerate(register.measures)}
-    quarters = {q: i for i, q in enumerate(QUARTERS)}
-
-    def key(row: dict[str, Any]) -> tuple[int, str, int]:
-        mid = clean_text(row[C.MEASURE_ID])
-        quarter = clean_text(row[C.QUARTER])
-        return (order.get(mid, len(order)), mid, quarters.get(quarter, len(quarters)))
-
-    return key
-
-
 class _NotesVml(xlsxwriter.vml.Vml):  # type: ignore[misc]
     """Vml that writes each note's shape in one piece.
 
@@ -988,7 +1021,7 @@ class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
 
 
 class _BulkSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
-    """A worksheet that also takes a block of rows at once and writes them straight as XML.
+    """A worksheet that also takes a block of columns at once and writes them straight as XML.
 
     The Data sheet of a national collection has hundreds of thousands of cells; through
     xlsxwriter's per-cell path (store each cell, then assemble it) they cost several
@@ -1003,41 +1036,45 @@ class _BulkSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         self._block_first = 0
         self._block_formats: list[Any] = []
         self._block_numeric: list[bool] = []
-        self._block_rows: list[list[float | int | None]] = []
+        self._block_columns: list[list[float | int | None]] = []
 
     def write_block(
         self,
         first_row: int,
-        rows: Sequence[Sequence[str | float | None]],
+        columns: Sequence[Sequence[str | float | None]],
         formats: Sequence[Any],
         numeric: Sequence[bool],
     ) -> None:
-        """Write `rows` from `first_row`, column j with `formats[j]`, as a number if `numeric[j]`.
+        """Write `columns` from `first_row`, column j with `formats[j]`, as numbers if `numeric[j]`.
 
         A value of None or "" is a blank cell carrying its format; text must be clean.
         """
-        sst = self.str_table._get_shared_string_index
+        texts = [col for col, is_number in zip(columns, numeric, strict=True) if not is_number]
+        sst = self.str_table
+        # Strings enter the table in row-major order of first use, as write_string does.
+        calls = 0
+        for value in dict.fromkeys(itertools.chain.from_iterable(zip(*texts, strict=True))):
+            if value:
+                sst._get_shared_string_index(value)
+                calls += 1
+        sst.count += sum(1 for col in texts for value in col if value) - calls
+        index = sst.string_table
         block: list[list[float | int | None]] = []
-        for values in rows:
-            cells: list[float | int | None] = []
-            for value, is_number in zip(values, numeric, strict=True):
-                if value is None or value == "":
-                    cells.append(None)
-                elif is_number:
-                    cells.append(float(value))
-                else:
-                    cells.append(sst(value))
-            block.append(cells)
+        for col, is_number in zip(columns, numeric, strict=True):
+            if is_number:
+                block.append([None if v is None or v == "" else float(v) for v in col])
+            else:
+                block.append([index[v] if v else None for v in col])
         self._block_first = first_row
         self._block_formats = list(formats)
         self._block_numeric = list(numeric)
-        self._block_rows = block
-        if block:
+        self._block_columns = block if block and block[0] else []
+        if self._block_columns:
             self._check_dimensions(first_row, 0)
-            self._check_dimensions(first_row + len(block) - 1, len(formats) - 1)
+            self._check_dimensions(first_row + len(block[0]) - 1, len(formats) - 1)
 
     def _write_rows(self) -> None:
-        if not self._block_rows:
+        if not self._block_columns:
             super()._write_rows()
             return
         last = getattr(self, "dim_rowmax")  # noqa: B009  (untyped base class)
@@ -1046,33 +1083,40 @@ class _BulkSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
             super()._write_rows()
         finally:
             self.dim_rowmax = last
+        # Each cell is `<c r="{ref}"` and a tail made once per distinct value of its column;
+        # one format string per row puts them together (formats get their xf index here,
+        # in the order xlsxwriter would give it).
         xfs = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in self._block_formats]
-        letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(len(xfs))]
-        numeric = self._block_numeric
-        span = f"1:{len(xfs)}"
-        write = self.fh.write
-        for i, cells in enumerate(self._block_rows):
-            row = self._block_first + i
-            self._write_row(row, span)
-            r = row + 1
-            parts = []
-            for c, v in enumerate(cells):
-                if v is None:
-                    parts.append(f'<c r="{letters[c]}{r}"{xfs[c]}/>')
-                elif numeric[c]:
-                    parts.append(f'<c r="{letters[c]}{r}"{xfs[c]}><v>{v:.16G}</v></c>')
-                else:
-                    parts.append(f'<c r="{letters[c]}{r}"{xfs[c]} t="s"><v>{v}</v></c>')
-            parts.append("</row>")
-            write("".join(parts))
+        tails: list[list[str]] = []
+        for col, xf, is_number in zip(self._block_columns, xfs, self._block_numeric, strict=True):
+            blank = f"{xf}/>"
+            if is_number:
+                tails.append([blank if v is None else f"{xf}><v>{v:.16G}</v></c>" for v in col])
+            else:
+                made = {
+                    v: blank if v is None else f'{xf} t="s"><v>{v}</v></c>'
+                    for v in dict.fromkeys(col)
+                }
+                tails.append([made[v] for v in col])
+        letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(len(tails))]
+        template = (
+            f'<row r="{{0}}" spans="1:{len(tails)}">'
+            + "".join(f'<c r="{letter}{{0}}"{{{c + 1}}}' for c, letter in enumerate(letters))
+            + "</row>"
+        )
+        rows = map(template.format, itertools.count(self._block_first + 1), *tails)
+        self.fh.write("".join(rows))
 
 
 def _write_data_sheet(
-    workbook: Any, styles: _Styles, records: list[dict[str, Any]], register: Register, hidden: bool
+    workbook: Any,
+    styles: _Styles,
+    columns: Mapping[str, list[Any]],
+    register: Register,
+    hidden: bool,
 ) -> None:
     sheet = workbook.add_worksheet(DATA_SHEET, worksheet_class=_BulkSheet)
     names = list(C.DATA_LABELS)
-    rows = sorted(records, key=_sort_key(register))
     text = styles(valign="top")
     wrap = styles(valign="top", text_wrap=True)
     number = styles(valign="top", num_format="#,##0.##")
@@ -1088,24 +1132,27 @@ def _write_data_sheet(
         number if is_number else wrap if name in (C.EXPLANATION, C.COMMENT) else text
         for name, is_number in zip(names, numeric, strict=True)
     ]
-    cleaned: dict[object, str] = {}  # the same theme, text and lead come four times a measure
-
-    def cell(name: str, value: Any) -> str | float | None:
+    converted: dict[str, list[str | float | None]] = {}
+    for name in names:
         if name in (C.VALUE, C.TARGET):
-            return _number(value)
-        if name == C.IS_OVERRIDE:
-            return "Yes" if _flag(value) else "No"
-        if isinstance(value, str):
-            found = cleaned.get(value)
-            if found is None:
-                found = cleaned[value] = clean_text(value)
-            return found
-        return clean_text(value)
-
+            converted[name] = [_number(v) for v in columns[name]]
+        elif name == C.IS_OVERRIDE:
+            converted[name] = _per_value(columns[name], lambda v: "Yes" if _flag(v) else "No")
+        else:
+            converted[name] = _per_value(columns[name], clean_text)
+    # Rows in register order, then measure ID, then quarter (a stable sort, as before).
+    order = {m.measure_id: i for i, m in enumerate(register.measures)}
+    quarters = {q: i for i, q in enumerate(QUARTERS)}
+    ids = _per_value(columns[C.MEASURE_ID], clean_text)
+    keys = [
+        (order.get(mid, len(order)), mid, quarters.get(quarter, len(quarters)))
+        for mid, quarter in zip(ids, _per_value(columns[C.QUARTER], clean_text), strict=True)
+    ]
+    sequence = sorted(range(len(keys)), key=keys.__getitem__)
     sheet.write_block(
-        1, [[cell(name, row[name]) for name in names] for row in rows], formats, numeric
+        1, [[converted[name][i] for i in sequence] for name in names], formats, numeric
     )
-    last = max(len(rows), 1)
+    last = max(len(sequence), 1)
     sheet.add_table(
         0,
         0,
