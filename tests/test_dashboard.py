@@ -561,6 +561,8 @@ HOSTILE = (
     "http://example.com/a",
     "12",
     "a\x00b\x07c",
+    "<r><t>rich?</t></r>",
+    "<r>x</r> & <b>",
 )
 
 
@@ -599,6 +601,7 @@ def test_text_from_returns_stays_text_on_every_sheet(tmp_path: Path) -> None:
     assert found["=1+1"] == {"Dashboard", "Summary", "Data", "Issues", "About"}
     assert found['=HYPERLINK("http://x","click")'] == {"Dashboard", "Data"}
     assert "abc" in found
+    assert found["<r><t>rich?</t></r>"] == found["<r>x</r> & <b>"] == {"Dashboard", "Data"}
     with zipfile.ZipFile(path) as zf:
         assert not any(
             "<f>" in zf.read(n).decode() for n in zf.namelist() if "worksheets/sheet" in n

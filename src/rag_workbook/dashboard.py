@@ -39,8 +39,13 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.comments
 import xlsxwriter.packager
+import xlsxwriter.sharedstrings
+import xlsxwriter.utility
 import xlsxwriter.vml
+import xlsxwriter.worksheet
+from xlsxwriter.utility import _preserve_whitespace
 
 from rag_workbook import __version__
 from rag_workbook import columns as C
@@ -111,6 +116,7 @@ _E = TypeVar("_E", bound=StrEnum)
 _T = TypeVar("_T")
 _MEMO_TYPES = (str, bool, type(None))
 _UNSEEN = object()
+_FAST_CELLS = frozenset({"String", "Number", "Blank"})
 
 
 class InputStatus(StrEnum):
@@ -980,8 +986,72 @@ class _NotesVml(xlsxwriter.vml.Vml):  # type: ignore[misc]
         )
 
 
+class _NotesComments(xlsxwriter.comments.Comments):  # type: ignore[misc]
+    """Comments that write each note in one piece: the XML `Comments._write_comment` writes."""
+
+    def _write_comment_list(self, comment_data: list[Any]) -> None:
+        escape = self._escape_attributes
+        parts = ["<commentList>"]
+        for comment in comment_data:
+            ref = xlsxwriter.utility.xl_rowcol_to_cell(comment.row, comment.col)
+            author = (
+                f' authorId="{self.author_ids[comment.author]}"'
+                if comment.author is not None
+                else ""
+            )
+            text = comment.text
+            space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+            data = self._escape_control_characters(self._escape_data(text))
+            parts.append(
+                f'<comment ref="{escape(ref)}"{author}><text><r><rPr>'
+                f'<sz val="{escape(comment.font_size)}"/><color indexed="81"/>'
+                f'<rFont val="{escape(comment.font_name)}"/>'
+                f'<family val="{escape(comment.font_family)}"/></rPr>'
+                f"<t{space}>{data}</t></r></text></comment>"
+            )
+        parts.append("</commentList>")
+        self.fh.write("".join(parts))
+
+
+class _Strings(xlsxwriter.sharedstrings.SharedStrings):  # type: ignore[misc]
+    """Shared strings written in one piece, each as plain text.
+
+    The XML `SharedStrings._write_si` writes, except that xlsxwriter writes a string that
+    starts with `<r>` and ends with `</r>` unescaped, as rich text: a comment `<r>x</r>`
+    in a return would come out as `x`, or break the file. This workbook has no rich text.
+    """
+
+    def _write_sst_strings(self) -> None:
+        parts: list[str] = []
+        for string in self.string_table.string_array:
+            text = self._escape_control_characters(string)
+            space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+            parts.append(f"<si><t{space}>{self._escape_data(text)}</t></si>")
+        self.fh.write("".join(parts))
+
+
 class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
-    """The xlsxwriter packager, with the notes' VML written by `_NotesVml`."""
+    """The xlsxwriter packager, with notes and shared strings written in one piece each."""
+
+    def _write_comment_files(self) -> None:
+        # Packager._write_comment_files (xlsxwriter 3.x) with _NotesComments.
+        index = 1
+        for worksheet in self.workbook.worksheets():
+            if not worksheet.has_comments:
+                continue
+            comments = _NotesComments()
+            comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
+            comments._assemble_xml_file(worksheet.comments_list)
+            index += 1
+
+    def _write_shared_strings_file(self) -> None:
+        # Packager._write_shared_strings_file (xlsxwriter 3.x) with _Strings.
+        sst = _Strings()
+        sst.string_table = self.workbook.str_table
+        if not self.workbook.str_table.count:
+            return
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
 
     def _write_vml_files(self) -> None:
         # Packager._write_vml_files (xlsxwriter 3.x) with _NotesVml for the comment shapes.
@@ -1013,14 +1083,33 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
                 index += 1
 
 
-class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
-    """An xlsxwriter Workbook packaged by `_Packager` (xlsxwriter's own override hook)."""
+class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
+    """A worksheet whose plain cells (text, number, blank, with a format) are written in one piece.
 
-    def _get_packager(self) -> Any:
-        return _Packager()
+    xlsxwriter writes each cell through an attribute list and an escaping pass, about ten
+    microseconds a cell; a national dashboard has 100,000 such cells besides the Data
+    rows (issue 6). This writes the XML `Worksheet._write_cell` writes for them; every
+    other cell (formulas, rich text, a cell taking its row's or column's format) goes
+    through xlsxwriter.
+    """
+
+    def _write_cell(self, row: int, col: int, cell: Any) -> None:
+        kind = cell.__class__.__name__
+        fmt = cell.format
+        if not fmt or kind not in _FAST_CELLS or self.constant_memory:
+            super()._write_cell(row, col, cell)
+            return
+        ref = xlsxwriter.utility.xl_rowcol_to_cell_fast(row, col)
+        xf = fmt._get_xf_index()
+        if kind == "String":
+            self.fh.write(f'<c r="{ref}" s="{xf}" t="s"><v>{cell.string}</v></c>')
+        elif kind == "Number":
+            self.fh.write(f'<c r="{ref}" s="{xf}"><v>{cell.number:.16G}</v></c>')
+        else:
+            self.fh.write(f'<c r="{ref}" s="{xf}"/>')
 
 
-class _BulkSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
+class _BulkSheet(_FastSheet):
     """A worksheet that also takes a block of columns at once and writes them straight as XML.
 
     The Data sheet of a national collection has hundreds of thousands of cells; through
@@ -1106,6 +1195,15 @@ class _BulkSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         )
         rows = map(template.format, itertools.count(self._block_first + 1), *tails)
         self.fh.write("".join(rows))
+
+
+class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
+    """An xlsxwriter Workbook packaged by `_Packager` (xlsxwriter's own override hook)."""
+
+    worksheet_class = _FastSheet
+
+    def _get_packager(self) -> Any:
+        return _Packager()
 
 
 def _write_data_sheet(
