@@ -271,3 +271,21 @@ def test_native_stderr_is_silenced_while_parsing_but_progress_still_shows(
     err = capfd.readouterr().err
     assert "panicked" not in err and "backtrace" not in err
     assert "Reading returns: 100%" in err and "after" in err
+
+
+def test_an_internal_failure_is_one_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag_workbook import cli, pipeline
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("something we did not foresee")
+
+    monkeypatch.delenv("RAG_WORKBOOK_DEBUG", raising=False)
+    monkeypatch.setattr(pipeline, "check_returns", broken)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["check", "returns/", "--template", "t.xlsx"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "bug in rag-workbook" in err and "something we did not foresee" in err
+    assert "Traceback" not in err

@@ -65,6 +65,18 @@ def _cannot_run() -> Iterator[None]:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        # A bug of ours, not bad input: say so in one paragraph; the traceback is for
+        # whoever fixes it (RAG_WORKBOOK_DEBUG=1).
+        if os.environ.get("RAG_WORKBOOK_DEBUG"):
+            raise
+        click.echo(
+            f"error: rag-workbook failed unexpectedly ({type(exc).__name__}: {exc}).\n"
+            "This is a bug in rag-workbook, not in your files; please report it with the "
+            "command you ran. Run again with RAG_WORKBOOK_DEBUG=1 for the details.",
+            err=True,
+        )
+        sys.exit(EXIT_CANNOT_RUN)
 
 
 def _print_report(report: Report, *, limit: int) -> None:
