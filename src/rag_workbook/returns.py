@@ -216,12 +216,29 @@ def _role_of_text(header: str) -> str:
     return _ALIASES.get(key, "")
 
 
+@functools.lru_cache(maxsize=4096)
+def _classify(text: str) -> tuple[bool, str, str]:
+    """A text cell above or on the table header: (not blank, column role, header-block key)."""
+    if not text.strip():
+        return False, "", ""
+    return True, _role_of_text(text), _HEADER_LABELS.get(_norm(text), "")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _a1(row: int, col: int) -> str:
+    """0-based (row, col) as "A1"; cached, as every return names the same few cells."""
+    a1: str = xl_rowcol_to_cell(row, col)
+    return a1
+
+
 def _is_empty(v: object) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
 def _text(v: object) -> str:
     """A cell as the lead saw it, for messages and reasons."""
+    if type(v) is str:  # the usual case, first: ~40 calls a return
+        return v.strip()
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
     if isinstance(v, float):
@@ -668,13 +685,37 @@ def _rows_of(sheet: CalamineSheet) -> tuple[list[list[object]], int]:
     return rows, height
 
 
-def _find_header(rows: list[list[object]]) -> tuple[int, dict[int, str]] | None:
-    """The table header row and its column roles: needs an ID and a quarter column."""
+def _find_header(
+    rows: list[list[object]],
+) -> tuple[int, dict[int, str], dict[str, object]] | None:
+    """The table header row, its column roles and the header block above it.
+
+    The header row is the first with an ID and a quarter column. The header block holds
+    the facts by label (partnership, theme, ...) found in the rows above it: the first
+    non-empty cell right of a known label. One pass, as every return pays for it.
+    """
+    block: dict[str, object] = {}
     for r, row in enumerate(rows[:_HEADER_SCAN_ROWS]):
-        roles = {c: _role(v) for c, v in enumerate(row) if isinstance(v, str) and v.strip()}
+        if not any(row):  # no text at all (blank cells are "", None or 0)
+            continue
+        roles: dict[int, str] = {}
+        labels: list[tuple[int, str]] = []
+        for c, v in enumerate(row):
+            if v and isinstance(v, str):
+                filled, role, key = _classify(v)
+                if filled:
+                    roles[c] = role
+                    if key:
+                        labels.append((c, key))
         found = set(roles.values())
         if ROLE_ID in found and any(q in found for q in QUARTERS):
-            return r, roles
+            return r, roles, block
+        for c, key in labels:
+            if key not in block:
+                for w in row[c + 1 :]:
+                    if not _is_empty(w):
+                        block[key] = w
+                        break
     return None
 
 
@@ -696,7 +737,9 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
         } or set(names)
         candidates = [n for n in names if _norm(n) == _norm(layout.RETURN_SHEET)]
         candidates += [n for n in names if n in visible and n not in candidates]
-        chosen: tuple[str, list[list[object]], int, dict[int, str], int] | None = None
+        chosen: (
+            tuple[str, list[list[object]], int, dict[int, str], dict[str, object], int] | None
+        ) = None
         merged: list[tuple[tuple[int, int], tuple[int, int]]] = []
         for name in candidates:
             if name == meta_name:
@@ -705,7 +748,7 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
             rows, height = _rows_of(sheet)
             header = _find_header(rows)
             if header is not None:
-                chosen = (name, rows, header[0], header[1], names.index(name))
+                chosen = (name, rows, header[0], header[1], header[2], names.index(name))
                 if height > len(rows):
                     ctx.add(
                         "rows-not-read",
@@ -714,7 +757,7 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
                         "read (a return has a few dozen)",
                         "delete the rows below the table and send the return again",
                         sheet=name,
-                        cell=xl_rowcol_to_cell(len(rows), 0),
+                        cell=_a1(len(rows), 0),
                     )
                 try:
                     merged = list(sheet.merged_cell_ranges or [])
@@ -735,7 +778,7 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
             issues=ctx.final_issues(),
             readable=False,
         )
-    sheet_name, rows, hrow, roles, sheet_index = chosen
+    sheet_name, rows, hrow, roles, header_block, sheet_index = chosen
     ctx.sheet = sheet_name
     problems = (
         _formula_problems(data, sheet_name, sheet_index) if suffix in (".xlsx", ".xlsm") else {}
@@ -745,7 +788,18 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
         return _saved_time(data, suffix) if suffix in (".xlsx", ".xlsm", ".ods") else ""
 
     return _read_table(
-        path, shown, digest, ctx, meta, rows, hrow, roles, merged, problems, saved_time
+        path,
+        shown,
+        digest,
+        ctx,
+        meta,
+        rows,
+        hrow,
+        roles,
+        header_block,
+        merged,
+        problems,
+        saved_time,
     )
 
 
@@ -758,34 +812,35 @@ def _read_table(
     rows: list[list[object]],
     hrow: int,
     roles: dict[int, str],
+    header: dict[str, object],
     merged: list[tuple[tuple[int, int], tuple[int, int]]],
     problems: dict[tuple[int, int], str],
     saved_time: Callable[[], str],
 ) -> ReturnData:
     register = ctx.register
-    header = _header_block(rows[:hrow])
 
     # Column roles; the first column of a role wins, later duplicates are reported.
     col_of: dict[str, int] = {}
     for c in sorted(roles):
         role = roles[c]
-        label = _text(rows[hrow][c])
         if not role:
+            label = _text(rows[hrow][c])
             ctx.add(
                 "unknown-column",
                 Severity.WARNING,
                 f"column '{label}' is not a return column; its cells are not read",
                 "delete the column or rename its header (e.g. Q3, Comment)",
-                cell=xl_rowcol_to_cell(hrow, c),
+                cell=_a1(hrow, c),
                 value=label,
             )
         elif role in col_of and role != ROLE_KNOWN:
+            label = _text(rows[hrow][c])
             ctx.add(
                 "duplicate-column",
                 Severity.WARNING,
                 f"column '{label}' repeats the {role} column; its cells are not read",
                 "keep one column per quarter and field",
-                cell=xl_rowcol_to_cell(hrow, c),
+                cell=_a1(hrow, c),
                 value=label,
             )
         elif role != ROLE_KNOWN:
@@ -806,54 +861,61 @@ def _read_table(
             ctx.add(
                 "merged-value-cells",
                 Severity.WARNING,
-                f"quarter cells {xl_rowcol_to_cell(r0, c0)}:{xl_rowcol_to_cell(r1, c1)} are "
+                f"quarter cells {_a1(r0, c0)}:{_a1(r1, c1)} are "
                 "merged; the value is read for its first cell only",
                 "unmerge the cells and type one value per quarter",
-                cell=xl_rowcol_to_cell(r0, c0),
+                cell=_a1(r0, c0),
                 value=_text(top),
             )
         if c0 in (id_col, *note_cols.values()) and not covered_q:
             for r in range(max(r0, hrow + 1), r1 + 1):
                 fill[(r, c0)] = top
 
-    def cell(r: int, c: int) -> object:
-        row = rows[r]
-        v = row[c] if c < len(row) else ""
-        if (r, c) in fill and _is_empty(v):
-            return fill[(r, c)]
-        return v
+    # Each row is read padded to the columns used, with merged text spread into its empty
+    # cells (on a copy: `rows` is not changed).
+    width = max(id_col, *area_cols) + 1
+    fill_rows: dict[int, list[tuple[int, object]]] = {}
+    for (r, c), v in fill.items():
+        fill_rows.setdefault(r, []).append((c, v))
 
     values: list[CellValue] = []
     notes: list[RowNotes] = []
     seen: dict[str, int] = {}
     ids_present: list[str] = []
     for r in range(hrow + 1, len(rows)):
-        raw_id = cell(r, id_col)
-        area = [(c, cell(r, c)) for c in area_cols]
-        filled = [(c, v) for c, v in area if not _is_empty(v)]
-        flagged = [c for c in area_cols if (r, c) in problems]
+        row = rows[r]
+        if len(row) < width:
+            row = [*row, *([""] * (width - len(row)))]
+        if r in fill_rows:
+            row = list(row)
+            for c, v in fill_rows[r]:
+                if _is_empty(row[c]):
+                    row[c] = v
+        raw_id = row[id_col]
+        filled = [(c, v) for c in area_cols if not _is_empty(v := row[c])]
+        flagged = [c for c in area_cols if (r, c) in problems] if problems else []
         if _is_empty(raw_id):
             if filled or flagged:
-                where = ", ".join(xl_rowcol_to_cell(r, c) for c, _ in filled) or ", ".join(
-                    xl_rowcol_to_cell(r, c) for c in flagged
+                where = ", ".join(_a1(r, c) for c, _ in filled) or ", ".join(
+                    _a1(r, c) for c in flagged
                 )
                 ctx.add(
                     "row-without-id",
                     Severity.WARNING,
                     f"row {r + 1} has entries ({where}) but no measure ID; they are not read",
                     "type the measure ID in the ID column or move the entries to its row",
-                    cell=xl_rowcol_to_cell(r, id_col),
+                    cell=_a1(r, id_col),
                     value="; ".join(_text(v) for _, v in filled),
                 )
             continue
         mid = _measure_id(raw_id, register)
-        id_cell = xl_rowcol_to_cell(r, id_col)
+        id_cell = _a1(r, id_col)
         if register.measure(mid) is None:
             looks_like_id = bool(re.fullmatch(r"[A-Za-z]{0,6}\s?[0-9][0-9A-Za-z.\-/]*", mid))
             if filled or looks_like_id:
                 extra = (
                     " (entries not read: "
-                    + ", ".join(f"{xl_rowcol_to_cell(r, c)}={_text(v)}" for c, v in filled)
+                    + ", ".join(f"{_a1(r, c)}={_text(v)}" for c, v in filled)
                     + ")"
                     if filled
                     else ""
@@ -875,9 +937,7 @@ def _read_table(
                 f"measure {mid} appears again (first on row {seen[mid] + 1}); this row is not "
                 "read"
                 + (
-                    " (entries: "
-                    + ", ".join(f"{xl_rowcol_to_cell(r, c)}={_text(v)}" for c, v in filled)
-                    + ")"
+                    " (entries: " + ", ".join(f"{_a1(r, c)}={_text(v)}" for c, v in filled) + ")"
                     if filled
                     else ""
                 ),
@@ -890,8 +950,8 @@ def _read_table(
         seen[mid] = r
         ids_present.append(mid)
         for q, c in value_cols.items():
-            _read_value(ctx, values, mid, q, r, c, cell(r, c), problems.get((r, c), ""))
-        notes_row = _read_notes(ctx, mid, r, note_cols, cell, problems)
+            _read_value(ctx, values, mid, q, r, c, row[c], problems.get((r, c), ""))
+        notes_row = _read_notes(ctx, mid, r, note_cols, row, problems)
         if notes_row is not None:
             notes.append(notes_row)
 
@@ -967,7 +1027,10 @@ def _read_value(
     v: object,
     problem: str,
 ) -> None:
-    a1 = xl_rowcol_to_cell(r, c)
+    a1 = _a1(r, c)
+    if type(v) is float and not problem and math.isfinite(v):  # the usual case, first
+        values.append(CellValue(mid, q, v, _text(v), ctx.sheet, a1))
+        return
     if problem == "formula-without-value" and _is_empty(v):
         ctx.add(
             "formula-without-value",
@@ -1034,14 +1097,14 @@ def _read_notes(
     mid: str,
     r: int,
     note_cols: dict[str, int],
-    get: Callable[[int, int], object],
+    row: list[object],
     problems: dict[tuple[int, int], str],
 ) -> RowNotes | None:
     texts: dict[str, str] = {}
     cells: dict[str, str] = {}
     for role, c in note_cols.items():
-        v = get(r, c)
-        cells[role] = xl_rowcol_to_cell(r, c)
+        v = row[c]
+        cells[role] = _a1(r, c)
         if _is_empty(v) and (r, c) in problems:
             ctx.add(
                 "formula-without-value",
@@ -1090,23 +1153,6 @@ def _read_notes(
         override_cell=cells.get(ROLE_OVERRIDE, "") if override_text else "",
         comment_cell=cells.get(ROLE_COMMENT, "") if comment else "",
     )
-
-
-def _header_block(rows: list[list[object]]) -> dict[str, object]:
-    """Header facts by label: the first non-empty cell right of a known label."""
-    found: dict[str, object] = {}
-    for row in rows:
-        for c, v in enumerate(row):
-            if not isinstance(v, str):
-                continue
-            key = _HEADER_LABELS.get(_norm(v))
-            if key is None or key in found:
-                continue
-            for w in row[c + 1 :]:
-                if not _is_empty(w):
-                    found[key] = w
-                    break
-    return found
 
 
 def _match_theme(text: str, themes: tuple[str, ...]) -> str:
