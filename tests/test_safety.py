@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from rag_workbook.model import Severity
 from rag_workbook.report import Issue
-from rag_workbook.safety import LIMITS, Limits, check_file
+from rag_workbook.safety import LIMITS, Limits, check_and_read, check_file
 
 # ../shared/corpus/real beside the repository
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
@@ -102,6 +102,32 @@ def test_hostile_file_gives_one_expected_issue_quickly(corpus: dict[str, Path], 
 def test_good_returns_pass(corpus: dict[str, Path], good_return: Path) -> None:
     good = sorted(good_return.parent.glob("*.xlsx"))
     assert [(p.name, check_file(p, p.name)) for p in good] == [(p.name, None) for p in good]
+
+
+def test_check_and_read_gives_the_checked_bytes_or_the_same_issue(
+    corpus: dict[str, Path], good_return: Path
+) -> None:
+    good = sorted(good_return.parent.glob("*.xlsx"))
+    assert [(p.name, check_and_read(p, p.name)) for p in good] == [
+        (p.name, (None, p.read_bytes())) for p in good
+    ]
+    assert [(c.name, check_and_read(corpus[c.name], c.name)[0]) for c in CASES] == [
+        (c.name, check_file(corpus[c.name], c.name)) for c in CASES
+    ]
+    assert [check_and_read(corpus[c.name], c.name)[1] is None for c in CASES] == [
+        c.check_code is not None for c in CASES
+    ]
+
+
+def test_check_and_read_leaves_a_large_file_to_the_caller(tmp_path: Path) -> None:
+    path = tmp_path / "large.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = wb.add_worksheet("Return")
+    for r in range(60_000):  # incompressible-ish numbers: well over 1 MB on disk
+        sheet.write_row(r, 0, [r * 7919 % 104729 / 7, r * 31 % 997 / 3, f"x{r * 17}"])
+    wb.close()
+    assert path.stat().st_size > 1024 * 1024
+    assert check_and_read(path, "large.xlsx") == (None, None)
 
 
 def test_plain_xlsxwriter_workbook_passes(tmp_path: Path) -> None:

@@ -604,8 +604,9 @@ def read_return(path: str | Path, register: Register, *, display: str | None = N
     """
     p = Path(path)
     shown = display if display is not None else str(path)
+    data: bytes | None = None
     try:
-        problem = safety.check_file(p, shown)
+        problem, data = safety.check_and_read(p, shown)
     except Exception as exc:  # the pre-flight check must never stop a merge
         problem = Issue(
             code="file-unreadable",
@@ -617,7 +618,8 @@ def read_return(path: str | Path, register: Register, *, display: str | None = N
     if problem is not None:
         return _unreadable(p, shown, problem)
     try:
-        data = p.read_bytes()
+        if data is None:  # too large for the check to have read it whole
+            data = p.read_bytes()
     except OSError as exc:
         return _unreadable(
             p,

@@ -140,6 +140,8 @@ _SCANNED_PART = re.compile(
 def check_file(path: Path, display: str, *, limits: Limits = LIMITS) -> Issue | None:
     """Return an Issue when `path` must not be parsed, else None.
 
+    `check_and_read` does the same check and also hands back the bytes it read.
+
     Args:
         path: the file to check.
         display: the file name to use in the issue.
@@ -154,24 +156,50 @@ def check_file(path: Path, display: str, *, limits: Limits = LIMITS) -> Issue | 
         >>> check_file(Path("returns/ASB.xlsx"), "ASB.xlsx") is None
         True
     """
+    return check_and_read(path, display, limits=limits)[0]
+
+
+def check_and_read(
+    path: Path, display: str, *, limits: Limits = LIMITS
+) -> tuple[Issue | None, bytes | None]:
+    """Check `path` as `check_file` does; also return the file's bytes when it read them whole.
+
+    A small file (up to 1 MB, every real return) is read in one go for the check, so the
+    reader can parse exactly the bytes that were checked instead of opening the file again.
+
+    Args:
+        path: the file to check.
+        display: the file name to use in the issue.
+        limits: the size limits to apply (the defaults in `LIMITS` unless testing).
+
+    Returns:
+        `(issue, None)` when the file must not be parsed (the issue as `check_file` gives
+        it); else `(None, data)`, where `data` is the whole file, or None for a file too
+        large to have been read whole (the caller reads it).
+
+    Example:
+        >>> issue, data = check_and_read(Path("returns/ASB.xlsx"), "ASB.xlsx")
+        >>> issue is None and data is not None
+        True
+    """
     try:
-        return _check(path, display, limits)
+        return None, _check(path, display, limits)
     except _Refused as refused:
-        return refused.issue(display)
+        return refused.issue(display), None
     except OSError as exc:
         return _issue(
             FILE_UNREADABLE,
             display,
             f"cannot read the file ({exc.strerror or exc})",
             "check the file exists, is not open elsewhere and that you may read it",
-        )
+        ), None
     except Exception as exc:  # a bug here must not stop the merge; the parser decides
         return _issue(
             FILE_CORRUPT,
             display,
             f"the file could not be checked ({type(exc).__name__}: {exc})",
             _FIX_RESEND,
-        )
+        ), None
 
 
 def _issue(code: str, display: str, message: str, fix: str) -> Issue:
@@ -225,6 +253,11 @@ class _Source:
         if self._data and len(self._data) != size:
             raise _corrupt("it changed while being read")
 
+    @property
+    def whole(self) -> bytes | None:
+        """The whole file when it was read in one go, else None."""
+        return self._data or None
+
     def rfind(self, needle: bytes, start: int) -> int:
         """Offset of the last `needle` at or after `start`, or -1."""
         if self._data:
@@ -241,7 +274,8 @@ class _Source:
         return self._handle.read(count)
 
 
-def _check(path: Path, display: str, limits: Limits) -> Issue | None:
+def _check(path: Path, display: str, limits: Limits) -> bytes | None:
+    """Raise _Refused when the file must not be parsed; else return its bytes if read whole."""
     stat = path.stat()
     if not S_ISREG(stat.st_mode):
         raise _Refused(
@@ -272,7 +306,7 @@ def _check(path: Path, display: str, limits: Limits) -> Issue | None:
             _check_cfb(source, limits)
         else:
             _refuse_other(head)
-    return None
+    return source.whole
 
 
 # --- zip packages: xlsx, xlsm, xlsb, ods ---------------------------------------------
