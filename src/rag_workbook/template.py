@@ -25,6 +25,7 @@ Reading rules worth knowing:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import html
 import io
@@ -123,6 +124,9 @@ _SETTING_HELP = {
 }
 
 
+# Cached: a national register has thousands of rows naming the same few polarities, bases
+# and number formats.
+@functools.lru_cache(maxsize=4096)
 def _norm(text: str) -> str:
     """Lower-case and drop spaces, underscores, hyphens and full stops."""
     return re.sub(r"[\s_\-.:()/]+", "", text.strip().lower())
@@ -188,6 +192,7 @@ def _as_text(value: object, number_format: str = "General") -> str:
     return str(value).strip()
 
 
+@functools.lru_cache(maxsize=256)
 def _format_decimals(number_format: str) -> int:
     """How many decimals a number format such as '0.00' shows (0 for General)."""
     match = re.search(r"0\.(0+)", number_format or "")
@@ -696,6 +701,9 @@ _BUILTIN_FORMATS = {
 }
 # A number cell as every writer we know spells it (r, then s, then no type or t="n"); the
 # count is checked against calamine's, so a file spelled otherwise goes to openpyxl.
+# Cell value classes as python-calamine gives them (exact classes, no subclasses).
+_NUMERIC = frozenset({int, float})
+_NOT_NUMERIC = frozenset({str, bool, type(None)})
 _NUMBER_CELL = re.compile(rb'<c r="([A-Z]+)([0-9]+)"(?: s="([0-9]+)")?(?: t="n")?>')
 
 
@@ -727,12 +735,7 @@ def _fast_rows(
                 if name is None or name not in parts:
                     return None
                 values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                numeric = sum(
-                    1
-                    for row in values
-                    for v in row
-                    if not isinstance(v, str | bool) and v is not None
-                )
+                numeric = sum(1 for row in values for v in row if v.__class__ not in _NOT_NUMERIC)
                 styled: dict[tuple[str, int], str] = {}
                 count = 0
                 for m in _NUMBER_CELL.finditer(zf.read(parts[name])):
@@ -750,7 +753,7 @@ def _fast_rows(
                             (
                                 v,
                                 styled.get((letters[c], r), "General")
-                                if isinstance(v, int | float) and not isinstance(v, bool)
+                                if v.__class__ in _NUMERIC
                                 else "General",
                             )
                             for c, v in enumerate(row)
