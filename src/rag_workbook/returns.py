@@ -894,7 +894,12 @@ def _read_table(
                 if _is_empty(row[c]):
                     row[c] = v
         raw_id = row[id_col]
-        filled = [(c, v) for c in area_cols if not _is_empty(v := row[c])]
+        # not _is_empty(v), inlined: this runs for every cell of the value area
+        filled = [
+            (c, v)
+            for c in area_cols
+            if (v := row[c]) != "" and v is not None and not (isinstance(v, str) and v.isspace())
+        ]
         flagged = [c for c in area_cols if (r, c) in problems] if problems else []
         if _is_empty(raw_id):
             if filled or flagged:
@@ -1107,16 +1112,19 @@ def _read_notes(
     for role, c in note_cols.items():
         v = row[c]
         cells[role] = _a1(r, c)
-        if _is_empty(v) and (r, c) in problems:
-            ctx.add(
-                "formula-without-value",
-                Severity.WARNING,
-                f"the {role} cell has a formula with no saved result",
-                "type the text instead of a formula",
-                cell=cells[role],
-                measure_id=mid,
-            )
-        texts[role] = "" if _is_empty(v) else ctx.text(v, cell=cells[role], measure_id=mid)
+        if _is_empty(v):
+            texts[role] = ""
+            if (r, c) in problems:
+                ctx.add(
+                    "formula-without-value",
+                    Severity.WARNING,
+                    f"the {role} cell has a formula with no saved result",
+                    "type the text instead of a formula",
+                    cell=cells[role],
+                    measure_id=mid,
+                )
+        else:
+            texts[role] = ctx.text(v, cell=cells[role], measure_id=mid)
     override_text = texts.get(ROLE_OVERRIDE, "")
     reason = texts.get(ROLE_REASON, "")
     comment = texts.get(ROLE_COMMENT, "")

@@ -28,6 +28,8 @@ place that says how much of a file the tool will look at.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import struct
 import zlib
@@ -135,6 +137,12 @@ _SCANNED_PART = re.compile(
     r"(?:^|/)(?:workbook\.xml|sharedstrings\.xml|styles\.xml|worksheets/[^/]+\.xml"
     r"|content\.xml|meta\.xml|settings\.xml)$"
 )
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_scanned(name: str) -> bool:
+    """Whether a part (lower-case name) is scanned; cached, as every return has the same."""
+    return _SCANNED_PART.search(name) is not None
 
 
 def check_file(path: Path, display: str, *, limits: Limits = LIMITS) -> Issue | None:
@@ -246,17 +254,10 @@ def _size(n: int) -> str:
 class _Source:
     """Random access to the file: the whole of a small file in memory, else seeks."""
 
-    def __init__(self, handle: BinaryIO, size: int) -> None:
+    def __init__(self, size: int, *, data: bytes = b"", handle: BinaryIO | None = None) -> None:
         self.size = size
         self._handle = handle
-        self._data = handle.read() if size <= _WHOLE_FILE_BYTES else b""
-        if self._data and len(self._data) != size:
-            raise _corrupt("it changed while being read")
-
-    @property
-    def whole(self) -> bytes | None:
-        """The whole file when it was read in one go, else None."""
-        return self._data or None
+        self._data = data
 
     def rfind(self, needle: bytes, start: int) -> int:
         """Offset of the last `needle` at or after `start`, or -1."""
@@ -268,7 +269,7 @@ class _Source:
     def read(self, offset: int, count: int) -> bytes:
         if offset < 0 or count < 0 or offset > self.size:
             raise _corrupt("a pointer leads outside the file")
-        if self._data:
+        if self._data or self._handle is None:
             return self._data[offset : offset + count]
         self._handle.seek(offset)
         return self._handle.read(count)
@@ -297,16 +298,42 @@ def _check(path: Path, display: str, limits: Limits) -> bytes | None:
             f"{_size(limits.max_file_bytes)} for one return",
             _FIX_TOO_LARGE,
         )
+    if size <= _WHOLE_FILE_BYTES:
+        data = _read_whole(path, size)
+        _check_source(_Source(size, data=data), limits)
+        return data
     with path.open("rb") as handle:
-        source = _Source(handle, size)
-        head = source.read(0, 512)
-        if head.startswith((_ZIP_LOCAL, _ZIP_EMPTY)):
-            _check_zip(source, limits)
-        elif head.startswith(_CFB_MAGIC):
-            _check_cfb(source, limits)
-        else:
-            _refuse_other(head)
-    return source.whole
+        _check_source(_Source(size, handle=handle), limits)
+    return None
+
+
+def _read_whole(path: Path, size: int) -> bytes:
+    """The file's bytes, in as few system calls as Python allows (a return is tens of KB)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        chunks: list[bytes] = []
+        got = 0
+        while got <= size:
+            chunk = os.read(fd, size + 1 - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    finally:
+        os.close(fd)
+    if got != size:
+        raise _corrupt("it changed while being read")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _check_source(source: _Source, limits: Limits) -> None:
+    head = source.read(0, 512)
+    if head.startswith((_ZIP_LOCAL, _ZIP_EMPTY)):
+        _check_zip(source, limits)
+    elif head.startswith(_CFB_MAGIC):
+        _check_cfb(source, limits)
+    else:
+        _refuse_other(head)
 
 
 # --- zip packages: xlsx, xlsm, xlsb, ods ---------------------------------------------
@@ -358,7 +385,7 @@ def _check_zip(source: _Source, limits: Limits) -> None:
     else:
         _check_ooxml(names)
     for key, m in names.items():
-        if _SCANNED_PART.search(key):
+        if _is_scanned(key):
             _scan_xml(source, m, limits)
 
 
