@@ -120,6 +120,10 @@ _MEMO_TYPES = (str, bool, type(None))
 # Deflate level of the parts. Measured on the 39 MB of XML of a national dashboard
 # (issue 6): level 6 (zlib's default, xlsxwriter's) 0.58 s and 3.0 MB; 2, 0.19 s and 3.8 MB.
 _ZIP_LEVEL = 2
+# xlsxwriter's cell records, as its write_string / write_number / write_blank store them.
+_STRING = xlsxwriter.worksheet.CellStringTuple
+_NUMBER = xlsxwriter.worksheet.CellNumberTuple
+_BLANK = xlsxwriter.worksheet.CellBlankTuple
 _FAST_CELLS = frozenset({"String", "Number", "Blank"})
 
 
@@ -551,6 +555,7 @@ def _footer_text(text: str) -> str:
 # --------------------------------------------------------------------------- Dashboard sheet
 
 _HEADER_ROW = 4
+_BOXED: Mapping[str, Any] = {"border": 5, "border_color": "#000000"}  # a status set by override
 _W_THEME, _W_NO, _W_MEASURE, _W_QUARTER, _W_TREND, _W_COMMENTS = 14, 5.5, 46, 6.5, 6.5, 64
 
 
@@ -575,6 +580,32 @@ def _note(cell: _Cell, quarter: str) -> str:
     if cell.is_override and "override" not in text.lower():
         text = f"{text} (status set by the lead: override)"
     return clean_text(text)
+
+
+class _BandFormats:
+    """The formats of one band of the Dashboard sheet, each made on first use.
+
+    So they are made in the order per-cell `styles(...)` calls made them, and looked up
+    by a short name in the loop over a national collection's 6,333 rows.
+    """
+
+    def __init__(self, styles: _Styles, base: Mapping[str, Any]) -> None:
+        self._styles = styles
+        self._kinds: dict[str, dict[str, Any]] = {
+            "id": {**base, "align": "center"},
+            "text": {**base, "text_wrap": True, "indent": 1},
+            "quarter": {**base, "align": "center", "font_size": 14},
+            "boxed": {**base, "align": "center", "font_size": 14, **_BOXED},
+            "mark": {**base, "align": "center", "bold": True},
+            "trend": {**base, "align": "center", "bold": True, "font_size": 12},
+        }
+        self._made: dict[str, Any] = {}
+
+    def __call__(self, kind: str) -> Any:
+        found = self._made.get(kind)
+        if found is None:
+            found = self._made[kind] = self._styles(**self._kinds[kind])
+        return found
 
 
 def _write_dashboard_sheet(
@@ -671,6 +702,7 @@ def _write_dashboard_sheet(
     by_theme: dict[str, list[Measure]] = {}
     for measure in register.measures:
         by_theme.setdefault(measure.theme, []).append(measure)
+    note_options = {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2}
     for band, (theme, measures) in enumerate(by_theme.items()):
         fill = _BAND_FILL if band % 2 else "#FFFFFF"
         base: dict[str, Any] = {
@@ -685,48 +717,33 @@ def _write_dashboard_sheet(
         if len(measures) > 1:
             sheet.merge_range(row, 0, row + len(measures) - 1, 0, "", theme_fmt)
         sheet.write_string(row, 0, clean_text(theme), theme_fmt)
+        band_format = _BandFormats(styles, base)
         for measure in measures:
             mid = measure.measure_id
-            sheet.write_string(row, 1, clean_text(mid), styles(**base, align="center"))
-            sheet.write_string(
-                row, 2, clean_text(measure.text), styles(**base, text_wrap=True, indent=1)
-            )
+            row_cells: list[tuple[int, str | int | None, Any]] = [
+                (1, clean_text(mid), band_format("id")),
+                (2, clean_text(measure.text), band_format("text")),
+            ]
             for offset, quarter in enumerate(QUARTERS):
                 col = q_first + offset
                 cell = cells.get((mid, quarter))
-                boxed = cell is not None and cell.is_override and cell.status is not None
-                box = {"border": 5, "border_color": "#000000"} if boxed else {}
-                fmt = styles(**{**base, "align": "center", "font_size": 14, **box})
                 if cell is None or cell.status is None:
-                    sheet.write_blank(row, col, None, fmt)
+                    row_cells.append((col, None, band_format("quarter")))
                     continue
+                boxed = cell.is_override
+                fmt = band_format("boxed" if boxed else "quarter")
                 if cell.status is Status.NO_DATA:
-                    sheet.write_string(
-                        row,
-                        col,
-                        NO_DATA_MARK,
-                        styles(**base, align="center", bold=True) if not boxed else fmt,
-                    )
+                    row_cells.append((col, NO_DATA_MARK, fmt if boxed else band_format("mark")))
                 else:
-                    sheet.write_number(row, col, STATUS_CODES[cell.status], fmt)
-                sheet.write_comment(
-                    row,
-                    col,
-                    _note(cell, quarter),
-                    {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2},
-                )
+                    row_cells.append((col, STATUS_CODES[cell.status], fmt))
+                sheet.write_comment(row, col, _note(cell, quarter), note_options)
             if trend_col is not None:
                 direction = _latest_direction(cells, mid)
                 arrow = DIRECTION_ARROWS[direction] if direction is not None else ""
-                _write_text(
-                    sheet,
-                    row,
-                    trend_col,
-                    arrow,
-                    styles(**base, align="center", bold=True, font_size=12),
-                )
+                row_cells.append((trend_col, arrow or None, band_format("trend")))
             comment = _latest_comment(cells, mid)
-            _write_text(sheet, row, comments_col, comment, styles(**base, text_wrap=True, indent=1))
+            row_cells.append((comments_col, comment or None, band_format("text")))
+            sheet.put_row(row, row_cells)
             lines = max(_lines(measure.text, _W_MEASURE), _lines(comment, _W_COMMENTS), 1)
             sheet.set_row(row, min(_MAX_ROW_HEIGHT, max(22.0, 12.75 * lines + 7)))
             row += 1
@@ -1137,6 +1154,25 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
     other cell (formulas, rich text, a cell taking its row's or column's format) goes
     through xlsxwriter.
     """
+
+    def put_row(self, row: int, cells: Sequence[tuple[int, str | int | None, Any]]) -> None:
+        """write_string / write_number / write_blank for each (col, value, format) of a row.
+
+        None is a blank cell (carrying its format); text must be clean. One call a row
+        rather than one a cell: the Dashboard sheet of a national collection has 50,000.
+        """
+        table = self.table[row]
+        sst = self.str_table._get_shared_string_index
+        for col, value, fmt in cells:
+            if self._check_dimensions(row, col):
+                continue
+            if value is None:
+                if fmt is not None:
+                    table[col] = _BLANK(fmt)
+            elif isinstance(value, str):
+                table[col] = _STRING(sst(value), fmt)
+            else:
+                table[col] = _NUMBER(value, fmt)
 
     def _write_cell(self, row: int, col: int, cell: Any) -> None:
         kind = cell.__class__.__name__
