@@ -47,6 +47,7 @@ import xlsxwriter.sharedstrings
 import xlsxwriter.utility
 import xlsxwriter.vml
 import xlsxwriter.worksheet
+import xlsxwriter.xmlwriter
 from xlsxwriter.utility import _preserve_whitespace
 
 from rag_workbook import __version__
@@ -124,6 +125,9 @@ _ZIP_LEVEL = 2
 _STRING = xlsxwriter.worksheet.CellStringTuple
 _NUMBER = xlsxwriter.worksheet.CellNumberTuple
 _BLANK = xlsxwriter.worksheet.CellBlankTuple
+# What XMLwriter._escape_control_characters changes: _xHHHH_ escapes, control characters
+# and the two non-characters.
+_NEEDS_CONTROL_ESCAPE = re.compile("_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 _FAST_CELLS = frozenset({"String", "Number", "Blank"})
 
 
@@ -917,12 +921,17 @@ def _write_summary_sheet(
             sheet.write_string(top2 + 1, first + j, str(status), head)
     r = top2 + 2
     for theme in register.themes:
-        sheet.write_string(r, 0, clean_text(theme), label)
-        for q, quarter in enumerate(QUARTERS):
-            for j, status in enumerate(statuses):
-                sheet.write_number(
-                    r, 1 + q * len(statuses) + j, counts.get((theme, quarter, status), 0), num
-                )
+        sheet.put_row(
+            r,
+            [
+                (0, clean_text(theme), label),
+                *(
+                    (1 + q * len(statuses) + j, counts.get((theme, quarter, status), 0), num)
+                    for q, quarter in enumerate(QUARTERS)
+                    for j, status in enumerate(statuses)
+                ),
+            ],
+        )
         r += 1
     total_label = styles(border=1, border_color=_GRID, bold=True, top=2)
     total_num = styles(border=1, border_color=_GRID, bold=True, top=2, align="center")
@@ -1032,6 +1041,8 @@ class _NotesComments(xlsxwriter.comments.Comments):  # type: ignore[misc]
     def _write_comment_list(self, comment_data: list[Any]) -> None:
         escape = self._escape_attributes
         parts = ["<commentList>"]
+        fonts: dict[tuple[Any, Any, Any], str] = {}
+        texts: dict[str, str] = {}  # notes repeat (the same explanation in many cells)
         for comment in comment_data:
             ref = xlsxwriter.utility.xl_rowcol_to_cell(comment.row, comment.col)
             author = (
@@ -1039,16 +1050,19 @@ class _NotesComments(xlsxwriter.comments.Comments):  # type: ignore[misc]
                 if comment.author is not None
                 else ""
             )
+            font = (comment.font_size, comment.font_name, comment.font_family)
+            run = fonts.get(font)
+            if run is None:
+                run = fonts[font] = (
+                    f'<rPr><sz val="{escape(font[0])}"/><color indexed="81"/>'
+                    f'<rFont val="{escape(font[1])}"/><family val="{escape(font[2])}"/></rPr>'
+                )
             text = comment.text
-            space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
-            data = self._escape_control_characters(self._escape_data(text))
-            parts.append(
-                f'<comment ref="{escape(ref)}"{author}><text><r><rPr>'
-                f'<sz val="{escape(comment.font_size)}"/><color indexed="81"/>'
-                f'<rFont val="{escape(comment.font_name)}"/>'
-                f'<family val="{escape(comment.font_family)}"/></rPr>'
-                f"<t{space}>{data}</t></r></text></comment>"
-            )
+            body = texts.get(text)
+            if body is None:
+                space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+                body = texts[text] = f"<t{space}>{_escape_controls(self._escape_data(text))}</t>"
+            parts.append(f'<comment ref="{ref}"{author}><text><r>{run}{body}</r></text></comment>')
         parts.append("</commentList>")
         self.fh.write("".join(parts))
 
@@ -1064,10 +1078,17 @@ class _Strings(xlsxwriter.sharedstrings.SharedStrings):  # type: ignore[misc]
     def _write_sst_strings(self) -> None:
         parts: list[str] = []
         for string in self.string_table.string_array:
-            text = self._escape_control_characters(string)
+            text = _escape_controls(string)
             space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
             parts.append(f"<si><t{space}>{self._escape_data(text)}</t></si>")
         self.fh.write("".join(parts))
+
+
+def _escape_controls(text: str) -> str:
+    """XMLwriter._escape_control_characters, skipped for the text (nearly all) it leaves alone."""
+    if _NEEDS_CONTROL_ESCAPE.search(text):
+        return str(xlsxwriter.xmlwriter.XMLwriter._escape_control_characters(text))
+    return text
 
 
 class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
