@@ -314,10 +314,13 @@ def _parse_status(v: object) -> Status | str | None:
     return text
 
 
+_QUARTER_TEXT = re.compile(r"(?:^|[^a-z])(?:q|qtr|quarter)\s*([1-4])\b")
+
+
 def _parse_quarter(v: object) -> str:
     if isinstance(v, (int, float)) and not isinstance(v, bool) and v in (1, 2, 3, 4):
         return f"Q{int(v)}"
-    m = re.search(r"(?:^|[^a-z])(?:q|qtr|quarter)\s*([1-4])\b", _text(v).lower())
+    m = _QUARTER_TEXT.search(_text(v).lower())
     if m:
         return f"Q{m.group(1)}"
     if re.fullmatch(r"\s*[1-4]\s*", _text(v)):
@@ -607,7 +610,7 @@ def read_return(path: str | Path, register: Register, *, display: str | None = N
         >>> [(v.measure_id, v.quarter, v.value) for v in data.values][:1]
         [('1.1', 'Q1', 120.0)]
     """
-    p = Path(path)
+    p = path if isinstance(path, Path) else Path(path)
     shown = display if display is not None else str(path)
     data: bytes | None = None
     try:
@@ -962,7 +965,14 @@ def _read_table(
         seen[mid] = r
         ids_present.append(mid)
         for q, c in value_cols.items():
-            _read_value(ctx, values, mid, q, r, c, row[c], problems.get((r, c), ""))
+            v = row[c]
+            if not problems:  # the usual sheet, without formulas or error cells
+                if type(v) is float and math.isfinite(v):  # a number: most quarter cells
+                    values.append(CellValue(mid, q, v, _text(v), ctx.sheet, _a1(r, c)))
+                    continue
+                if v == "":  # an empty cell, nothing to read or report
+                    continue
+            _read_value(ctx, values, mid, q, r, c, v, problems.get((r, c), ""))
         notes_row = _read_notes(ctx, mid, r, note_cols, row, problems)
         if notes_row is not None:
             notes.append(notes_row)
