@@ -43,7 +43,13 @@ class _Progress:
             return
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, unit="file", desc="Reading returns", file=self._stream)
+        self._bar = tqdm(
+            total=total,
+            unit="file",
+            desc="Reading returns",
+            file=self._stream,
+            disable=None,  # no bar when stderr is not a terminal (logs, CI)
+        )
 
     def advance(self, n: int) -> None:
         if self._bar is not None:
