@@ -289,3 +289,17 @@ def test_an_internal_failure_is_one_message_not_a_traceback(
     err = capsys.readouterr().err
     assert "bug in rag-workbook" in err and "something we did not foresee" in err
     assert "Traceback" not in err
+
+
+def test_package_exports_the_workflow_without_importing_pandas_up_front() -> None:
+    code = (
+        "import sys, rag_workbook\n"
+        "assert 'pandas' not in sys.modules\n"
+        "from rag_workbook import check_returns, merge_to_dashboard, Status, TemplateError\n"
+        "assert callable(check_returns) and callable(merge_to_dashboard)\n"
+        "assert Status.GREEN == 'Green' and issubclass(TemplateError, ValueError)\n"
+        "assert set(rag_workbook.__all__) <= set(dir(rag_workbook))\n"
+        "for name in rag_workbook.__all__: getattr(rag_workbook, name)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
