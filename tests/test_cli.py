@@ -303,3 +303,19 @@ def test_package_exports_the_workflow_without_importing_pandas_up_front() -> Non
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_pipeline_restores_the_garbage_collector_as_it_found_it(demo: Path) -> None:
+    import gc
+
+    from rag_workbook.pipeline import check_returns
+
+    assert gc.isenabled()
+    result = check_returns([demo / "returns"], demo / "template.xlsx")
+    assert gc.isenabled() and len(result.frame) == 76
+    gc.disable()
+    try:
+        check_returns([demo / "returns"], demo / "template.xlsx")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
