@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import gc
 import io
 import itertools
 import math
@@ -54,6 +53,7 @@ from xlsxwriter.utility import _preserve_whitespace
 from rag_workbook import __version__
 from rag_workbook import columns as C
 from rag_workbook.errors import OutputError, TemplateError
+from rag_workbook.gcpause import collector_paused
 from rag_workbook.model import QUARTERS, Direction, Measure, Register, ReturnData, Severity, Status
 from rag_workbook.output import write_atomic
 from rag_workbook.report import Report
@@ -370,28 +370,11 @@ class _Styles:
         return found
 
 
+# The workbook is hundreds of thousands of small objects (cells, notes, strings) that form
+# no cycles but set off full collections over the caller's whole heap: 0.6-0.9 s of a
+# national dashboard (issue 6). Collection waits until the bytes are made.
+@collector_paused()
 def _build(
-    frame: pd.DataFrame,
-    register: Register,
-    report: Report,
-    inputs: Sequence[InputFile],
-    options: DashboardOptions,
-    *,
-    print_only: bool,
-) -> bytes:
-    # The workbook is hundreds of thousands of small objects (cells, notes, strings) that
-    # form no cycles but set off full collections over the caller's whole heap: 0.6-0.9 s
-    # of a national dashboard (issue 6). Collection waits until the bytes are made.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _build_workbook(frame, register, report, inputs, options, print_only=print_only)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _build_workbook(
     frame: pd.DataFrame,
     register: Register,
     report: Report,

@@ -8,37 +8,18 @@ directly and get pandas frames back.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag_workbook.gcpause import collector_paused
 from rag_workbook.model import CellValue, Register, ReturnData, Severity
 from rag_workbook.report import Issue, Report
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one run, and restore it after.
-
-    A merge allocates a few hundred thousand small objects that live until the end
-    (values, issues, frame columns) and form no cycles; the collector's repeated full
-    passes over them cost 0.6-1.2 s of a 2,000-return merge (benchmarks/bench_merge.py).
-    Memory is freed by reference counting as usual.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -54,6 +35,7 @@ class RunResult:
     pdf: Path | None = None
 
 
+@collector_paused()
 def check_returns(
     inputs: Sequence[str | Path],
     template: str | Path,
@@ -88,28 +70,6 @@ def check_returns(
         >>> result = check_returns(["returns/"], "template.xlsx")  # doctest: +SKIP
         >>> result.frame[["measure_id", "quarter", "status"]]  # doctest: +SKIP
     """
-    with _collector_paused():
-        return _check_returns(
-            inputs,
-            template,
-            jobs=jobs,
-            executor=executor,
-            progress=progress,
-            on_found=on_found,
-            previous=previous,
-        )
-
-
-def _check_returns(
-    inputs: Sequence[str | Path],
-    template: str | Path,
-    *,
-    jobs: int,
-    executor: Executor | None,
-    progress: Callable[[int], None] | None,
-    on_found: Callable[[int], None] | None,
-    previous: str | Path | None,
-) -> RunResult:
     from rag_workbook.merge import merge_returns, read_returns
     from rag_workbook.rag import apply_rag
     from rag_workbook.returns import find_returns
@@ -133,6 +93,7 @@ def _check_returns(
     )
 
 
+@collector_paused()
 def merge_to_dashboard(
     inputs: Sequence[str | Path],
     template: str | Path,
@@ -171,32 +132,6 @@ def merge_to_dashboard(
     Example:
         >>> merge_to_dashboard(["returns/"], "template.xlsx", "dashboard.xlsx")  # doctest: +SKIP
     """
-    with _collector_paused():
-        return _merge_to_dashboard(
-            inputs,
-            template,
-            out,
-            jobs=jobs,
-            executor=executor,
-            pdf=pdf,
-            progress=progress,
-            on_found=on_found,
-            previous=previous,
-        )
-
-
-def _merge_to_dashboard(
-    inputs: Sequence[str | Path],
-    template: str | Path,
-    out: str | Path,
-    *,
-    jobs: int,
-    executor: Executor | None,
-    pdf: bool,
-    progress: Callable[[int], None] | None,
-    on_found: Callable[[int], None] | None,
-    previous: str | Path | None,
-) -> RunResult:
     from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
 
     result = check_returns(
