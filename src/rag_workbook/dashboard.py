@@ -23,15 +23,16 @@ Choices a reader of the workbook sees:
 
 from __future__ import annotations
 
-import copy
 import functools
 import io
 import itertools
 import math
 import re
+import struct
 import tempfile
 import textwrap
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -1077,29 +1078,134 @@ def _escape_controls(text: str) -> str:
     return text
 
 
+class _Deflater:
+    """Zip parts deflated on a worker thread, laid out as zipfile lays them out.
+
+    zlib compresses without holding the interpreter lock, so the 39 MB of XML of a
+    national dashboard is compressed while the later parts are being written (issue 6).
+    The archive is byte for byte what `zipfile.ZipFile.writestr` writes for a ZipInfo
+    dated 1 January 1980 on a Unix system (mode 0600): local headers with the sizes, no
+    extras, a central directory, no comment. A part still being written when it was handed over
+    (not seen with xlsxwriter 3.x) is compressed again from its final text.
+    """
+
+    _LOCAL = struct.Struct("<4s2B4HL2L2H")
+    _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+    _END = struct.Struct("<4s4H2LH")
+    _DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, time 00:00:00
+    _ATTRIBUTES = 0o600 << 16  # rw------- as zipfile gives a part written without them
+
+    def __init__(self, level: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.level = level
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag_workbook_zip")
+        self.parts: list[tuple[str, Any, bool, int, Any]] = []
+
+    def add(self, name: str, data: Any, is_binary: bool) -> None:
+        size = data.tell() if not is_binary else -1
+        self.parts.append((name, data, is_binary, size, self.pool.submit(self._deflate, data)))
+
+    def _deflate(self, data: Any) -> tuple[int, int, bytes]:
+        payload = data.getvalue()
+        if not isinstance(payload, bytes):
+            payload = payload.encode("utf-8")
+        packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+        packed = packer.compress(payload) + packer.flush()
+        return zlib.crc32(payload), len(payload), packed
+
+    def archive(self) -> bytes:
+        out: list[bytes] = []
+        central: list[bytes] = []
+        offset = 0
+        for name, data, is_binary, size, future in self.parts:
+            crc, length, packed = future.result()
+            if not is_binary and data.tell() != size:  # written to after it was handed over
+                crc, length, packed = self._deflate(data)
+            encoded = name.encode("ascii") if name.isascii() else name.encode("utf-8")
+            flags = 0 if name.isascii() else 0x800
+            if max(length, len(packed), offset) >= 0xFFFFFFFF:
+                raise OutputError("the dashboard is over 4 GB; split the collection")
+            header = self._LOCAL.pack(
+                b"PK\x03\x04",
+                20,
+                0,
+                flags,
+                zipfile.ZIP_DEFLATED,
+                0,
+                self._DOS_DATE,
+                crc,
+                len(packed),
+                length,
+                len(encoded),
+                0,
+            )
+            central.append(
+                self._CENTRAL.pack(
+                    b"PK\x01\x02",
+                    20,
+                    3,
+                    20,
+                    0,
+                    flags,
+                    zipfile.ZIP_DEFLATED,
+                    0,
+                    self._DOS_DATE,
+                    crc,
+                    len(packed),
+                    length,
+                    len(encoded),
+                    0,  # extra
+                    0,  # comment
+                    0,  # disk
+                    0,  # internal attributes
+                    self._ATTRIBUTES,
+                    offset,
+                )
+                + encoded
+            )
+            out += (header, encoded, packed)
+            offset += len(header) + len(encoded) + len(packed)
+        directory = b"".join(central)
+        end = self._END.pack(
+            b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), offset, 0
+        )
+        return b"".join((*out, directory, end))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
     """The xlsxwriter packager, with notes and shared strings written in one piece each.
 
-    It also zips the parts, as xlsxwriter would (same names, order and 1980 timestamps)
-    but at `_ZIP_LEVEL` rather than zlib's default 6.
+    It also zips the parts itself (`_Deflater`): each part is compressed on a thread as
+    soon as xlsxwriter has written it, at `_ZIP_LEVEL` rather than zlib's default 6, while
+    the next part is being written.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._deflater = _Deflater(_ZIP_LEVEL)
+        self._handed = 0  # parts already given to the deflater
+
+    def _filename(self, xml_filename: str) -> Any:
+        # xlsxwriter asks for a part's file when the part before it is finished.
+        self._hand_over(len(self.filenames))
+        return super()._filename(xml_filename)
+
+    def _hand_over(self, count: int) -> None:
+        for data, name, is_binary in self.filenames[self._handed : count]:
+            self._deflater.add(name, data, is_binary)
+        self._handed = max(self._handed, count)
+
     def _create_package(self) -> list[Any]:
-        parts = super()._create_package()
-        package = io.BytesIO()
-        with zipfile.ZipFile(
-            package, "w", zipfile.ZIP_DEFLATED, allowZip64=self.workbook.allow_zip64
-        ) as archive:
-            for data, name, is_binary in parts:
-                info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
-                payload = data.getvalue() if is_binary else data.getvalue().encode("utf-8")
-                archive.writestr(
-                    info,
-                    payload,
-                    compress_type=zipfile.ZIP_DEFLATED,
-                    compresslevel=_ZIP_LEVEL,
-                )
-        self.workbook.package = package.getvalue()
+        try:
+            parts = super()._create_package()
+            self._hand_over(len(parts))
+            self.workbook.package = self._deflater.archive()
+        finally:
+            self._deflater.close()
         return []  # nothing left for xlsxwriter's own zip
 
     def _write_comment_files(self) -> None:
@@ -1152,6 +1258,134 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
                 index += 1
 
 
+_NOTE_LAST_ROW = 1_048_576 - 3  # xlsxwriter shifts notes in the last three rows and columns
+_NOTE_LAST_COL = 16_384 - 3
+
+
+class _Note:
+    """A note with default placement: its cell and text, and the settings of `first`.
+
+    `first` is a CommentType made from the note's options; it is never placed itself.
+    """
+
+    __slots__ = ("col", "first", "row", "text", "vertices")
+
+    def __init__(self, row: int, col: int, text: str, first: Any) -> None:
+        self.row = row
+        self.col = col
+        self.text = text
+        self.first = first
+        self.vertices: list[float] = []
+
+    @property
+    def author(self) -> Any:
+        return self.first.author
+
+    @property
+    def color(self) -> Any:
+        return self.first.color
+
+    @property
+    def font_size(self) -> Any:
+        return self.first.font_size
+
+    @property
+    def font_name(self) -> Any:
+        return self.first.font_name
+
+    @property
+    def font_family(self) -> Any:
+        return self.first.font_family
+
+    @property
+    def is_visible(self) -> Any:
+        return self.first.is_visible
+
+
+class _NotePlacer:
+    """Worksheet._comment_vertices for `_Note`s, with row and column offsets summed once.
+
+    xlsxwriter places a note at the cell below-right of its own, 15 px right and 10 px
+    down, and walks the rows and columns it covers (`_position_object_pixels`, anchor 0).
+    This does the same arithmetic, in the same order, so the vertices are equal.
+    """
+
+    def __init__(self, sheet: Any) -> None:
+        self.sheet = sheet
+        self.row_heights: list[float] = []
+        self.row_tops: list[float] = [0]
+        self.col_widths: list[float] = []
+        self.col_lefts: list[float] = [0]
+
+    def _row(self, row: int) -> float:
+        heights = self.row_heights
+        while len(heights) <= row:
+            heights.append(self.sheet._size_row(len(heights)))
+            self.row_tops.append(self.row_tops[-1] + heights[-1])
+        return heights[row]
+
+    def _col(self, col: int) -> float:
+        widths = self.col_widths
+        while len(widths) <= col:
+            widths.append(self.sheet._size_col(len(widths)))
+            self.col_lefts.append(self.col_lefts[-1] + widths[-1])
+        return widths[col]
+
+    def __call__(self, note: _Note) -> list[float]:
+        sheet = self.sheet
+        first = note.first
+        if first.is_visible is None:  # as _prepare_vml_objects does for each note
+            first.is_visible = sheet.comments_visible
+        if first.author is None:
+            first.author = sheet.comments_author
+        col_start, row_start = note.col + 1, note.row - 1
+        x1: float = 15  # CommentType.set_offsets away from the sheet's edges
+        y1: float = 10
+        width, height = first.width, first.height
+        self._col(col_start)
+        self._row(row_start)
+        x_abs = (
+            self.col_lefts[col_start]
+            if sheet.col_size_changed
+            else sheet.default_col_width * col_start
+        ) + x1
+        y_abs = (
+            self.row_tops[row_start] if sheet.row_sizes else sheet.default_row_height * row_start
+        ) + y1
+        while x1 >= self._col(col_start):
+            x1 -= self._col(col_start)
+            col_start += 1
+        while y1 >= self._row(row_start):
+            y1 -= self._row(row_start)
+            row_start += 1
+        col_end, row_end = col_start, row_start
+        right, bottom = width, height
+        if self._col(col_start) > 0:
+            right = right + x1
+        if self._row(row_start) > 0:
+            bottom = bottom + y1
+        while right >= self._col(col_end):
+            right -= self._col(col_end)
+            col_end += 1
+        while bottom >= self._row(row_end):
+            bottom -= self._row(row_end)
+            row_end += 1
+        return [
+            col_start,
+            row_start,
+            x1,
+            y1,
+            col_end,
+            row_end,
+            right,
+            bottom,
+            x_abs,
+            y_abs,
+            width,
+            height,
+        ]
+
+
 class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
     """A worksheet whose plain cells (text, number, blank, with a format) are written in one piece.
 
@@ -1172,26 +1406,38 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         None is a blank cell (carrying its format); text must be clean. One call a row
         rather than one a cell: the Dashboard sheet of a national collection has 50,000.
         """
+        kept = [cell for cell in cells if cell[1] is not None or cell[2] is not None]
+        if not kept:
+            return
+        cols = [col for col, _, _ in kept]
+        if self._check_dimensions(row, min(cols)) or self._check_dimensions(row, max(cols)):
+            kept = [cell for cell in kept if not self._check_dimensions(row, cell[0])]
         table = self.table[row]
         sst = self.str_table._get_shared_string_index
-        for col, value, fmt in cells:
-            if self._check_dimensions(row, col):
-                continue
+        for col, value, fmt in kept:
             if value is None:
-                if fmt is not None:
-                    table[col] = _BLANK(fmt)
+                table[col] = _BLANK(fmt)
             elif isinstance(value, str):
                 table[col] = _STRING(sst(value), fmt)
             else:
                 table[col] = _NUMBER(value, fmt)
 
     def put_note(self, row: int, col: int, text: str, options: Mapping[str, Any]) -> None:
-        """write_comment, with the options read once: each note is a copy of the first.
+        """write_comment, with the options read once and the note placed in bulk at close.
 
-        xlsxwriter reads the options (and parses the colour) again for each note, 19,000
-        times on a national dashboard. Options that place the note are left to it.
+        xlsxwriter reads the options (and parses the colour) again for each note and places
+        each one by walking the rows above it: 19,000 notes on a national dashboard. Here
+        each note shares the settings of the first with the same options (`_Note`), and
+        `_prepare_vml_objects` places them all in one pass, where they land exactly as
+        xlsxwriter would place them. Options that place a note, and notes at the sheet's
+        edges (which xlsxwriter shifts), are left to it.
         """
-        if len(text) > self.xls_strmax // 2 or _NOTE_PLACING.intersection(options):
+        if (
+            len(text) > self.xls_strmax // 2
+            or _NOTE_PLACING.intersection(options)
+            or not 0 < row < _NOTE_LAST_ROW
+            or col >= _NOTE_LAST_COL
+        ):
             self.write_comment(row, col, text, dict(options))
             return
         if self._check_dimensions(row, col):
@@ -1199,28 +1445,110 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         key = tuple(options.items())
         first = self._notes.get(key)
         if first is None:
-            first = self._notes[key] = xlsxwriter.comments.CommentType(0, 0, "", dict(options))
-        note = copy.copy(first)
-        note.row, note.col, note.text, note.vertices = row, col, text, []
-        note.set_offsets(row, col)
+            first = self._notes[key] = xlsxwriter.comments.CommentType(1, 0, "", dict(options))
         self.has_vml = True
         self.has_comments = True
-        self.comments[row][col] = note
+        self.comments[row][col] = _Note(row, col, text, first)
 
-    def _write_cell(self, row: int, col: int, cell: Any) -> None:
-        kind = cell.__class__.__name__
-        fmt = cell.format
-        if not fmt or kind not in _FAST_CELLS or self.constant_memory:
-            super()._write_cell(row, col, cell)
+    def _prepare_vml_objects(
+        self, vml_data_id: int, vml_shape_id: int, vml_drawing_id: int, comment_id: int
+    ) -> int:
+        # Worksheet._prepare_vml_objects (xlsxwriter 3.x), placing `_Note`s in one pass.
+        comments: list[Any] = []
+        place = _NotePlacer(self)
+        for row in sorted(self.comments):
+            for col in sorted(self.comments[row]):
+                comment = self.comments[row][col]
+                if isinstance(comment, _Note):
+                    comment.vertices = place(comment)
+                else:
+                    comment.vertices = self._comment_vertices(comment)
+                    if comment.is_visible is None:
+                        comment.is_visible = self.comments_visible
+                    if comment.author is None:
+                        comment.author = self.comments_author
+                comments.append(comment)
+        for button in self.buttons_list:
+            button.vertices = self._button_vertices(button)
+        self.external_vml_links.append(
+            ["/vmlDrawing", "../drawings/vmlDrawing" + str(vml_drawing_id) + ".vml"]
+        )
+        if self.has_comments:
+            self.comments_list = comments
+            self.external_comment_links.append(
+                ["/comments", "../comments" + str(comment_id) + ".xml"]
+            )
+        count = len(comments)
+        data_id: int | str = vml_data_id
+        for i in range(count // 1024):
+            data_id = f"{data_id},{vml_data_id + i + 1}"
+        self.vml_data_id = data_id
+        self.vml_shape_id = vml_shape_id
+        return count
+
+    def _calculate_spans(self) -> None:
+        # Worksheet._calculate_spans (xlsxwriter 3.x): the columns each block of 16 rows
+        # uses, from the cells and notes present rather than from every column of the sheet.
+        if self.dim_rowmin is None:
+            self.row_spans = {}
             return
-        ref = xlsxwriter.utility.xl_rowcol_to_cell_fast(row, col)
-        xf = fmt._get_xf_index()
-        if kind == "String":
-            self.fh.write(f'<c r="{ref}" s="{xf}" t="s"><v>{cell.string}</v></c>')
-        elif kind == "Number":
-            self.fh.write(f'<c r="{ref}" s="{xf}"><v>{cell.number:.16G}</v></c>')
-        else:
-            self.fh.write(f'<c r="{ref}" s="{xf}"/>')
+        spans: dict[int, str] = {}
+        low: int | None = None
+        high = 0
+        table, comments = self.table, self.comments
+        for row in range(self.dim_rowmin, self.dim_rowmax + 1):
+            for used in (table.get(row), comments.get(row)):
+                if used:
+                    least, most = min(used), max(used)
+                    if low is None:
+                        low, high = least, most
+                    else:
+                        low, high = min(low, least), max(high, most)
+            if ((row + 1) % 16 == 0 or row == self.dim_rowmax) and low is not None:
+                spans[row // 16] = f"{low + 1}:{high + 1}"
+                low = None
+        self.row_spans = spans
+
+    def _write_rows(self) -> None:
+        # Worksheet._write_rows (xlsxwriter 3.x), with the plain cells (text, number, blank
+        # with a format of their own) written in one string each and the rest by xlsxwriter.
+        if self.constant_memory:
+            super()._write_rows()
+            return
+        self._calculate_spans()
+        table, comments, row_info, spans = self.table, self.comments, self.row_info, self.row_spans
+        write = self.fh.write
+        xfs: dict[Any, int] = {}
+        letters: dict[int, str] = {}
+        for row in range(self.dim_rowmin, self.dim_rowmax + 1):
+            cells = table.get(row)
+            info = row_info.get(row)
+            if not cells:
+                if info is not None or row in comments:
+                    self._write_empty_row(row, spans.get(row // 16), info)
+                continue
+            self._write_row(row, spans.get(row // 16), info)
+            number = str(row + 1)
+            for col in sorted(cells):
+                cell = cells[col]
+                fmt = cell.format
+                kind = cell.__class__.__name__
+                if not fmt or kind not in _FAST_CELLS:
+                    self._write_cell(row, col, cell)
+                    continue
+                xf = xfs.get(fmt)
+                if xf is None:
+                    xf = xfs[fmt] = fmt._get_xf_index()
+                ref = letters.get(col)
+                if ref is None:
+                    ref = letters[col] = xlsxwriter.utility.xl_col_to_name(col)
+                if kind == "String":
+                    write(f'<c r="{ref}{number}" s="{xf}" t="s"><v>{cell.string}</v></c>')
+                elif kind == "Number":
+                    write(f'<c r="{ref}{number}" s="{xf}"><v>{cell.number:.16G}</v></c>')
+                else:
+                    write(f'<c r="{ref}{number}" s="{xf}"/>')
+            write("</row>")
 
 
 class _BulkSheet(_FastSheet):

@@ -1,0 +1,187 @@
+"""The dashboard's fast paths give what xlsxwriter and zipfile give (issue 6).
+
+dashboard.py writes plain cells, places notes and zips the parts itself, because
+xlsxwriter's general paths cost seconds on a national dashboard. Each fast path promises
+the very bytes (or vertices) of the path it replaces; these tests hold it to that on
+sheets with the awkward cases: custom, hidden and default rows, narrow and hidden columns,
+formulas, cells without a format, row formats, notes near the top edge and long notes.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import pytest
+import xlsxwriter
+import xlsxwriter.comments
+
+from rag_workbook import dashboard as D
+
+NOTE_OPTIONS = {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2}
+
+
+def _shape(sheet: Any) -> None:
+    """Rows and columns of several sizes, some hidden."""
+    sheet.set_column(0, 0, 14)
+    sheet.set_column(1, 1, 3)
+    sheet.set_column(2, 2, None, None, {"hidden": True})
+    sheet.set_column(4, 5, 40)
+    for row, height in ((1, 60), (2, 8), (5, 120), (9, 30), (40, 409)):
+        sheet.set_row(row, height)
+    sheet.set_row(7, None, None, {"hidden": True})
+
+
+def _sheet_xml(data: bytes, name: str = "xl/worksheets/sheet1.xml") -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.read(name)
+
+
+def _write_cells(sheet: Any, fmt: Any, other: Any) -> None:
+    sheet.write_string(0, 0, "title", fmt)
+    sheet.write_number(1, 3, 2.5, fmt)
+    sheet.write_number(1, 4, -0.0, other)
+    sheet.write_blank(2, 1, None, fmt)
+    sheet.write_string(3, 0, "no format of its own")  # takes the row's or column's format
+    sheet.write_formula(3, 2, "=1+1", fmt, 2)
+    sheet.write_rich_string(4, 1, "plain ", other, "bold", fmt)
+    sheet.write_string(30, 7, "far away", other)
+    sheet.write_number(31, 0, 1e-300, fmt)
+    sheet.write_string(45, 2, "<r>x</r> & text", fmt)
+
+
+def test_fast_rows_write_what_xlsxwriter_writes() -> None:
+    built: list[bytes] = []
+    for book in (xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True}), D._Workbook({})):
+        sheet = book.add_worksheet("S")
+        _shape(sheet)
+        sheet.set_row(3, 20, book.add_format({"italic": True}))
+        fmt = book.add_format({"bold": True, "border": 1})
+        other = book.add_format({"font_color": "#FF0000"})
+        _write_cells(sheet, fmt, other)
+        sheet.write_comment(12, 3, "a note on a row with no cells")
+        book.close()
+        built.append(
+            _sheet_xml(book.package if isinstance(book, D._Workbook) else book.filename.getvalue())
+        )
+    plain, fast = built
+    assert fast == plain
+
+
+def test_put_row_writes_what_write_string_number_blank_write() -> None:
+    built: list[bytes] = []
+    for fast in (False, True):
+        book = D._Workbook({})
+        sheet = book.add_worksheet("S")
+        fmt = book.add_format({"bold": True})
+        cells = [(0, "text", fmt), (2, 3, fmt), (3, None, fmt), (5, 1.5, fmt), (6, None, None)]
+        for row in (0, 4, 17, 33):
+            if fast:
+                sheet.put_row(row, cells)
+                continue
+            for col, value, cell_format in cells:
+                if value is None:
+                    sheet.write_blank(row, col, None, cell_format)
+                elif isinstance(value, str):
+                    sheet.write_string(row, col, value, cell_format)
+                else:
+                    sheet.write_number(row, col, value, cell_format)
+        book.close()
+        built.append(_sheet_xml(book.package))
+    assert built[0] == built[1]
+
+
+@pytest.mark.parametrize("scale", [NOTE_OPTIONS, {}, {"visible": True}, {"width": 20}])
+def test_notes_placed_in_bulk_land_where_xlsxwriter_puts_them(scale: dict[str, Any]) -> None:
+    book = D._Workbook({})
+    sheet = book.add_worksheet("S")
+    _shape(sheet)
+    cells = [(row, col) for row in (0, 1, 2, 3, 4, 6, 7, 8, 20, 39, 40, 41) for col in range(7)]
+    for row, col in cells:
+        sheet.put_note(row, col, f"note {row},{col}", scale)
+    sheet.put_note(50, 1, "x" * 20_000, scale)  # long: through write_comment
+    sheet.put_note(51, 1, "placed", {**scale, "x_offset": 3})  # placing option: likewise
+    book.close()
+    placed = {(note.row, note.col): note for note in sheet.comments_list}
+    assert len(placed) == len(cells) + 2
+    assert any(isinstance(note, D._Note) for note in placed.values())
+    for (row, col), note in placed.items():
+        options = {**scale, "x_offset": 3} if (row, col) == (51, 1) else scale
+        expected = xlsxwriter.comments.CommentType(row, col, note.text, dict(options))
+        sheet.prev_row_offset = (0, 0)
+        sheet.prev_col_offset = (0, 0)
+        assert note.vertices == sheet._comment_vertices(expected), (row, col)
+        assert note.author == (expected.author or sheet.comments_author)
+        assert bool(note.is_visible) == bool(
+            expected.is_visible if expected.is_visible is not None else sheet.comments_visible
+        )
+
+
+def test_bulk_notes_give_the_same_note_files_as_write_comment() -> None:
+    built: list[tuple[bytes, bytes, bytes]] = []
+    for bulk in (False, True):
+        book = D._Workbook({})
+        sheet = book.add_worksheet("S")
+        _shape(sheet)
+        for row in range(1, 60, 3):
+            for col in (3, 4, 6):
+                text = f"Q{col} explanation for row {row}"
+                if bulk:
+                    sheet.put_note(row, col, text, NOTE_OPTIONS)
+                else:
+                    sheet.write_comment(row, col, text, dict(NOTE_OPTIONS))
+        sheet.write_string(0, 0, "x")
+        book.close()
+        built.append(
+            (
+                _sheet_xml(book.package),
+                _sheet_xml(book.package, "xl/comments1.xml"),
+                _sheet_xml(book.package, "xl/drawings/vmlDrawing1.vml"),
+            )
+        )
+    assert built[0] == built[1]
+
+
+def test_deflater_lays_out_the_archive_as_zipfile_does() -> None:
+    parts = [
+        ("[Content_Types].xml", io.StringIO("<Types/>" * 50), False),
+        ("xl/worksheets/sheet1.xml", io.StringIO("<row>é ✓</row>" * 10_000), False),
+        ("xl/media/image1.png", io.BytesIO(bytes(range(256)) * 40), True),
+        ("xl/empty.xml", io.StringIO(""), False),
+    ]
+    deflater = D._Deflater(D._ZIP_LEVEL)
+    try:
+        for name, data, is_binary in parts:
+            data.seek(0, io.SEEK_END)
+            deflater.add(name, data, is_binary)
+        ours = deflater.archive()
+    finally:
+        deflater.close()
+    expected = io.BytesIO()
+    with zipfile.ZipFile(expected, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data, _ in parts:
+            archive.writestr(
+                zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)),
+                data.getvalue(),
+                compress_type=zipfile.ZIP_DEFLATED,
+                compresslevel=D._ZIP_LEVEL,
+            )
+    assert ours == expected.getvalue()
+    with zipfile.ZipFile(io.BytesIO(ours)) as archive:
+        assert archive.testzip() is None
+
+
+def test_deflater_recompresses_a_part_written_after_it_was_handed_over() -> None:
+    part = io.StringIO("<a>")
+    part.seek(0, io.SEEK_END)
+    deflater = D._Deflater(D._ZIP_LEVEL)
+    try:
+        deflater.add("a.xml", part, False)
+        deflater.parts[0][4].result()
+        part.write("<b/></a>")
+        ours = deflater.archive()
+    finally:
+        deflater.close()
+    with zipfile.ZipFile(io.BytesIO(ours)) as archive:
+        assert archive.read("a.xml") == b"<a><b/></a>"
