@@ -185,3 +185,74 @@ def test_deflater_recompresses_a_part_written_after_it_was_handed_over() -> None
         deflater.close()
     with zipfile.ZipFile(io.BytesIO(ours)) as archive:
         assert archive.read("a.xml") == b"<a><b/></a>"
+
+
+def _noted_book() -> bytes:
+    book = D._Workbook({})
+    sheet = book.add_worksheet("S")
+    _shape(sheet)
+    for row in range(1, 40):
+        sheet.write_string(row, 3, f"r{row}")
+        for col in (3, 4):
+            sheet.put_note(row, col, f"note {row} {col} & <b>", NOTE_OPTIONS)
+    book.add_worksheet("Plain").write_string(0, 0, "no notes")
+    noted = book.add_worksheet("More")
+    noted.put_note(3, 3, "a second sheet's note", NOTE_OPTIONS)
+    book.close()
+    return bytes(book.package)
+
+
+def test_note_parts_written_in_a_forked_process_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    here = _noted_book()
+    monkeypatch.setattr(D, "_FORK_NOTES_AT", 1)
+    started: list[Any] = []
+    real_start = D._ForkedNoteParts.start
+
+    def start(worksheets: Any) -> Any:
+        forked = real_start(worksheets)
+        started.append(forked)
+        return forked
+
+    monkeypatch.setattr(D._ForkedNoteParts, "start", staticmethod(start))
+    forked = _noted_book()
+    assert started and started[0] is not None  # the parts were written in a forked process
+    assert forked == here
+
+
+def test_note_parts_are_written_here_when_the_forked_process_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    here = _noted_book()
+    monkeypatch.setattr(D, "_FORK_NOTES_AT", 1)
+
+    def broken(level: int) -> Any:
+        raise MemoryError("the forked process ran out of memory")
+
+    monkeypatch.setattr(D, "_forked_note_parts", broken)
+    assert _noted_book() == here
+
+
+def test_no_fork_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setattr(D, "_FORK_NOTES_AT", 1)
+
+    def prepared() -> Any:
+        book = D._Workbook({})
+        book.add_worksheet("S").put_note(2, 2, "n", NOTE_OPTIONS)
+        book._prepare_vml()
+        return book.note_parts
+
+    alone = prepared()
+    assert alone is not None  # the control: with no other thread it forks
+    alone.close()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert prepared() is None
+    finally:
+        release.set()
+        other.join()
