@@ -11,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from rag_workbook import __version__
 from rag_workbook.forms import write_return
 from rag_workbook.model import RowNotes
 from rag_workbook.template import read_template
@@ -319,3 +320,24 @@ def test_the_pipeline_restores_the_garbage_collector_as_it_found_it(demo: Path) 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_console_script_ends_with_the_commands_status_and_flushed_output(tmp_path: Path) -> None:
+    # script() leaves through os._exit after the exit handlers: the output must be complete
+    # and the status the command's own, for a clean run, a usage error and a bad template.
+    ok = run("demo", "--out", tmp_path / "demo")
+    assert ok.returncode == 0 and "Dashboard:" in ok.stdout
+    usage = run("merge")
+    assert usage.returncode == 2 and "Usage:" in usage.stderr
+    missing = run("check", tmp_path, "--template", tmp_path / "none.xlsx")
+    assert missing.returncode == 2 and "template not found" in missing.stderr
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('exit handler ran'))\n"
+        "sys.argv = ['rag-workbook', '--version']\n"
+        "from rag_workbook.cli import script\n"
+        "script()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines() == [f"rag-workbook, version {__version__}", "exit handler ran"]
