@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from rag_workbook import layout
+from rag_workbook import layout, template
 from rag_workbook.errors import TemplateError
 from rag_workbook.model import (
     Basis,
@@ -450,3 +450,93 @@ def test_missing_sheets_refused(tmp_path: Path) -> None:
         "t.xlsx: missing sheet 'Measures' (found: Settings); "
         "add it as in templates/dashboard_template.xlsx"
     )
+
+
+ODD_SETTINGS: list[tuple[Any, ...]] = [
+    ("Key", "Value"),
+    ("Partnership", "P"),
+    ("Meeting Date", dt.datetime(2012, 2, 14)),
+    ("Agenda Item", 11),
+    ("Current Quarter", 3),
+]
+# Cells the column-by-column reader takes a shortcut past (text, General numbers) mixed
+# with every kind it must hand to the row-by-row reader: text numbers, percent and
+# decimal formats, no-value words, numeric IDs, blank rows, profiles.
+ODD_ROWS = [
+    HEADER,
+    _row(ID="a"),
+    _row(ID=2.0, Target="-5%", Target_Type="% change", Tolerance=" 2.5 "),
+    _row(ID=3, Baseline="1,234", Target=-0.05, Target_Type="%", Tolerance=0.05),
+    _row(ID=4.0, Polarity="Maintain", Baseline=80, Target=None, Tolerance="n/a"),
+    (None,) * len(HEADER),
+    _row(ID="e", Polarity="higher is better", Basis="ytd", Baseline="tbc", Tolerance=None),
+    _row(ID="f", Profile="0.1; 0.4; 0.7; 1", Target_Type=None, Tolerance_Type="abs"),
+    _row(ID=" g ", Theme=" Drugs ", Performance_Measure=12, Baseline=None, Target="\u22122"),
+]
+ODD_FORMATS = {(2, 1): "0.0", (3, 6): "0%", (3, 8): "0.0%", (4, 1): "0.00", (8, 5): "0.0"}
+
+
+def _both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """read_template's outcome through python-calamine and through openpyxl."""
+
+    def outcome() -> object:
+        try:
+            return read_template(path)
+        except TemplateError as exc:
+            return str(exc)
+
+    fast = outcome()
+    with monkeypatch.context() as patch:
+        patch.setattr(template, "_fast_rows", lambda file: None)
+        slow = outcome()
+    return fast, slow
+
+
+def test_fast_and_openpyxl_paths_agree_on_odd_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write_raw(tmp_path / "t.xlsx", ODD_SETTINGS, ODD_ROWS, ODD_FORMATS)
+    assert template._fast_rows(path) is not None
+    fast, slow = _both_paths(path, monkeypatch)
+    assert fast == slow
+    assert isinstance(fast, Register)
+    assert [
+        (m.measure_id, m.row, m.baseline, m.target, m.tolerance, m.polarity, m.profile)
+        for m in fast.measures
+    ] == [
+        ("a", 2, 100.0, 90.0, 5.0, Polarity.REDUCE, None),
+        ("2.0", 3, 100.0, -5.0, 2.5, Polarity.REDUCE, None),
+        ("3", 4, 1234.0, -5.0, 5.0, Polarity.REDUCE, None),
+        ("4.00", 5, 80.0, None, None, Polarity.MAINTAIN, None),
+        ("e", 7, None, 90.0, None, Polarity.INCREASE, None),
+        ("f", 8, 100.0, 90.0, 5.0, Polarity.REDUCE, (0.1, 0.4, 0.7, 1.0)),
+        ("g", 9, None, -2.0, 5.0, Polarity.REDUCE, None),
+    ]
+
+
+def test_fast_and_openpyxl_paths_word_the_same_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        *ODD_ROWS,
+        _row(ID="a", Baseline=True),  # row 10
+        _row(ID="h", Polarity="Maintain", Baseline="n/a", Tolerance=None),
+        _row(ID="i", Target="ninety", Tolerance=-1, Profile="25, 50, 40, 100"),
+        _row(ID="j", Polarity=None, Basis="Monthly", Target_Type="fraction"),
+    ]
+    path = _write_raw(tmp_path / "t.xlsx", ODD_SETTINGS, rows, ODD_FORMATS)
+    fast, slow = _both_paths(path, monkeypatch)
+    assert fast == slow
+    assert isinstance(fast, str)
+    assert [tuple(line.split(";")[0].split(": ")) for line in fast.splitlines()[1:]] == [
+        ("  Measures!B10", "duplicate measure ID 'a' (also in B2)"),
+        ("  Measures!F10", "Baseline must be a number (got 'Yes')"),
+        ("  Measures!F11", "measure h (Maintain) has no Baseline"),
+        ("  Measures!I11", "measure h (Maintain) has no Tolerance"),
+        ("  Measures!G12", "Target must be a number (got 'ninety')"),
+        ("  Measures!I12", "Tolerance must not be negative (got -1)"),
+        ("  Measures!K12", "bad profile '25, 50, 40, 100'"),
+        ("  Measures!D13", "measure j has no Polarity"),
+        ("  Measures!E13", "unknown basis 'Monthly'"),
+        ("  Measures!H13", "unknown target type 'fraction'"),
+    ]

@@ -33,9 +33,10 @@ import itertools
 import json
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rag_workbook import layout
 from rag_workbook.errors import TemplateError
@@ -304,24 +305,53 @@ def _find_sheet(workbook: Any, name: str) -> Any:
     return None
 
 
-def _rows(sheet: Any) -> list[list[tuple[object, str]]]:
-    """All rows as lists of (value, number_format)."""
-    rows: list[list[tuple[object, str]]] = []
-    for row in sheet.iter_rows():
-        rows.append([(c.value, getattr(c, "number_format", "General") or "General") for c in row])
-    return rows
+@functools.lru_cache(maxsize=256)
+def _format_matters(number_format: str) -> bool:
+    """Whether a number format changes how a number reads (percent points, ID decimals)."""
+    return "%" in number_format or _format_decimals(number_format) > 0
 
 
-def _read_settings(rows: list[list[tuple[object, str]]], problems: _Problems) -> Settings:
+class _Sheet(NamedTuple):
+    """One sheet's cell values by row, and the few number formats that change a reading.
+
+    Only numbers read differently under a format (``_as_text``, ``_parse_number``), and
+    only formats with ``%`` or fixed decimals do so; every other cell reads as "General".
+    Keeping those formats aside spares a (value, format) pair for each of 100,000 cells.
+    """
+
+    rows: Sequence[Sequence[object]]
+    formats: dict[tuple[int, int], str]  # 0-based (row, col) -> a format that matters
+
+    def pairs(self, r: int) -> list[tuple[object, str]]:
+        """Row r (0-based) as (value, number_format) pairs."""
+        get = self.formats.get
+        return [(v, get((r, c), "General")) for c, v in enumerate(self.rows[r])]
+
+
+def _rows(sheet: Any) -> _Sheet:
+    """All rows of an openpyxl sheet, with the number formats that matter."""
+    rows: list[list[object]] = []
+    formats: dict[tuple[int, int], str] = {}
+    for r, row in enumerate(sheet.iter_rows()):
+        rows.append([c.value for c in row])
+        for c, cell in enumerate(row):
+            number_format = getattr(cell, "number_format", "General") or "General"
+            if _format_matters(number_format):
+                formats[(r, c)] = number_format
+    return _Sheet(rows, formats)
+
+
+def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
     sheet = layout.SETTINGS_SHEET
     found: dict[str, tuple[str, int, object]] = {}  # canonical key -> (text, row, raw)
     extra: dict[str, str] = {}
     seen: dict[str, int] = {}
-    for r, row in enumerate(rows, start=1):
-        if not row or _is_blank(row[0][0]):
+    for r, row in enumerate(grid.rows, start=1):
+        if not row or _is_blank(row[0]):
             continue
-        key_text = _as_text(row[0][0])
-        value, fmt = row[1] if len(row) > 1 else (None, "General")
+        key_text = _as_text(row[0])
+        value = row[1] if len(row) > 1 else None
+        fmt = grid.formats.get((r - 1, 1), "General")
         if r == 1 and _norm(key_text) == _norm(layout.SETTINGS_HEADER[0]):
             continue
         norm = _norm(key_text)
@@ -403,11 +433,82 @@ def _read_settings(rows: list[list[tuple[object, str]]], problems: _Problems) ->
     )
 
 
-def _read_measures(
-    rows: list[list[tuple[object, str]]], problems: _Problems
-) -> tuple[Measure, ...]:
+class _Columns:
+    """The measure rows of the Measures sheet read column by column; item i is sheet row i + 2.
+
+    Each cell is converted by the same helpers as the row-by-row reader (``_as_text``,
+    ``_parse_number``, ``_parse_profile``), with a shortcut for the common text and
+    General-number cells, and each distinct choice word looked up once.
+    """
+
+    def __init__(self, grid: _Sheet, columns: Mapping[str, int]) -> None:
+        body = grid.rows[1:]
+        self.formats = grid.formats
+        self.formatted = {c for _, c in grid.formats}  # columns with a format that matters
+        self.columns = columns
+        self.size = len(body)
+        self.by_index: list[tuple[object, ...]] = list(itertools.zip_longest(*body))
+
+    def values(self, name: str) -> tuple[int, Sequence[object]]:
+        c = self.columns.get(name, -1)
+        if 0 <= c < len(self.by_index):
+            return c, self.by_index[c]
+        return -1, (None,) * self.size
+
+    def texts(self, name: str) -> list[str]:
+        c, values = self.values(name)
+        if set(map(type, values)) == {str}:  # the usual column: text in every row
+            return list(map(str.strip, values))  # type: ignore[arg-type]
+        formats = self.formats
+        return [
+            v.strip() if v.__class__ is str else _as_text(v, formats.get((r, c), "General"))
+            for r, v in enumerate(values, start=1)
+        ]
+
+    def choices(self, name: str, table: dict[str, Any], default: Any) -> list[Any]:
+        """The chosen word of each row: ``default`` when blank, None when not a choice."""
+        texts = self.texts(name)
+        found = {t: _lookup(table, t) for t in set(texts) if t}
+        return [found[t] if t else default for t in texts]
+
+    def numbers(self, name: str, unusual: set[int]) -> list[float | None]:
+        """Each row's number; rows whose cell is not a number are added to ``unusual``."""
+        c, values = self.values(name)
+        formats = self.formats
+        if c not in self.formatted and set(map(type, values)) == {float}:
+            return list(values)  # type: ignore[arg-type]
+        numbers: list[float | None] = []
+        for i, v in enumerate(values):
+            if v.__class__ is float and (i + 1, c) not in formats:
+                numbers.append(v)
+                continue
+            number, ok = _parse_number(v, formats.get((i + 1, c), "General"))
+            numbers.append(number)
+            if not ok:
+                unusual.add(i)
+        return numbers
+
+    def profiles(self, unusual: set[int]) -> list[tuple[float, float, float, float] | None]:
+        """Each row's profile; rows whose profile is not one are added to ``unusual``."""
+        _, values = self.values("Profile")
+        seen: dict[object, tuple[tuple[float, float, float, float] | None, bool]] = {}
+        profiles: list[tuple[float, float, float, float] | None] = []
+        for i, v in enumerate(values):
+            parsed = seen.get(v) if v.__class__ is str else None
+            if parsed is None:
+                parsed = _parse_profile(v)
+                if v.__class__ is str:
+                    seen[v] = parsed
+            profiles.append(parsed[0])
+            if not parsed[1]:
+                unusual.add(i)
+        return profiles
+
+
+def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[Measure, ...]:
     sheet = layout.MEASURES_SHEET
-    if not rows or all(_is_blank(v) for v, _ in rows[0]):
+    rows = grid.rows
+    if not rows or all(_is_blank(v) for v in rows[0]):
         problems.add(
             sheet,
             "A1",
@@ -416,7 +517,7 @@ def _read_measures(
         )
         return ()
     columns: dict[str, int] = {}
-    for c, (value, _) in enumerate(rows[0]):
+    for c, value in enumerate(rows[0]):
         if _is_blank(value):
             continue
         canonical = _COLUMN_KEYS.get(_norm_header(str(value)))
@@ -450,12 +551,78 @@ def _read_measures(
     def ref(name: str, r: int) -> str:
         return f"{_col_letter(columns[name])}{r}" if name in columns else f"row {r}"
 
+    # Column by column first; a row that passes every check below becomes a Measure here,
+    # and any other row is read again by _read_measure, which words its problems. The
+    # checks are those of _read_measure, so both give the same Measure for a clean row.
+    table = _Columns(grid, columns)
+    unusual: set[int] = set()  # rows with a cell that is not a number or profile
+    themes, ids_text, texts = (table.texts(n) for n in ("Theme", "ID", "Performance Measure"))
+    leads, emails, units, sources, notes = (
+        table.texts(n) for n in ("Lead", "Lead Email", "Unit", "Data Source", "Notes")
+    )
+    polarities = table.choices("Polarity", _POLARITIES, None)
+    bases = table.choices("Basis", _BASES, None)
+    target_forms = table.choices("Target Type", _TARGET_FORMS, TargetForm.ABSOLUTE)
+    tolerance_forms = table.choices("Tolerance Type", _TOLERANCE_FORMS, ToleranceForm.PERCENT)
+    baselines, targets, tolerances = (
+        table.numbers(n, unusual) for n in ("Baseline", "Target", "Tolerance")
+    )
+    profiles = table.profiles(unusual)
+
     measures: list[Measure] = []
     ids: dict[str, int] = {}
-    for r, row in enumerate(rows[1:], start=2):
-        if all(_is_blank(v) for v, _ in row):
+    cells = zip(
+        rows[1:], themes, ids_text, texts, polarities, bases, target_forms, tolerance_forms,
+        baselines, targets, tolerances, profiles, leads, emails, units, sources, notes,
+        strict=True,
+    )  # fmt: skip
+    for i, (
+        row, theme, measure_id, text, polarity, basis, target_form, tolerance_form,
+        baseline, target, tolerance, profile, lead, email, unit, source, note,
+    ) in enumerate(cells):  # fmt: skip
+        if not (theme or measure_id or text) and all(_is_blank(v) for v in row):
             continue
-        measure = _read_measure(row, r, cell, ref, ids, problems)
+        if (
+            theme
+            and measure_id
+            and text
+            and measure_id not in ids
+            and polarity is not None
+            and basis is not None
+            and target_form is not None
+            and tolerance_form is not None
+            and i not in unusual
+            and (tolerance is None or tolerance >= 0)
+            and (
+                target is not None
+                if polarity is not Polarity.MAINTAIN
+                else baseline is not None and tolerance is not None
+            )
+        ):
+            ids[measure_id] = i + 2
+            measures.append(
+                Measure(
+                    theme=theme,
+                    measure_id=measure_id,
+                    text=text,
+                    polarity=polarity,
+                    basis=basis,
+                    lead=lead,
+                    lead_email=email,
+                    unit=unit,
+                    baseline=baseline,
+                    target=target,
+                    target_form=target_form,
+                    tolerance=tolerance,
+                    tolerance_form=tolerance_form,
+                    profile=profile,
+                    data_source=source,
+                    notes=note,
+                    row=i + 2,
+                )
+            )
+            continue
+        measure = _read_measure(grid.pairs(i + 1), i + 2, cell, ref, ids, problems)
         if measure is not None:
             measures.append(measure)
     if not measures and not problems.lines:
@@ -638,18 +805,19 @@ def register_fingerprint(settings: Settings, measures: Iterable[Measure]) -> str
                 str(m.target_form),
                 m.tolerance,
                 str(m.tolerance_form),
-                list(m.profile) if m.profile is not None else None,
+                m.profile,  # a tuple or None: written as a JSON array or null
             ]
             for m in measures
         ],
     }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # check_circular=False: the payload is built here and has no cycles (saves a tenth).
+    blob = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, check_circular=False
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _openpyxl_rows(
-    file: Path,
-) -> tuple[list[list[tuple[object, str]]], list[list[tuple[object, str]]]]:
+def _openpyxl_rows(file: Path) -> tuple[_Sheet, _Sheet]:
     """The Settings and Measures rows through openpyxl, with every refusal message."""
     workbook = _open_workbook(file)
     try:
@@ -703,14 +871,13 @@ _BUILTIN_FORMATS = {
 # count is checked against calamine's, so a file spelled otherwise goes to openpyxl.
 # Cell value classes as python-calamine gives them (exact classes, no subclasses).
 _NUMERIC = frozenset({int, float})
-_NOT_NUMERIC = frozenset({str, bool, type(None)})
+_NOT_NUMERIC: frozenset[type] = frozenset({str, bool, type(None)})
 _NUMBER_CELL = re.compile(rb'<c r="([A-Z]+)([0-9]+)"(?: s="([0-9]+)")?(?: t="n")?>')
+_ANY_NUMBER_CELL = re.compile(rb'<c r="[A-Z]+[0-9]+"(?: s="[0-9]+")?(?: t="n")?>')
 
 
-def _fast_rows(
-    file: Path,
-) -> tuple[list[list[tuple[object, str]]], list[list[tuple[object, str]]]] | None:
-    """The Settings and Measures rows through python-calamine, or None to use openpyxl.
+def _fast_rows(file: Path) -> tuple[_Sheet, _Sheet] | None:
+    """The Settings and Measures sheets through python-calamine, or None to use openpyxl.
 
     openpyxl takes seconds over a national register of thousands of measures, and its
     import alone is a fifth of a small merge (issue 6). Values come from calamine; the
@@ -726,40 +893,62 @@ def _fast_rows(
 
         data = file.read_bytes()
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            formats = _xf_formats(zf.read("xl/styles.xml"))
+            formats = {
+                i: code
+                for i, code in _xf_formats(zf.read("xl/styles.xml")).items()
+                if _format_matters(code)
+            }
             parts = _sheet_parts(zf)
             workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            found: list[list[list[tuple[object, str]]]] = []
+            found: list[_Sheet] = []
             for wanted in (layout.SETTINGS_SHEET, layout.MEASURES_SHEET):
                 name = next((n for n in workbook.sheet_names if _norm(n) == _norm(wanted)), None)
                 if name is None or name not in parts:
                     return None
                 values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                numeric = sum(1 for row in values for v in row if v.__class__ not in _NOT_NUMERIC)
-                styled: dict[tuple[str, int], str] = {}
-                count = 0
-                for col, row_number, style in _NUMBER_CELL.findall(zf.read(parts[name])):
-                    count += 1
-                    if style:
-                        styled[(col.decode(), int(row_number))] = formats.get(int(style), "General")
-                if count != numeric:
+                number_formats = _number_formats(values, zf.read(parts[name]), formats)
+                if number_formats is None:
                     return None
-                # Every cell "General", then the styled numbers: 100,000 cells, 18,000 numbers.
-                width = max(map(len, values), default=0)
-                index = {_col_letter(c): c for c in range(width)}
-                rows: list[list[tuple[object, str]]] = [
-                    [(v, "General") for v in row] for row in values
-                ]
-                for (col_letters, r), number_format in styled.items():
-                    c = index.get(col_letters, width)
-                    if 0 < r <= len(rows) and c < len(rows[r - 1]):
-                        v = values[r - 1][c]
-                        if v.__class__ in _NUMERIC:
-                            rows[r - 1][c] = (v, number_format)
-                found.append(rows)
+                found.append(_Sheet(values, number_formats))
     except Exception:  # any surprise: let openpyxl read it and word the refusal
         return None
     return found[0], found[1]
+
+
+def _number_formats(
+    values: Sequence[Sequence[object]], xml: bytes, formats: Mapping[int, str]
+) -> dict[tuple[int, int], str] | None:
+    """(row, col) -> number format, for the numbers whose style's format matters.
+
+    None when the sheet XML spells its number cells otherwise than `_NUMBER_CELL`
+    (their count differs from calamine's), so that openpyxl reads the file.
+    """
+    classes = Counter(map(type, itertools.chain.from_iterable(values)))
+    numeric = classes.total() - sum(classes[c] for c in _NOT_NUMERIC)
+    if not formats:
+        # No style shows % or decimals (the usual register): every number reads as General,
+        # so only count the number cells, without capturing their references (3x faster).
+        return {} if len(_ANY_NUMBER_CELL.findall(xml)) == numeric else None
+    styled: dict[tuple[str, int], str] = {}
+    count = 0
+    for col, row_number, style in _NUMBER_CELL.findall(xml):
+        count += 1
+        if style and int(style) in formats:
+            styled[(col.decode(), int(row_number))] = formats[int(style)]
+    if count != numeric:
+        return None
+    width = max(map(len, values), default=0)
+    index = {_col_letter(c): c for c in range(width)}
+    out: dict[tuple[int, int], str] = {}
+    for (col_letters, r), number_format in styled.items():
+        c = index.get(col_letters, width)
+        if (
+            0 < r <= len(values)
+            and c < len(values[r - 1])
+            and values[r - 1][c].__class__ in _NUMERIC
+        ):
+            out[(r - 1, c)] = number_format
+    return out
 
 
 def _xf_formats(styles: bytes) -> dict[int, str]:
