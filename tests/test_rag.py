@@ -153,6 +153,20 @@ def test_rule_table(
     assert rate_one(m, quarter, value) == expected
 
 
+def test_rule_table_in_one_register_reads_as_case_by_case() -> None:
+    # The text tables are written once per distinct wording and shared between measures:
+    # every case, each as its own measure (twice, in reverse order the second time) in one
+    # register and one frame, must read exactly as when rated alone.
+    cases = [*CASES, *CASES[::-1]]
+    measures = [dataclasses.replace(m, measure_id=f"m{i}") for i, (m, *_) in enumerate(cases)]
+    rows = [row(m.measure_id, q, v) for m, (_, q, v, _) in zip(measures, cases, strict=True)]
+    rated, _ = apply_rag(frame(*rows), register(*measures))
+    got = list(
+        zip(rated[col.STATUS], rated[col.TARGET].round(6), rated[col.EXPLANATION], strict=True)
+    )
+    assert got == [expected for *_, expected in cases]
+
+
 def test_every_polarity_basis_target_and_tolerance_form_gives_a_status() -> None:
     got = []
     for polarity in (DOWN, UP, KEEP):

@@ -26,6 +26,7 @@ The rules (SPEC §4):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -112,93 +113,173 @@ def _format_many(numbers: FloatArray, suffix: str | ObjArray = "") -> ObjArray:
 
 
 class _Rules:
-    """The register as per-measure arrays; the last slot stands for 'not in the register'."""
+    """The register as per-measure arrays; the last slot stands for 'not in the register'.
+
+    Built with one pass over the measures and array operations; the text tables (middle,
+    tolerance, ending) are written once per distinct wording and shared, as a register
+    repeats a few tolerances, profiles and targets across thousands of measures.
+    """
 
     def __init__(self, measures: Sequence[Measure]) -> None:
         size = len(measures) + 1
-        self.polarity = np.full(size, -1, dtype=np.int64)
-        self.cumulative = np.zeros(size, dtype=bool)
-        self.profile = np.tile(np.array([0.25, 0.5, 0.75, 1.0]), (size, 1))
-        self.reference = np.full(size, np.nan)  # annual target, or baseline for Maintain
-        self.baseline = np.full(size, np.nan)
-        self.blocker = np.zeros(size, dtype=np.int64)
-        self.band = np.zeros(size)  # tolerance value
-        self.band_pct = np.ones(size, dtype=bool)
-        self.unit_pct = np.zeros(size, dtype=bool)
-        for i, m in enumerate(measures):
-            self.polarity[i] = _POL_CODE[m.polarity]
-            self.cumulative[i] = m.basis is Basis.CUMULATIVE
-            if m.profile is not None:
-                self.profile[i] = m.profile
-            self.baseline[i] = np.nan if m.baseline is None else m.baseline
-            self.band[i] = m.tolerance or 0.0
-            self.band_pct[i] = m.tolerance_form is ToleranceForm.PERCENT
-            self.unit_pct[i] = m.unit.strip() == "%"
-            self.reference[i], self.blocker[i] = _reference(m)
+        even = (0.25, 0.5, 0.75, 1.0)
+        fields = attrgetter(
+            "polarity", "basis", "profile", "baseline", "target", "target_form",
+            "tolerance", "tolerance_form", "unit",
+        )  # fmt: skip
+        values = list(map(fields, measures))
+        polarity, basis, profile, baseline, target, target_form, tolerance, tolerance_form, unit = (
+            zip(*values, strict=True) if values else ((),) * 9
+        )
+        # The last slot (not in the register): no polarity, an even profile, nothing to judge.
+        self.polarity: IntArray = np.array([*map(_POL_CODE.__getitem__, polarity), -1])
+        self.cumulative: BoolArray = np.array([b is Basis.CUMULATIVE for b in basis] + [False])
+        self.profile: FloatArray = np.tile(np.array(even), (size, 1))
+        given = [i for i, p in enumerate(profile) if p is not None]
+        if given:
+            self.profile[given] = [profile[i] for i in given]
+        self.baseline: FloatArray = np.array([*baseline, None], dtype=np.float64)  # None: nan
+        self.band: FloatArray = np.array([*(t or 0.0 for t in tolerance), 0.0], dtype=np.float64)
+        self.band_pct: BoolArray = np.array(
+            [f is ToleranceForm.PERCENT for f in tolerance_form] + [True]
+        )
+        self.unit_pct: BoolArray = np.array([u.strip() == "%" for u in unit] + [False])
+        # The annual target (the baseline for Maintain), and why it may be missing.
+        self.reference, self.blocker = _references(
+            self.polarity,
+            self.baseline,
+            np.array([b is not None for b in baseline] + [False]),
+            np.array([*target, None], dtype=np.float64),
+            np.array([t is not None for t in target] + [False]),
+            np.array([f is TargetForm.ABSOLUTE for f in target_form] + [False]),
+            self.band_pct,
+        )
+        self.reference[-1], self.blocker[-1] = np.nan, _OK
 
-        self.polarity_text = np.array([str(m.polarity) for m in measures] + [""], dtype=object)
-        self.basis_text = np.array([str(m.basis) for m in measures] + [""], dtype=object)
+        # Indexed by polarity code; -1 (not in the register) picks the last entry, "".
+        self.polarity_text: ObjArray = _POLARITY_TEXT[self.polarity]
+        self.basis_text: ObjArray = np.where(self.cumulative, _CUMULATIVE, _SNAPSHOT).astype(object)
+        self.basis_text[-1] = ""
         # Text tables: prefix and middle per (measure, quarter), ending per (measure, kind).
-        self.unit = np.where(self.unit_pct, "%", "").astype(object)
-        self.points = np.where(self.unit_pct, " points", "").astype(object)
-        self.prefix = np.empty((size, 4), dtype=object)
-        self.middle = np.empty((size, 4), dtype=object)
-        self.ending = np.full((size, 7), "", dtype=object)
-        self.tolerance_text = np.full(size, "", dtype=object)
-        for i in range(size):
-            for q, quarter in enumerate(QUARTERS):
-                self.prefix[i, q] = f"{quarter} YTD " if self.cumulative[i] else f"{quarter} "
-                self.middle[i, q] = self._middle(i, q)
-            tolerance = self.tolerance_text[i] = self._tolerance_text(i)
-            rule = f"amber tolerance {tolerance}" if tolerance else "no amber band"
-            keep = f"; tolerance {tolerance or 0} -> "
-            self.ending[i] = [
-                "on target -> Green",
-                " better -> Green",
-                f" worse; {rule} -> Amber",
-                f" worse; {rule} -> Red",
-                f"on baseline{keep}Green",
-                f" from baseline{keep}Green",
-                f" from baseline{keep}Red",
+        self.unit: ObjArray = np.where(self.unit_pct, "%", "").astype(object)
+        self.points: ObjArray = np.where(self.unit_pct, " points", "").astype(object)
+        self.prefix: ObjArray = np.where(self.cumulative[:, None], _YTD_PREFIX, _PREFIX)
+        self.middle = self._middles()
+        self.tolerance_text = self._tolerance_texts()
+        first, kinds = pd.factorize(self.tolerance_text)
+        self.ending: ObjArray = np.array([_endings(t) for t in kinds.tolist()], dtype=object)[first]
+
+    def _middles(self) -> ObjArray:
+        """' vs profiled target 100: ' per (measure, quarter); '' where nothing to judge by."""
+        size = len(self.polarity)
+        share = np.where(self.cumulative[:, None], self.profile, 1.0)
+        reference = self.reference[:, None] * share
+        # 0 target, 1 baseline; + 2 profiled, + 4 annual (cumulative only); * 2 + unit is %
+        what = (self.polarity == 2).astype(np.int64)[:, None] + np.where(
+            self.cumulative[:, None], np.where(share >= 1.0, 4, 2), 0
+        )
+        code = what * 2 + self.unit_pct[:, None]
+        middle = np.full((size, 4), "", dtype=object)
+        shown = ~np.isnan(reference)
+        if shown.any():
+            key = np.empty(int(shown.sum()), dtype=np.complex128)  # (code, reference) pairs
+            key.real, key.imag = code[shown], reference[shown]
+            keys, uniques = pd.factorize(key)
+            texts = [
+                f" vs {_WHAT[int(k.real) // 2]} {format_number(k.imag)}"
+                f"{'%' if int(k.real) % 2 else ''}: "
+                for k in uniques.tolist()
             ]
+            middle[shown] = np.array(texts, dtype=object)[keys]
+        return middle
 
-    def _middle(self, i: int, q: int) -> str:
-        """' vs profiled target 100: ' for measure i in quarter q."""
-        what = "baseline" if self.polarity[i] == 2 else "target"
-        share = 1.0
-        if self.cumulative[i]:
-            share = float(self.profile[i, q])
-            what = ("annual " if share >= 1.0 else "profiled ") + what
-        reference = float(self.reference[i]) * share
-        if np.isnan(reference):
-            return ""
-        return f" vs {what} {format_number(reference)}{self.unit[i]}: "
+    def _tolerance_texts(self) -> ObjArray:
+        """'5%', '3 points', '2' or '' (no amber band) per measure."""
+        known: dict[tuple[float, bool, bool], str] = {}
+        texts: list[str] = []
+        for key in zip(
+            self.band.tolist(), self.band_pct.tolist(), self.unit_pct.tolist(), strict=True
+        ):
+            text = known.get(key)
+            if text is None:
+                band, pct, unit_pct = key
+                if band == 0:
+                    text = ""
+                elif pct:
+                    text = f"{format_number(band)}%"
+                else:
+                    text = f"{format_number(band)}{' points' if unit_pct else ''}"
+                known[key] = text
+            texts.append(text)
+        return np.array(texts, dtype=object)
 
-    def _tolerance_text(self, i: int) -> str:
-        if self.band[i] == 0:
-            return ""
-        if self.band_pct[i]:
-            return f"{format_number(self.band[i])}%"
-        return f"{format_number(self.band[i])}{self.points[i]}"
+
+_WHAT = (
+    "target",
+    "baseline",
+    "profiled target",
+    "profiled baseline",
+    "annual target",
+    "annual baseline",
+)
+# By polarity code (_POL_CODE); the last entry, "", for -1 (not in the register).
+_POLARITY_TEXT = np.array(
+    [str(Polarity.REDUCE), str(Polarity.INCREASE), str(Polarity.MAINTAIN), ""], dtype=object
+)
+_CUMULATIVE, _SNAPSHOT = str(Basis.CUMULATIVE), str(Basis.SNAPSHOT)
+_PREFIX = np.array([f"{q} " for q in QUARTERS], dtype=object)
+_YTD_PREFIX = np.array([f"{q} YTD " for q in QUARTERS], dtype=object)
 
 
-def _reference(m: Measure) -> tuple[float, int]:
-    """The annual figure a measure is judged against, and why it may be missing."""
-    if m.polarity is Polarity.MAINTAIN:
-        if m.baseline is None:
-            return np.nan, _NO_BASELINE
-        if m.baseline == 0 and m.tolerance_form is ToleranceForm.PERCENT:
-            return np.nan, _ZERO_BASELINE
-        return m.baseline, _OK
-    if m.target is None:
-        return np.nan, _NO_TARGET
-    if m.target_form is TargetForm.ABSOLUTE:
-        return m.target, _OK
-    if m.baseline is None:
-        return np.nan, _NO_BASELINE
-    if m.baseline == 0:
-        return np.nan, _ZERO_BASELINE
-    return m.baseline * (1 + m.target / 100), _OK
+def _endings(tolerance: str) -> list[str]:
+    """The seven explanation endings (by kind of judgement) for one tolerance text."""
+    rule = f"amber tolerance {tolerance}" if tolerance else "no amber band"
+    keep = f"; tolerance {tolerance or 0} -> "
+    return [
+        "on target -> Green",
+        " better -> Green",
+        f" worse; {rule} -> Amber",
+        f" worse; {rule} -> Red",
+        f"on baseline{keep}Green",
+        f" from baseline{keep}Green",
+        f" from baseline{keep}Red",
+    ]
+
+
+def _references(
+    polarity: IntArray,
+    baseline: FloatArray,
+    has_baseline: BoolArray,
+    target: FloatArray,
+    has_target: BoolArray,
+    absolute: BoolArray,
+    band_pct: BoolArray,
+) -> tuple[FloatArray, IntArray]:
+    """The annual figure each measure is judged against, and why it may be missing.
+
+    Maintain: the baseline (none without one, or with a 0 baseline and a % tolerance).
+    Reduce / Increase: the target (Absolute) or baseline * (1 + target / 100) (% change),
+    none without a target, or for % change without a baseline or with a 0 baseline.
+    """
+    maintain = polarity == 2
+    with np.errstate(invalid="ignore", over="ignore"):
+        changed = baseline * (1 + target / 100)
+    blocker = np.select(
+        [
+            maintain & ~has_baseline,
+            maintain & (baseline == 0) & band_pct,
+            maintain,
+            ~has_target,
+            absolute,
+            ~has_baseline,
+            baseline == 0,
+        ],
+        [_NO_BASELINE, _ZERO_BASELINE, _OK, _NO_TARGET, _OK, _NO_BASELINE, _ZERO_BASELINE],
+        _OK,
+    ).astype(np.int64)
+    reference = np.where(maintain, baseline, np.where(absolute, target, changed))
+    reference[blocker != _OK] = np.nan
+    return reference, blocker
 
 
 def _text_column(frame: pd.DataFrame, name: str) -> ObjArray:
@@ -208,17 +289,23 @@ def _text_column(frame: pd.DataFrame, name: str) -> ObjArray:
     return np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
 
 
-def _blocked_text(m: Measure, blocker: int) -> str:
+def _blocked_text(maintain: bool, blocker: int) -> str:
     if blocker == _NO_BASELINE:
-        what = "% change target" if m.polarity is not Polarity.MAINTAIN else "Maintain rule"
+        what = "Maintain rule" if maintain else "% change target"
         return f"no baseline yet, so the {what} cannot be applied"
     if blocker == _ZERO_BASELINE:
-        what = "% change target" if m.polarity is not Polarity.MAINTAIN else "% tolerance"
+        what = "% tolerance" if maintain else "% change target"
         return f"the baseline is 0, so the {what} cannot be applied"
     return "no target is set"
 
 
-def _issues(register: Register, blocked_with_value: set[int]) -> list[Issue]:
+# Why a value could not be judged, by [blocker, is Maintain].
+_BLOCKED_TEXT = np.array(
+    [[_blocked_text(maintain, b) for maintain in (False, True)] for b in range(4)], dtype=object
+)
+
+
+def _issues(register: Register, blocked_with_value: set[int], blockers: IntArray) -> list[Issue]:
     """One warning per measure whose values could not be judged."""
     file = Path(register.path).name if register.path else ""
     baseline_col = layout.MEASURES_COLUMNS.index("Baseline")
@@ -226,7 +313,7 @@ def _issues(register: Register, blocked_with_value: set[int]) -> list[Issue]:
     issues: list[Issue] = []
     for i in sorted(blocked_with_value):
         m = register.measures[i]
-        blocker = _reference(m)[1]
+        blocker = int(blockers[i])
         letter = chr(65 + (target_col if blocker == _NO_TARGET else baseline_col))
         cell = f"{letter}{m.row}" if m.row else ""
         if blocker == _NO_BASELINE:
@@ -337,15 +424,12 @@ def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Re
     blocked = np.flatnonzero(due & has_value & (blocker != _OK))
     blocked_measures = set(midx[blocked].tolist())
     if len(blocked):
-        why = np.array(
-            [_blocked_text(measures[i], int(rules.blocker[i])) for i in range(unknown)] + [""],
-            dtype=object,
-        )
+        which = midx[blocked]
         explanation[blocked] = (
-            rules.prefix[midx[blocked], qsafe[blocked]]
-            + _format_many(value[blocked], rules.unit[midx[blocked]])
+            rules.prefix[which, qsafe[blocked]]
+            + _format_many(value[blocked], rules.unit[which])
             + " but "
-            + why[midx[blocked]]
+            + _BLOCKED_TEXT[rules.blocker[which], (rules.polarity[which] == 2).astype(np.int64)]
             + " -> No data"
         )
 
@@ -404,7 +488,7 @@ def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Re
         col.DIRECTION: text(direction),
     }
     rated = frame.assign(**added)
-    return rated, Report.of(_issues(register, blocked_measures))
+    return rated, Report.of(_issues(register, blocked_measures, rules.blocker))
 
 
 _QUARTER_TEXT = np.array(QUARTERS, dtype=object)
