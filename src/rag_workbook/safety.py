@@ -122,8 +122,10 @@ _ZIP64_LOCATOR = b"PK\x06\x07"
 _ZIP64_EOCD = b"PK\x06\x06"
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EOCD_SIZE = 22
-_CENTRAL_STRUCT = struct.Struct("<4s6H3I5H2I")  # 46 bytes
-_LOCAL_STRUCT = struct.Struct("<4s5H3I2H")  # 30 bytes
+# The fields of a 46-byte central directory entry that the check uses: signature, flags,
+# method, sizes, name/extra/comment lengths and the local header's offset.
+_CENTRAL_FIELDS = struct.Struct("<4s4x2H8x2I3H8xI")
+_LOCAL_LENGTHS = struct.Struct("<2H")  # name and extra lengths, at 26 in a local header
 _WHOLE_FILE_BYTES = 1 * _MB  # files up to this size are read in one go
 _MANIFEST_BYTES = 256 * 1024  # most of an ODF manifest unpacked to look for encryption
 
@@ -307,9 +309,13 @@ def _check(path: Path, display: str, limits: Limits) -> bytes | None:
     return None
 
 
+# Looked up once: getattr with a default raises and formats an AttributeError on POSIX.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
 def _read_whole(path: Path, size: int) -> bytes:
     """The file's bytes, in as few system calls as Python allows (a return is tens of KB)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         chunks: list[bytes] = []
         got = 0
@@ -350,28 +356,43 @@ class _Member(NamedTuple):
 
 def _check_zip(source: _Source, limits: Limits) -> None:
     members = _read_central_directory(source, limits)
-    names = {m.name.replace("\\", "/").lower(): m for m in members}
-    if any(m.flags & 0x1 for m in members):
-        raise _encrypted("the zip itself is password-protected")
-    total = 0
+    # One pass over the directory; the refusals keep their order of precedence
+    # (encryption, then the first part too large, then the total).
+    names: dict[str, _Member] = {}
+    flags = total = 0
+    too_large: _Member | None = None
+    max_part, ratio_floor, max_ratio = (
+        limits.max_part_bytes,
+        limits.ratio_floor_bytes,
+        limits.max_ratio,
+    )
     for m in members:
-        total += m.uncompressed
-        if m.uncompressed > limits.max_part_bytes:
+        name, m_flags, _, compressed, uncompressed, _ = m
+        names[name.replace("\\", "/").lower()] = m
+        flags |= m_flags
+        total += uncompressed
+        if too_large is None and (
+            uncompressed > max_part
+            or (uncompressed > ratio_floor and uncompressed > max_ratio * max(compressed, 1))
+        ):
+            too_large = m
+    if flags & 0x1:
+        raise _encrypted("the zip itself is password-protected")
+    if too_large is not None:
+        m = too_large
+        if m.uncompressed > max_part:
             raise _Refused(
                 FILE_TOO_LARGE,
                 f"part {m.name} unpacks to {_size(m.uncompressed)}, more than the limit of "
                 f"{_size(limits.max_part_bytes)} for one part (a return sheet is well under 1 MB)",
                 _FIX_TOO_LARGE,
             )
-        if m.uncompressed > limits.ratio_floor_bytes and m.uncompressed > limits.max_ratio * max(
-            m.compressed, 1
-        ):
-            raise _Refused(
-                FILE_TOO_LARGE,
-                f"part {m.name} unpacks from {_size(m.compressed)} to {_size(m.uncompressed)}, "
-                f"a ratio over the limit of {limits.max_ratio}:1 (a zip bomb or a huge sheet)",
-                _FIX_TOO_LARGE,
-            )
+        raise _Refused(
+            FILE_TOO_LARGE,
+            f"part {m.name} unpacks from {_size(m.compressed)} to {_size(m.uncompressed)}, "
+            f"a ratio over the limit of {limits.max_ratio}:1 (a zip bomb or a huge sheet)",
+            _FIX_TOO_LARGE,
+        )
     if total > limits.max_uncompressed_bytes:
         raise _Refused(
             FILE_TOO_LARGE,
@@ -411,18 +432,20 @@ def _read_central_directory(source: _Source, limits: Limits) -> list[_Member]:
     if len(directory) != cd_size:
         raise _corrupt("the zip directory is cut short")
     members: list[_Member] = []
+    append = members.append
+    new_member = tuple.__new__  # _Member(...) without its Python-level __new__: 12 a file
     pos = 0
-    unpack = _CENTRAL_STRUCT.unpack_from
+    unpack = _CENTRAL_FIELDS.unpack_from
     for _ in range(count):
         if pos + 46 > cd_size:
             raise _corrupt("the zip directory is cut short")
-        (sig, _, _, flags, method, _, _, _, compressed, uncompressed, name_len, extra_len,
-         comment_len, _, _, _, offset) = unpack(directory, pos)  # fmt: skip
+        (sig, flags, method, compressed, uncompressed, name_len, extra_len, comment_len,
+         offset) = unpack(directory, pos)  # fmt: skip
         if sig != _ZIP_CENTRAL:
             raise _corrupt("the zip directory is garbled")
         start = pos + 46
         raw_name = directory[start : start + name_len]
-        if 0xFFFFFFFF in (compressed, uncompressed, offset):
+        if compressed == 0xFFFFFFFF or uncompressed == 0xFFFFFFFF or offset == 0xFFFFFFFF:
             extra = directory[start + name_len : start + name_len + extra_len]
             uncompressed, compressed, offset = _zip64_sizes(extra, uncompressed, compressed, offset)
         if offset + 30 > cd_offset:
@@ -430,7 +453,7 @@ def _read_central_directory(source: _Source, limits: Limits) -> list[_Member]:
         name = raw_name.decode(
             "utf-8" if flags & 0x800 or raw_name.isascii() else "cp437", "replace"
         )
-        members.append(_Member(name, flags, method, compressed, uncompressed, offset))
+        append(new_member(_Member, (name, flags, method, compressed, uncompressed, offset)))
         pos = start + name_len + extra_len + comment_len
     return members
 
@@ -469,38 +492,40 @@ def _zip64_sizes(
 
 def _member_head(source: _Source, member: _Member, limit: int) -> bytes:
     """Unpack at most `limit` bytes from the start of one part."""
-    header = source.read(member.offset, _LOCAL_STRUCT.size)
-    if len(header) != _LOCAL_STRUCT.size or not header.startswith(_ZIP_LOCAL):
-        raise _corrupt(f"part {member.name} is missing from the zip data")
-    name_len, extra_len = _LOCAL_STRUCT.unpack(header)[9:11]
-    start = member.offset + _LOCAL_STRUCT.size + name_len + extra_len
-    if member.method == 0:
-        return source.read(start, min(limit, member.compressed))
-    if member.method != 8:
+    name, _, method, compressed, _, offset = member
+    header = source.read(offset, 30)
+    if len(header) != 30 or not header.startswith(_ZIP_LOCAL):
+        raise _corrupt(f"part {name} is missing from the zip data")
+    name_len, extra_len = _LOCAL_LENGTHS.unpack_from(header, 26)
+    start = offset + 30 + name_len + extra_len
+    if method == 0:
+        return source.read(start, min(limit, compressed))
+    if method != 8:
         return b""  # unusual compression: the parser reports it if it cannot read it
     # Deflate reaches at most ~1032:1, so this much input gives `limit` bytes or the part.
-    raw = source.read(start, min(member.compressed, limit + 1024))
+    raw = source.read(start, min(compressed, limit + 1024))
     try:
         # A window no larger than the output cap is enough (no back-reference can reach
         # further) and halves the cost of setting up the inflater.
         return zlib.decompressobj(-max(9, min(15, (limit - 1).bit_length()))).decompress(raw, limit)
     except zlib.error as exc:
-        raise _corrupt(f"part {member.name} does not unpack") from exc
+        raise _corrupt(f"part {name} does not unpack") from exc
 
 
 def _scan_xml(source: _Source, member: _Member, limits: Limits) -> None:
     head = _member_head(source, member, limits.xml_scan_bytes)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:64]:
+    # bytes.find, not `in`: on Python 3.11 `bytes in bytes` first tries the needle as an
+    # integer, raising and clearing a TypeError each time. One byte is a memchr.
+    if head.find(b"\x00", 0, 64) >= 0 or head.startswith((b"\xff\xfe", b"\xfe\xff")):
         head = head.replace(b"\x00", b"")
-    if b"<!" in head and _XML_DANGER.search(head):
+    if head.find(b"!") >= 0 and head.find(b"<!") >= 0 and _XML_DANGER.search(head):
         raise _Refused(
             FILE_UNSAFE_XML,
             f"part {member.name} declares a document type or entities, which a workbook "
             "never needs and which can be used to exhaust memory (an XML bomb)",
             _FIX_RESEND,
         )
-    scanned_all = member.uncompressed <= limits.xml_scan_bytes
-    if not scanned_all and _XML_ROOT.search(head) is None:
+    if member.uncompressed > limits.xml_scan_bytes and _XML_ROOT.search(head) is None:
         raise _Refused(
             FILE_UNSAFE_XML,
             f"part {member.name} does not start its content within the first "
@@ -542,6 +567,8 @@ def _check_odf(source: _Source, names: dict[str, _Member], mimetype: str) -> Non
 
 
 def _check_ooxml(names: dict[str, _Member]) -> None:
+    if "xl/workbook.xml" in names:  # the usual workbook: no need to list the base names
+        return
     basenames = {key.rsplit("/", 1)[-1] for key in names}
     if basenames & {"workbook.xml", "workbook.bin"}:
         return
