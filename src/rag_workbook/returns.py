@@ -280,7 +280,16 @@ def parse_number(v: object) -> ParsedNumber:
         return ParsedNumber(f)
     if isinstance(v, (dt.datetime, dt.date, dt.time, dt.timedelta)):
         return ParsedNumber(None, "value-is-a-date", "a date")
-    text = str(v).replace("\u00a0", " ").strip()
+    text = v if type(v) is str else str(v)
+    # Returns repeat the same few words ('-', 'n/a', 'TBC'): short texts are parsed once.
+    return _parse_short_text(text) if len(text) <= _CACHED_TEXT else _parse_text(text)
+
+
+_CACHED_TEXT = 64  # longest text whose parse is cached (bounds the caches' memory)
+
+
+def _parse_text(v: str) -> ParsedNumber:
+    text = v.replace("\u00a0", " ").strip()
     low = re.sub(r"\s+", " ", text).lower()
     if low in _NO_VALUE or _norm(low) in {"nodata", "na", "notavailable"} or set(low) <= {"-"}:
         return ParsedNumber(None)
@@ -301,17 +310,27 @@ def parse_number(v: object) -> ParsedNumber:
     return ParsedNumber(None, "value-not-a-number")
 
 
+_parse_short_text = functools.lru_cache(maxsize=4096)(_parse_text)
+
+
 def _parse_status(v: object) -> Status | str | None:
     """An override cell: a Status, None when empty, or the text when unknown."""
     if _is_empty(v):
         return None
     text = _text(v)
+    return _status_of_short(text) if len(text) <= _CACHED_TEXT else _status_of(text)
+
+
+def _status_of(text: str) -> Status | str:
     key = _norm(text)
     if key in _STATUS_WORDS:
         return _STATUS_WORDS[key]
     if re.sub(r"\s+", " ", text).lower() in _NO_VALUE or key == "":
         return Status.NO_DATA
     return text
+
+
+_status_of_short = functools.lru_cache(maxsize=1024)(_status_of)
 
 
 _QUARTER_TEXT = re.compile(r"(?:^|[^a-z])(?:q|qtr|quarter)\s*([1-4])\b")
@@ -434,7 +453,8 @@ _FORMULA_TAG = re.compile(rb"<f[ />]")
 def _has_formula_or_error(xml: bytes) -> bool:
     """Two searches (one regex alternation costs 15 times more than both; three byte
     searches for the forms of `<f` twice as much): false only when there is neither."""
-    return _FORMULA_TAG.search(xml) is not None or b't="e"' in xml
+    # find, not `in`: on Python 3.11 `bytes in bytes` raises and clears a TypeError first.
+    return _FORMULA_TAG.search(xml) is not None or xml.find(b't="e"') >= 0
 
 
 def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[int, int], str]:
@@ -695,6 +715,9 @@ def _rows_of(sheet: CalamineSheet) -> tuple[list[list[object]], int]:
     return rows, height
 
 
+_QUARTER_ROLES = frozenset(QUARTERS)
+
+
 def _find_header(
     rows: list[list[object]],
 ) -> tuple[int, dict[int, str], dict[str, object]] | None:
@@ -717,9 +740,10 @@ def _find_header(
                     roles[c] = role
                     if key:
                         labels.append((c, key))
-        found = set(roles.values())
-        if ROLE_ID in found and any(q in found for q in QUARTERS):
-            return r, roles, block
+        if roles:
+            found = roles.values()
+            if ROLE_ID in found and not _QUARTER_ROLES.isdisjoint(found):
+                return r, roles, block
         for c, key in labels:
             if key not in block:
                 for w in row[c + 1 :]:
@@ -892,6 +916,8 @@ def _read_table(
     notes: list[RowNotes] = []
     seen: dict[str, int] = {}
     ids_present: list[str] = []
+    sheet = ctx.sheet
+    measure_of = register.measure
     for r in range(hrow + 1, len(rows)):
         row = rows[r]
         if len(row) < width:
@@ -902,14 +928,9 @@ def _read_table(
                 if _is_empty(row[c]):
                     row[c] = v
         raw_id = row[id_col]
-        # not _is_empty(v), inlined: this runs for every cell of the value area
-        filled = [
-            (c, v)
-            for c in area_cols
-            if (v := row[c]) != "" and v is not None and not (isinstance(v, str) and v.isspace())
-        ]
-        flagged = [c for c in area_cols if (r, c) in problems] if problems else []
-        if _is_empty(raw_id):
+        if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):  # _is_empty
+            filled = _filled(row, area_cols)
+            flagged = [c for c in area_cols if (r, c) in problems] if problems else []
             if filled or flagged:
                 where = ", ".join(_a1(r, c) for c, _ in filled) or ", ".join(
                     _a1(r, c) for c in flagged
@@ -924,8 +945,8 @@ def _read_table(
                 )
             continue
         mid = _measure_id(raw_id, register)
-        id_cell = _a1(r, id_col)
-        if register.measure(mid) is None:
+        if measure_of(mid) is None:
+            filled = _filled(row, area_cols)
             looks_like_id = bool(re.fullmatch(r"[A-Za-z]{0,6}\s?[0-9][0-9A-Za-z.\-/]*", mid))
             if filled or looks_like_id:
                 extra = (
@@ -940,12 +961,13 @@ def _read_table(
                     Severity.ERROR if filled else Severity.WARNING,
                     f"measure ID '{mid}' is not in the register{extra}",
                     "use the IDs of the return the analyst sent, or ask the analyst to add it",
-                    cell=id_cell,
+                    cell=_a1(r, id_col),
                     value=mid,
                     measure_id=mid,
                 )
             continue
         if mid in seen:
+            filled = _filled(row, area_cols)
             ctx.add(
                 "duplicate-measure",
                 Severity.WARNING,
@@ -957,7 +979,7 @@ def _read_table(
                     else ""
                 ),
                 "keep one row per measure",
-                cell=id_cell,
+                cell=_a1(r, id_col),
                 value=mid,
                 measure_id=mid,
             )
@@ -968,7 +990,9 @@ def _read_table(
             v = row[c]
             if not problems:  # the usual sheet, without formulas or error cells
                 if type(v) is float and math.isfinite(v):  # a number: most quarter cells
-                    values.append(CellValue(mid, q, v, _text(v), ctx.sheet, _a1(r, c)))
+                    # _text(v), inlined
+                    text = str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+                    values.append(CellValue(mid, q, v, text, sheet, _a1(r, c)))
                     continue
                 if v == "":  # an empty cell, nothing to read or report
                     continue
@@ -1018,6 +1042,15 @@ def _read_table(
         issues=ctx.final_issues(),
         readable=True,
     )
+
+
+def _filled(row: list[object], cols: list[int]) -> list[tuple[int, object]]:
+    """The non-empty cells of a row among `cols`, as (col, value)."""
+    return [
+        (c, v)
+        for c in cols
+        if (v := row[c]) != "" and v is not None and not (isinstance(v, str) and v.isspace())
+    ]
 
 
 def _measure_id(raw: object, register: Register) -> str:
@@ -1122,61 +1155,64 @@ def _read_notes(
     row: list[object],
     problems: dict[tuple[int, int], str],
 ) -> RowNotes | None:
-    texts: dict[str, str] = {}
-    cells: dict[str, str] = {}
+    override_text = reason = comment = ""
     for role, c in note_cols.items():
         v = row[c]
-        cells[role] = _a1(r, c)
-        if _is_empty(v):
-            texts[role] = ""
-            if (r, c) in problems:
+        if v is None or (isinstance(v, str) and not v.strip()):  # _is_empty, inlined
+            if problems and (r, c) in problems:
                 ctx.add(
                     "formula-without-value",
                     Severity.WARNING,
                     f"the {role} cell has a formula with no saved result",
                     "type the text instead of a formula",
-                    cell=cells[role],
+                    cell=_a1(r, c),
                     measure_id=mid,
                 )
+            continue
+        text = ctx.text(v, cell=_a1(r, c), measure_id=mid)
+        if role == ROLE_OVERRIDE:
+            override_text = text
+        elif role == ROLE_REASON:
+            reason = text
         else:
-            texts[role] = ctx.text(v, cell=cells[role], measure_id=mid)
-    override_text = texts.get(ROLE_OVERRIDE, "")
-    reason = texts.get(ROLE_REASON, "")
-    comment = texts.get(ROLE_COMMENT, "")
-    status = _parse_status(override_text)
-    override: Status | None = None
-    if isinstance(status, Status):
-        override = status
-    elif isinstance(status, str):
-        ctx.add(
-            "unknown-status",
-            Severity.ERROR,
-            f"status override '{status}' is not Green, Amber, Red or No data",
-            "choose Green, Amber, Red or No data from the drop-down, or leave it empty",
-            cell=cells[ROLE_OVERRIDE],
-            value=status,
-            measure_id=mid,
-        )
-    if override is not None and not reason:
-        ctx.add(
-            "override-without-reason",
-            Severity.WARNING,
-            f"status override {override} for {mid} has no reason, so it is not applied",
-            "give the reason in the Override reason column",
-            cell=cells[ROLE_OVERRIDE],
-            value=str(override),
-            measure_id=mid,
-        )
+            comment = text
     if not (override_text or reason or comment):
-        return None
+        return None  # nothing to say, and no override to check
+    override: Status | None = None
+    override_cell = ""
+    if override_text:
+        override_cell = _a1(r, note_cols[ROLE_OVERRIDE])
+        status = _parse_status(override_text)
+        if isinstance(status, Status):
+            override = status
+        elif isinstance(status, str):
+            ctx.add(
+                "unknown-status",
+                Severity.ERROR,
+                f"status override '{status}' is not Green, Amber, Red or No data",
+                "choose Green, Amber, Red or No data from the drop-down, or leave it empty",
+                cell=override_cell,
+                value=status,
+                measure_id=mid,
+            )
+        if override is not None and not reason:
+            ctx.add(
+                "override-without-reason",
+                Severity.WARNING,
+                f"status override {override} for {mid} has no reason, so it is not applied",
+                "give the reason in the Override reason column",
+                cell=override_cell,
+                value=str(override),
+                measure_id=mid,
+            )
     return RowNotes(
         measure_id=mid,
         override=override,
         override_reason=reason,
         comment=comment,
         sheet=ctx.sheet,
-        override_cell=cells.get(ROLE_OVERRIDE, "") if override_text else "",
-        comment_cell=cells.get(ROLE_COMMENT, "") if comment else "",
+        override_cell=override_cell,
+        comment_cell=_a1(r, note_cols[ROLE_COMMENT]) if comment else "",
     )
 
 
