@@ -220,6 +220,14 @@ def test_fingerprint_survives_resaving_but_not_a_changed_target(tmp_path: Path) 
     )
 
 
+def test_fingerprint_is_pinned() -> None:
+    # Returns carry the fingerprint they were issued with: the same register must keep
+    # giving the same 64 characters, whatever the code computing them.
+    assert register_fingerprint(SETTINGS, MEASURES) == (
+        "13f8c7b1f279563a83ac18480989f57b60072a2c10def22ee7391568e6a6e25c"
+    )
+
+
 def test_written_template_has_layout_validations_and_frozen_header(tmp_path: Path) -> None:
     path = write_template(REGISTER, tmp_path / "template.xlsx")
     wb = openpyxl.load_workbook(path)

@@ -35,6 +35,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -333,11 +334,13 @@ def _rows(sheet: Any) -> _Sheet:
     rows: list[list[object]] = []
     formats: dict[tuple[int, int], str] = {}
     for r, row in enumerate(sheet.iter_rows()):
-        rows.append([c.value for c in row])
-        for c, cell in enumerate(row):
-            number_format = getattr(cell, "number_format", "General") or "General"
-            if _format_matters(number_format):
-                formats[(r, c)] = number_format
+        values = [cell.value for cell in row]
+        rows.append(values)
+        for c, value in enumerate(values):
+            if isinstance(value, int | float):  # only numbers read differently by format
+                number_format = getattr(row[c], "number_format", "General") or "General"
+                if _format_matters(number_format):
+                    formats[(r, c)] = number_format
     return _Sheet(rows, formats)
 
 
@@ -776,6 +779,13 @@ def _is_blank_or_word(value: object) -> bool:
     return _is_blank(value) or (isinstance(value, str) and _norm(value) in _NO_VALUE)
 
 
+# What a measure's definition is, in the fingerprint's order.
+_DEFINITION = attrgetter(
+    "theme", "measure_id", "text", "polarity", "basis", "baseline", "target", "target_form",
+    "tolerance", "tolerance_form", "profile",
+)  # fmt: skip
+
+
 def register_fingerprint(settings: Settings, measures: Iterable[Measure]) -> str:
     """SHA-256 hex of what returns depend on: partnership, year and every measure's definition.
 
@@ -793,22 +803,8 @@ def register_fingerprint(settings: Settings, measures: Iterable[Measure]) -> str
     payload = {
         "partnership": settings.partnership,
         "year": settings.year,
-        "measures": [
-            [
-                m.theme,
-                m.measure_id,
-                m.text,
-                str(m.polarity),
-                str(m.basis),
-                m.baseline,
-                m.target,
-                str(m.target_form),
-                m.tolerance,
-                str(m.tolerance_form),
-                m.profile,  # a tuple or None: written as a JSON array or null
-            ]
-            for m in measures
-        ],
+        # Enums are str: JSON writes their values. Tuples are written as arrays.
+        "measures": list(map(_DEFINITION, measures)),
     }
     # check_circular=False: the payload is built here and has no cycles (saves a tenth).
     blob = json.dumps(
