@@ -548,3 +548,18 @@ def test_fast_and_openpyxl_paths_word_the_same_problems(
         ("  Measures!E13", "unknown basis 'Monthly'"),
         ("  Measures!H13", "unknown target type 'fraction'"),
     ]
+
+
+def test_measures_filled_directly_are_ordinary_frozen_measures(tmp_path: Path) -> None:
+    # Clean rows skip Measure's frozen __init__ (see template._FILL_DIRECTLY); what they
+    # give must not be told apart from a Measure built by its constructor.
+    read = read_template(write_template(REGISTER, tmp_path / "t.xlsx")).measures
+    built = [Measure(**vars(m)) for m in read]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read[0].theme = "changed"  # type: ignore[misc]
+    assert (
+        template._FILL_DIRECTLY,
+        read == tuple(built),
+        [hash(m) for m in read] == [hash(m) for m in built],
+        [vars(m) for m in read] == [vars(m) for m in built],
+    ) == (True, True, True, True)
