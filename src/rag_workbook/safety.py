@@ -260,6 +260,7 @@ class _Source:
         self.size = size
         self._handle = handle
         self._data = data
+        self.data = data  # the whole file when small, else b""
 
     def rfind(self, needle: bytes, start: int) -> int:
         """Offset of the last `needle` at or after `start`, or -1."""
@@ -493,17 +494,29 @@ def _zip64_sizes(
 def _member_head(source: _Source, member: _Member, limit: int) -> bytes:
     """Unpack at most `limit` bytes from the start of one part."""
     name, _, method, compressed, _, offset = member
-    header = source.read(offset, 30)
-    if len(header) != 30 or not header.startswith(_ZIP_LOCAL):
-        raise _corrupt(f"part {name} is missing from the zip data")
-    name_len, extra_len = _LOCAL_LENGTHS.unpack_from(header, 26)
-    start = offset + 30 + name_len + extra_len
-    if method == 0:
-        return source.read(start, min(limit, compressed))
-    if method != 8:
-        return b""  # unusual compression: the parser reports it if it cannot read it
-    # Deflate reaches at most ~1032:1, so this much input gives `limit` bytes or the part.
-    raw = source.read(start, min(compressed, limit + 1024))
+    data = source.data
+    if data and method == 8 and offset + 30 <= len(data):
+        # The usual part of a small file, straight from its bytes: what the reads below
+        # give, without their calls (a check scans about six parts).
+        if not data.startswith(_ZIP_LOCAL, offset):
+            raise _corrupt(f"part {name} is missing from the zip data")
+        name_len, extra_len = _LOCAL_LENGTHS.unpack_from(data, offset + 26)
+        start = offset + 30 + name_len + extra_len
+        if start > len(data):
+            raise _corrupt("a pointer leads outside the file")
+        raw = data[start : start + min(compressed, limit + 1024)]
+    else:
+        header = source.read(offset, 30)
+        if len(header) != 30 or not header.startswith(_ZIP_LOCAL):
+            raise _corrupt(f"part {name} is missing from the zip data")
+        name_len, extra_len = _LOCAL_LENGTHS.unpack_from(header, 26)
+        start = offset + 30 + name_len + extra_len
+        if method == 0:
+            return source.read(start, min(limit, compressed))
+        if method != 8:
+            return b""  # unusual compression: the parser reports it if it cannot read it
+        # Deflate reaches at most ~1032:1, so this much input gives `limit` bytes or the part.
+        raw = source.read(start, min(compressed, limit + 1024))
     try:
         # A window no larger than the output cap is enough (no back-reference can reach
         # further) and halves the cost of setting up the inflater.
