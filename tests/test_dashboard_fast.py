@@ -61,8 +61,6 @@ def test_fast_rows_write_what_xlsxwriter_writes() -> None:
         other = book.add_format({"font_color": "#FF0000"})
         _write_cells(sheet, fmt, other)
         sheet.write_comment(12, 3, "a note on a row with no cells")
-        if not isinstance(book, D._Workbook):
-            book._set_default_xf_indices()  # styles numbered as made, as _Workbook does
         book.close()
         built.append(
             _sheet_xml(book.package if isinstance(book, D._Workbook) else book.filename.getvalue())
@@ -198,16 +196,6 @@ def _noted_book() -> bytes:
         for col in (3, 4):
             sheet.put_note(row, col, f"note {row} {col} & <b>", NOTE_OPTIONS)
     book.add_worksheet("Plain").write_string(0, 0, "no notes")
-    data = book.add_worksheet("Data", worksheet_class=D._BulkSheet)
-    data.write_string(0, 0, "head")
-    wrap = book.add_format({"text_wrap": True})
-    number = book.add_format({"num_format": "0.0"})
-    data.write_block(
-        1,
-        [[f"text {i % 7}" if i % 5 else "" for i in range(300)], [i / 3 for i in range(300)]],
-        [wrap, number],
-        [False, True],
-    )
     noted = book.add_worksheet("More")
     noted.put_note(3, 3, "a second sheet's note", NOTE_OPTIONS)
     book.close()
@@ -218,19 +206,18 @@ def test_note_parts_written_in_a_forked_process_are_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     here = _noted_book()
-    monkeypatch.setattr(D, "_FORK_AT", 1)
+    monkeypatch.setattr(D, "_FORK_NOTES_AT", 1)
     started: list[Any] = []
-    real_start = D._ForkedParts.start
+    real_start = D._ForkedNoteParts.start
 
-    def start(workbook: Any) -> Any:
-        forked = real_start(workbook)
+    def start(worksheets: Any) -> Any:
+        forked = real_start(worksheets)
         started.append(forked)
         return forked
 
-    monkeypatch.setattr(D._ForkedParts, "start", staticmethod(start))
+    monkeypatch.setattr(D._ForkedNoteParts, "start", staticmethod(start))
     forked = _noted_book()
     assert started and started[0] is not None  # the parts were written in a forked process
-    assert started[0].blocks and started[0].noted
     assert forked == here
 
 
@@ -238,26 +225,25 @@ def test_note_parts_are_written_here_when_the_forked_process_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     here = _noted_book()
-    monkeypatch.setattr(D, "_FORK_AT", 1)
+    monkeypatch.setattr(D, "_FORK_NOTES_AT", 1)
 
-    def broken(*args: Any) -> Any:
+    def broken(level: int) -> Any:
         raise MemoryError("the forked process ran out of memory")
 
-    monkeypatch.setattr(D, "_forked_parts", broken)
-    monkeypatch.setattr(D, "_forked_blocks", broken)
+    monkeypatch.setattr(D, "_forked_note_parts", broken)
     assert _noted_book() == here
 
 
 def test_no_fork_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    monkeypatch.setattr(D, "_FORK_AT", 1)
+    monkeypatch.setattr(D, "_FORK_NOTES_AT", 1)
 
     def prepared() -> Any:
         book = D._Workbook({})
         book.add_worksheet("S").put_note(2, 2, "n", NOTE_OPTIONS)
         book._prepare_vml()
-        return book.forked
+        return book.note_parts
 
     alone = prepared()
     assert alone is not None  # the control: with no other thread it forks

@@ -1102,70 +1102,48 @@ def _note_text(worksheet: Any, kind: str) -> str:
     return fh.getvalue()
 
 
-def _sst_text(table: Any) -> str:
-    """The shared strings part, as Packager._write_shared_strings_file writes it."""
-    fh = io.StringIO()
-    sst = _Strings()
-    sst.string_table = table
-    sst._set_xml_writer(fh)
-    sst._assemble_xml_file()
-    return fh.getvalue()
+_FORK_NOTES_AT = 2_000  # notes from which their parts are written in a second process
+_FORKED_SHEETS: list[Any] = []  # what the forked process inherits
 
 
-_FORK_AT = 100_000  # notes and Data cells from which parts are written in a second process
-_FORKED: list[_ForkedParts] = []  # what the forked process inherits
-
-_Deflated = tuple[int, int, bytes]  # CRC-32, size, raw deflate data
-
-
-def _forked_blocks() -> list[str]:
-    """In the forked process: the rows of each bulk sheet's block."""
-    return _FORKED[0].block_texts()
-
-
-def _forked_parts(level: int) -> dict[tuple[str, int], _Deflated]:
-    """In the forked process: the note and shared-string parts, deflated."""
-    return _FORKED[0].write_parts(level)
+def _forked_note_parts(level: int) -> list[tuple[tuple[int, int, bytes], ...]]:
+    """In the forked process: each sheet's VML and comments parts, deflated."""
+    return [
+        (
+            _deflate(_note_text(sheet, "vml"), level),
+            _deflate(_note_text(sheet, "comments"), level),
+        )
+        for sheet in _FORKED_SHEETS
+    ]
 
 
-class _ForkedParts:
-    """The heaviest parts of a big dashboard, written in a forked process on the second core.
+class _ForkedNoteParts:
+    """The notes' VML and comments parts, written and deflated in a forked process.
 
-    A national dashboard's Data rows (17 MB of XML), notes (VML and comments, 16 MB) and
-    shared strings cost about as much as everything else in the workbook; a process
-    forked once the workbook is complete (at close, when the notes are placed) writes them
-    while this one writes the other sheets (issue 6). The forked process sees the
-    workbook as it was at the fork and sends back text (the Data rows, which go into the
-    Data sheet here) or deflated parts. Style indices are fixed before the fork
-    (`_Workbook._number_styles`), so both processes write the same ones.
-
-    Used only where it is safe and pays: on Linux, in a process with no other thread (a
+    On a national dashboard the 19,000 notes make 16 MB of XML, a few tenths of a second
+    the main process would spend after the sheets; a process forked once the notes are
+    placed writes them while the sheets are written, on the second core (issue 6). Used
+    only where that is safe and pays: on Linux, in a process with no other thread (a
     fork copies only the calling thread, whatever locks the others hold), from
-    `_FORK_AT` notes and Data cells. Should the process fail, the parts are written here.
+    `_FORK_NOTES_AT` notes. Should the process fail, the parts are written here instead.
     """
 
-    def __init__(self, workbook: Any, blocks: list[Any], noted: list[Any]) -> None:
-        self.workbook = workbook
-        self.blocks = blocks
-        self.noted = noted
-        self.pool: Any = None
-        self.block_future: Any = None
-        self.parts_future: Any = None
-        self._blocks: list[str] | None = None
-        self._parts: dict[tuple[str, int], _Deflated] | None = None
+    def __init__(self, sheets: list[Any], pool: Any, future: Any) -> None:
+        self.sheets = sheets
+        self.pool = pool
+        self.future = future
+        self.parts: list[tuple[tuple[int, int, bytes], ...]] | None = None
 
     @classmethod
-    def start(cls, workbook: Any) -> _ForkedParts | None:
+    def start(cls, worksheets: Sequence[Any]) -> _ForkedNoteParts | None:
         import multiprocessing
         import sys
         import threading
 
-        worksheets = workbook.worksheets()
-        blocks = [w for w in worksheets if isinstance(w, _BulkSheet) and w.block_cells()]
-        noted = [w for w in worksheets if w.has_vml and w.has_comments]
-        size = sum(len(w.comments_list) for w in noted) + sum(w.block_cells() for w in blocks)
+        sheets = [w for w in worksheets if w.has_vml and w.has_comments]
+        notes = sum(len(w.comments_list) for w in sheets)
         if (
-            size < _FORK_AT
+            notes < _FORK_NOTES_AT
             or not sys.platform.startswith("linux")
             or threading.active_count() > 1
             or "fork" not in multiprocessing.get_all_start_methods()
@@ -1173,76 +1151,48 @@ class _ForkedParts:
             return None
         from concurrent.futures import ProcessPoolExecutor
 
-        forked = cls(workbook, blocks, noted)
-        _FORKED[:] = [forked]
+        _FORKED_SHEETS[:] = sheets
         try:
-            forked.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            forked.block_future = forked.pool.submit(_forked_blocks)  # forks here
-            forked.parts_future = forked.pool.submit(_forked_parts, _ZIP_LEVEL)
-        except OSError:  # no process to be had: write them all here
-            forked.close()
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            future = pool.submit(_forked_note_parts, _ZIP_LEVEL)  # forks here
+        except OSError:  # no process to be had: write them here
             return None
         finally:
-            _FORKED.clear()
-        for sheet in blocks:
-            sheet.forked = forked
-        return forked
+            _FORKED_SHEETS.clear()
+        return cls(sheets, pool, future)
 
-    def block_texts(self) -> list[str]:
-        return [sheet.block_text() for sheet in self.blocks]
+    def has(self, worksheet: Any) -> bool:
+        return any(sheet is worksheet for sheet in self.sheets)
 
-    def write_parts(self, level: int) -> dict[tuple[str, int], _Deflated]:
-        parts: dict[tuple[str, int], _Deflated] = {}
-        for index, sheet in enumerate(self.noted):
-            parts[("vml", index)] = _deflate(_note_text(sheet, "vml"), level)
-            parts[("comments", index)] = _deflate(_note_text(sheet, "comments"), level)
-        if self.workbook.str_table.count:
-            parts[("sst", 0)] = _deflate(_sst_text(self.workbook.str_table), level)
-        return parts
-
-    def block(self, sheet: Any) -> str:
-        """The rows of `sheet`'s block, as `sheet.block_text()` gives them."""
-        if self._blocks is None:
+    def part(self, worksheet: Any, kind: str) -> tuple[int, int, bytes]:
+        if self.parts is None:
             try:
-                self._blocks = self.block_future.result()
-            except Exception:  # the process died or failed: write them here
-                self._blocks = self.block_texts()
-        return self._blocks[_index_of(self.blocks, sheet)]
-
-    def has_notes(self, worksheet: Any) -> bool:
-        return any(sheet is worksheet for sheet in self.noted)
-
-    def part(self, kind: str, worksheet: Any = None) -> _Deflated:
-        """A deflated part: "vml" or "comments" of a noted sheet, or "sst"."""
-        if self._parts is None:
-            try:
-                self._parts = self.parts_future.result()
-            except Exception:  # the process died or failed: write them here
-                self._parts = self.write_parts(_ZIP_LEVEL)
-        index = 0 if kind == "sst" else _index_of(self.noted, worksheet)
-        return self._parts[(kind, index)]
+                self.parts = self.future.result()
+            except Exception:  # the process died or failed: write the parts here
+                self.parts = [
+                    (
+                        _deflate(_note_text(sheet, "vml"), _ZIP_LEVEL),
+                        _deflate(_note_text(sheet, "comments"), _ZIP_LEVEL),
+                    )
+                    for sheet in self.sheets
+                ]
+        index = next(i for i, sheet in enumerate(self.sheets) if sheet is worksheet)
+        return self.parts[index][0 if kind == "vml" else 1]
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        for sheet in self.blocks:
-            sheet.forked = None
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _index_of(items: Sequence[Any], item: Any) -> int:
-    return next(i for i, each in enumerate(items) if each is item)
+class _NotePart:
+    """One note part of `_ForkedNoteParts`, with the `result()` a Deflater part has."""
 
-
-class _ForkedPart:
-    """One deflated part of `_ForkedParts`, with the `result()` a Deflater part has."""
-
-    def __init__(self, forked: _ForkedParts, kind: str, worksheet: Any = None) -> None:
+    def __init__(self, forked: _ForkedNoteParts, worksheet: Any, kind: str) -> None:
         self.forked = forked
-        self.kind = kind
         self.worksheet = worksheet
+        self.kind = kind
 
-    def result(self) -> _Deflated:
-        return self.forked.part(self.kind, self.worksheet)
+    def result(self) -> tuple[int, int, bytes]:
+        return self.forked.part(self.worksheet, self.kind)
 
 
 def _deflate(text: str | bytes, level: int) -> tuple[int, int, bytes]:
@@ -1371,19 +1321,19 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
 
     def _hand_over(self, count: int) -> None:
         for data, name, is_binary in self.filenames[self._handed : count]:
-            if isinstance(data, _ForkedPart):
+            if isinstance(data, _NotePart):
                 self._deflater.add_deflated(name, data)
             else:
                 self._deflater.add(name, data, is_binary)
         self._handed = max(self._handed, count)
 
-    def _forked_part(self, kind: str, name: str, worksheet: Any = None) -> bool:
-        """Take a part written in the forked process (`_ForkedParts`), if there is one."""
-        forked = getattr(self.workbook, "forked", None)
-        if forked is None or (kind != "sst" and not forked.has_notes(worksheet)):
+    def _note_part(self, worksheet: Any, kind: str, name: str) -> bool:
+        """Take the note part written in the forked process, if there is one."""
+        forked = getattr(self.workbook, "note_parts", None)
+        if forked is None or not forked.has(worksheet):
             return False
         self._hand_over(len(self.filenames))
-        self.filenames.append((_ForkedPart(forked, kind, worksheet), name, True))
+        self.filenames.append((_NotePart(forked, worksheet, kind), name, True))
         return True
 
     def _create_package(self) -> list[Any]:
@@ -1393,7 +1343,7 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
             self.workbook.package = self._deflater.archive()
         finally:
             self._deflater.close()
-            forked = getattr(self.workbook, "forked", None)
+            forked = getattr(self.workbook, "note_parts", None)
             if forked is not None:
                 forked.close()
         return []  # nothing left for xlsxwriter's own zip
@@ -1406,7 +1356,7 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
                 continue
             name = f"xl/comments{index}.xml"
             index += 1
-            if self._forked_part("comments", name, worksheet):
+            if self._note_part(worksheet, "comments", name):
                 continue
             comments = _NotesComments()
             comments._set_xml_writer(self._filename(name))
@@ -1414,14 +1364,11 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
 
     def _write_shared_strings_file(self) -> None:
         # Packager._write_shared_strings_file (xlsxwriter 3.x) with _Strings.
-        if not self.workbook.str_table.count:
-            return
-        name = "xl/sharedStrings.xml"
-        if self._forked_part("sst", name):
-            return
         sst = _Strings()
         sst.string_table = self.workbook.str_table
-        sst._set_xml_writer(self._filename(name))
+        if not self.workbook.str_table.count:
+            return
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
         sst._assemble_xml_file()
 
     def _write_vml_files(self) -> None:
@@ -1433,7 +1380,7 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
             if worksheet.has_vml:
                 name = f"xl/drawings/vmlDrawing{index}.vml"
                 index += 1
-                if not self._forked_part("vml", name, worksheet):
+                if not self._note_part(worksheet, "vml", name):
                     _write_vml(worksheet, self._filename(name))
             if worksheet.has_header_vml:
                 vml = _NotesVml()
@@ -1759,7 +1706,6 @@ class _BulkSheet(_FastSheet):
         self._block_formats: list[Any] = []
         self._block_numeric: list[bool] = []
         self._block_columns: list[list[float | int | None]] = []
-        self.forked: _ForkedParts | None = None  # writes the block's rows in another process
 
     def write_block(
         self,
@@ -1836,17 +1782,9 @@ class _BulkSheet(_FastSheet):
             super()._write_rows()
         finally:
             self.dim_rowmax = last
-        forked = self.forked
-        self.fh.write(forked.block(self) if forked is not None else self.block_text())
-
-    def block_cells(self) -> int:
-        """How many cells the block has."""
-        return len(self._block_columns) * len(self._block_columns[0]) if self._block_columns else 0
-
-    def block_text(self) -> str:
-        """The block's rows as XML, as write_string / write_number / write_blank write them."""
         # Each cell is `<c r="{ref}"` and a tail made once per distinct value of its column;
-        # one format string per row puts them together.
+        # one format string per row puts them together (formats get their xf index here,
+        # in the order xlsxwriter would give it).
         xfs = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in self._block_formats]
         tails: list[list[str]] = []
         for col, xf, is_number in zip(self._block_columns, xfs, self._block_numeric, strict=True):
@@ -1865,7 +1803,8 @@ class _BulkSheet(_FastSheet):
             + "".join(f'<c r="{letter}{{0}}"{{{c + 1}}}' for c, letter in enumerate(letters))
             + "</row>"
         )
-        return "".join(map(template.format, itertools.count(self._block_first + 1), *tails))
+        rows = map(template.format, itertools.count(self._block_first + 1), *tails)
+        self.fh.write("".join(rows))
 
 
 class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
@@ -1886,22 +1825,8 @@ class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
 
     def _prepare_vml(self) -> None:
         super()._prepare_vml()
-        # The notes are placed and the strings known: the heaviest parts can be written in
-        # a second process while the sheets are written here.
-        self._number_styles()
-        self.forked = _ForkedParts.start(self)
-
-    def _number_styles(self) -> None:
-        """Give each format its style index now, in the order the formats were made.
-
-        xlsxwriter numbers them as it writes the sheets (Workbook._set_default_xf_indices
-        is its own way of doing this), so a sheet written in another process would get
-        other numbers. The default hyperlink and date formats keep theirs for first use.
-        """
-        reserved = {id(self.default_url_format), id(self.default_date_format)}
-        for fmt in self.formats:
-            if id(fmt) not in reserved:
-                fmt._get_xf_index()
+        # The notes are placed: write their parts while the sheets are being written.
+        self.note_parts = _ForkedNoteParts.start(self.worksheets())
 
 
 def _write_data_sheet(
