@@ -1078,131 +1078,6 @@ def _escape_controls(text: str) -> str:
     return text
 
 
-def _write_vml(worksheet: Any, fh: Any) -> None:
-    """A sheet's notes (and buttons) as VML, as Packager._write_vml_files writes them."""
-    vml = _NotesVml()
-    vml._set_xml_writer(fh)
-    vml._assemble_xml_file(
-        worksheet.vml_data_id,
-        worksheet.vml_shape_id,
-        worksheet.comments_list,
-        worksheet.buttons_list,
-    )
-
-
-def _note_text(worksheet: Any, kind: str) -> str:
-    """The text of a sheet's VML ("vml") or comments ("comments") part."""
-    fh = io.StringIO()
-    if kind == "vml":
-        _write_vml(worksheet, fh)
-    else:
-        comments = _NotesComments()
-        comments._set_xml_writer(fh)
-        comments._assemble_xml_file(worksheet.comments_list)
-    return fh.getvalue()
-
-
-_FORK_NOTES_AT = 2_000  # notes from which their parts are written in a second process
-_FORKED_SHEETS: list[Any] = []  # what the forked process inherits
-
-
-def _forked_note_parts(level: int) -> list[tuple[tuple[int, int, bytes], ...]]:
-    """In the forked process: each sheet's VML and comments parts, deflated."""
-    return [
-        (
-            _deflate(_note_text(sheet, "vml"), level),
-            _deflate(_note_text(sheet, "comments"), level),
-        )
-        for sheet in _FORKED_SHEETS
-    ]
-
-
-class _ForkedNoteParts:
-    """The notes' VML and comments parts, written and deflated in a forked process.
-
-    On a national dashboard the 19,000 notes make 16 MB of XML, a few tenths of a second
-    the main process would spend after the sheets; a process forked once the notes are
-    placed writes them while the sheets are written, on the second core (issue 6). Used
-    only where that is safe and pays: on Linux, in a process with no other thread (a
-    fork copies only the calling thread, whatever locks the others hold), from
-    `_FORK_NOTES_AT` notes. Should the process fail, the parts are written here instead.
-    """
-
-    def __init__(self, sheets: list[Any], pool: Any, future: Any) -> None:
-        self.sheets = sheets
-        self.pool = pool
-        self.future = future
-        self.parts: list[tuple[tuple[int, int, bytes], ...]] | None = None
-
-    @classmethod
-    def start(cls, worksheets: Sequence[Any]) -> _ForkedNoteParts | None:
-        import multiprocessing
-        import sys
-        import threading
-
-        sheets = [w for w in worksheets if w.has_vml and w.has_comments]
-        notes = sum(len(w.comments_list) for w in sheets)
-        if (
-            notes < _FORK_NOTES_AT
-            or not sys.platform.startswith("linux")
-            or threading.active_count() > 1
-            or "fork" not in multiprocessing.get_all_start_methods()
-        ):
-            return None
-        from concurrent.futures import ProcessPoolExecutor
-
-        _FORKED_SHEETS[:] = sheets
-        try:
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            future = pool.submit(_forked_note_parts, _ZIP_LEVEL)  # forks here
-        except OSError:  # no process to be had: write them here
-            return None
-        finally:
-            _FORKED_SHEETS.clear()
-        return cls(sheets, pool, future)
-
-    def has(self, worksheet: Any) -> bool:
-        return any(sheet is worksheet for sheet in self.sheets)
-
-    def part(self, worksheet: Any, kind: str) -> tuple[int, int, bytes]:
-        if self.parts is None:
-            try:
-                self.parts = self.future.result()
-            except Exception:  # the process died or failed: write the parts here
-                self.parts = [
-                    (
-                        _deflate(_note_text(sheet, "vml"), _ZIP_LEVEL),
-                        _deflate(_note_text(sheet, "comments"), _ZIP_LEVEL),
-                    )
-                    for sheet in self.sheets
-                ]
-        index = next(i for i, sheet in enumerate(self.sheets) if sheet is worksheet)
-        return self.parts[index][0 if kind == "vml" else 1]
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _NotePart:
-    """One note part of `_ForkedNoteParts`, with the `result()` a Deflater part has."""
-
-    def __init__(self, forked: _ForkedNoteParts, worksheet: Any, kind: str) -> None:
-        self.forked = forked
-        self.worksheet = worksheet
-        self.kind = kind
-
-    def result(self) -> tuple[int, int, bytes]:
-        return self.forked.part(self.worksheet, self.kind)
-
-
-def _deflate(text: str | bytes, level: int) -> tuple[int, int, bytes]:
-    """(CRC-32, size, raw deflate data) of a part, as zipfile computes them."""
-    payload = text.encode("utf-8") if isinstance(text, str) else text
-    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
-    packed = packer.compress(payload) + packer.flush()
-    return zlib.crc32(payload), len(payload), packed
-
-
 class _Deflater:
     """Zip parts deflated on a worker thread, laid out as zipfile lays them out.
 
@@ -1228,16 +1103,16 @@ class _Deflater:
         self.parts: list[tuple[str, Any, bool, int, Any]] = []
 
     def add(self, name: str, data: Any, is_binary: bool) -> None:
-        """Deflate a finished part (a StringIO, or a BytesIO when `is_binary`) on the thread."""
         size = data.tell() if not is_binary else -1
         self.parts.append((name, data, is_binary, size, self.pool.submit(self._deflate, data)))
 
-    def add_deflated(self, name: str, deflated: Any) -> None:
-        """A part deflated elsewhere: `deflated.result()` gives (CRC-32, size, deflate data)."""
-        self.parts.append((name, None, True, -1, deflated))
-
     def _deflate(self, data: Any) -> tuple[int, int, bytes]:
-        return _deflate(data.getvalue(), self.level)
+        payload = data.getvalue()
+        if not isinstance(payload, bytes):
+            payload = payload.encode("utf-8")
+        packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+        packed = packer.compress(payload) + packer.flush()
+        return zlib.crc32(payload), len(payload), packed
 
     def archive(self) -> bytes:
         out: list[bytes] = []
@@ -1321,20 +1196,8 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
 
     def _hand_over(self, count: int) -> None:
         for data, name, is_binary in self.filenames[self._handed : count]:
-            if isinstance(data, _NotePart):
-                self._deflater.add_deflated(name, data)
-            else:
-                self._deflater.add(name, data, is_binary)
+            self._deflater.add(name, data, is_binary)
         self._handed = max(self._handed, count)
-
-    def _note_part(self, worksheet: Any, kind: str, name: str) -> bool:
-        """Take the note part written in the forked process, if there is one."""
-        forked = getattr(self.workbook, "note_parts", None)
-        if forked is None or not forked.has(worksheet):
-            return False
-        self._hand_over(len(self.filenames))
-        self.filenames.append((_NotePart(forked, worksheet, kind), name, True))
-        return True
 
     def _create_package(self) -> list[Any]:
         try:
@@ -1343,9 +1206,6 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
             self.workbook.package = self._deflater.archive()
         finally:
             self._deflater.close()
-            forked = getattr(self.workbook, "note_parts", None)
-            if forked is not None:
-                forked.close()
         return []  # nothing left for xlsxwriter's own zip
 
     def _write_comment_files(self) -> None:
@@ -1354,13 +1214,10 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
         for worksheet in self.workbook.worksheets():
             if not worksheet.has_comments:
                 continue
-            name = f"xl/comments{index}.xml"
-            index += 1
-            if self._note_part(worksheet, "comments", name):
-                continue
             comments = _NotesComments()
-            comments._set_xml_writer(self._filename(name))
+            comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
             comments._assemble_xml_file(worksheet.comments_list)
+            index += 1
 
     def _write_shared_strings_file(self) -> None:
         # Packager._write_shared_strings_file (xlsxwriter 3.x) with _Strings.
@@ -1378,10 +1235,15 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
             if not worksheet.has_vml and not worksheet.has_header_vml:
                 continue
             if worksheet.has_vml:
-                name = f"xl/drawings/vmlDrawing{index}.vml"
+                vml = _NotesVml()
+                vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
+                vml._assemble_xml_file(
+                    worksheet.vml_data_id,
+                    worksheet.vml_shape_id,
+                    worksheet.comments_list,
+                    worksheet.buttons_list,
+                )
                 index += 1
-                if not self._note_part(worksheet, "vml", name):
-                    _write_vml(worksheet, self._filename(name))
             if worksheet.has_header_vml:
                 vml = _NotesVml()
                 vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
@@ -1822,11 +1684,6 @@ class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
 
     def _get_packager(self) -> Any:
         return _Packager()
-
-    def _prepare_vml(self) -> None:
-        super()._prepare_vml()
-        # The notes are placed: write their parts while the sheets are being written.
-        self.note_parts = _ForkedNoteParts.start(self.worksheets())
 
 
 def _write_data_sheet(
