@@ -44,12 +44,7 @@ class _Progress:
             return
         from tqdm import tqdm
 
-        class _Bar(tqdm):  # type: ignore[type-arg]
-            # No monitor thread: a merge forks a process to write the notes only when it
-            # runs alone (dashboard._ForkedNoteParts), and the bar is redrawn on update.
-            monitor_interval = 0
-
-        self._bar = _Bar(
+        self._bar = tqdm(
             total=total,
             unit="file",
             desc="Reading returns",
