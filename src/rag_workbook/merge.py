@@ -76,6 +76,7 @@ def read_returns(
     jobs: int = 1,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[ReturnData]:
     """Read every return, in the order given, in this process or in parallel.
 
@@ -95,6 +96,9 @@ def read_returns(
         jobs: worker processes to use when no executor is given; 1 reads in this process.
         executor: any concurrent.futures.Executor; overrides `jobs`. It is not shut down.
         progress: called with the number of files just finished, for a progress bar.
+        meanwhile: called once in this process while other processes read (after the
+            files are handed out), or before reading when they are read here; the
+            pipeline imports pandas and xlsxwriter in that time.
 
     Returns:
         One ReturnData per path, in the same order; unreadable files come back with
@@ -107,7 +111,7 @@ def read_returns(
     """
     paths = list(paths)
     if executor is not None:
-        return _gather(executor, _batches(paths, EXECUTOR_BATCHES), register, progress)
+        return _gather(executor, _batches(paths, EXECUTOR_BATCHES), register, progress, meanwhile)
     if jobs > 1 and len(paths) >= POOL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -122,7 +126,9 @@ def read_returns(
         ) as pool:
             # At least a few batches per worker, each at most POOL_BATCH_FILES files.
             count = max(jobs * 4, -(-len(paths) // POOL_BATCH_FILES))
-            return _gather(pool, _batches(paths, count), None, progress)
+            return _gather(pool, _batches(paths, count), None, progress, meanwhile)
+    if meanwhile is not None:
+        meanwhile()
     results = []
     for path in paths:
         results.extend(_read_batch([path], register))
@@ -157,10 +163,13 @@ def _gather(
     batches: list[list[Path]],
     register: Register | None,
     progress: Callable[[int], None] | None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[ReturnData]:
     from concurrent.futures import as_completed
 
     futures = {executor.submit(_read_batch, batch, register): i for i, batch in enumerate(batches)}
+    if meanwhile is not None:
+        meanwhile()
     done: dict[int, list[ReturnData]] = {}
     for future in as_completed(futures):
         i = futures[future]

@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+# Modules the stages after reading need (pandas, numpy, xlsxwriter: about 0.4 s to import),
+# imported while worker processes read the returns (merge.read_returns(meanwhile=...)).
+_LATER_STAGES = ("rag_workbook.rag",)
+
+
+def _load(modules: Sequence[str]) -> None:
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What one check or merge found and made."""
@@ -45,6 +57,7 @@ def check_returns(
     progress: Callable[[int], None] | None = None,
     on_found: Callable[[int], None] | None = None,
     previous: str | Path | None = None,
+    _later: tuple[str, ...] = (),
 ) -> RunResult:
     """Read, check, merge and rate the returns; write nothing.
 
@@ -71,7 +84,6 @@ def check_returns(
         >>> result.frame[["measure_id", "quarter", "status"]]  # doctest: +SKIP
     """
     from rag_workbook.merge import merge_returns, read_returns
-    from rag_workbook.rag import apply_rag
     from rag_workbook.returns import find_returns
     from rag_workbook.template import read_template
 
@@ -79,7 +91,16 @@ def check_returns(
     paths, found_report = find_returns(inputs)
     if on_found is not None:
         on_found(len(paths))
-    data = read_returns(paths, register, jobs=jobs, executor=executor, progress=progress)
+    data = read_returns(
+        paths,
+        register,
+        jobs=jobs,
+        executor=executor,
+        progress=progress,
+        meanwhile=lambda: _load(_LATER_STAGES + _later),
+    )
+    from rag_workbook.rag import apply_rag
+
     if previous is not None:
         data.append(_previous_as_return(Path(previous)))
     merged = merge_returns(data, register)
@@ -132,8 +153,6 @@ def merge_to_dashboard(
     Example:
         >>> merge_to_dashboard(["returns/"], "template.xlsx", "dashboard.xlsx")  # doctest: +SKIP
     """
-    from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
-
     result = check_returns(
         inputs,
         template,
@@ -142,7 +161,10 @@ def merge_to_dashboard(
         progress=progress,
         on_found=on_found,
         previous=previous,
+        _later=("rag_workbook.dashboard",),
     )
+    from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
+
     inputs_used = [InputFile.from_return(r) for r in result.returns]
     written = write_dashboard(result.frame, result.register, result.report, out, inputs=inputs_used)
     pdf_path = None
