@@ -156,3 +156,34 @@ def test_pipeline_jobs_1_and_2_agree(
     pd.testing.assert_frame_equal(one.frame, two.frame)
     assert one.report == two.report
     assert one.returns == two.returns
+
+
+@pytest.mark.parametrize("how", ["here", "pool", "executor"])
+def test_meanwhile_runs_once_while_the_files_are_read(
+    returns_set: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    template, folder = returns_set
+    register = read_template(template)
+    paths, _ = find_returns([folder])
+    calls: list[int] = []
+    done: list[int] = []
+
+    def meanwhile() -> None:
+        calls.append(len(done))  # how many files were finished when it ran
+
+    def read(executor: concurrent.futures.Executor | None = None, jobs: int = 1) -> None:
+        data = read_returns(
+            paths, register, jobs=jobs, executor=executor, progress=done.append, meanwhile=meanwhile
+        )
+        assert data == read_returns(paths, register)
+
+    if how == "pool":
+        monkeypatch.setattr(merge, "POOL_THRESHOLD", 1)
+        read(jobs=2)
+    elif how == "executor":
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            read(executor=pool)
+    else:
+        read()
+    assert len(calls) == 1
+    assert calls[0] == 0  # before any result was taken in
