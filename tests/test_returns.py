@@ -400,3 +400,15 @@ def test_real_corpus_never_raises(register: Register) -> None:
         outcomes.append((path.name, bool(ok)))
     assert [o for o in outcomes if not o[1]] == []
     assert slow == []
+
+
+def test_cell_names_match_xlsxwriters() -> None:
+    from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+
+    from rag_workbook.returns import _a1, _rowcol
+
+    for row in (*range(30), 999, 1_048_575):
+        for col in (*range(60), 701, 702, 703, 16_383):
+            name = _a1(row, col)
+            assert name == xl_rowcol_to_cell(row, col)
+            assert _rowcol(name) == xl_cell_to_rowcol(name) == (row, col)

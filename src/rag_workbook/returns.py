@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import cast
 
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetVisibleEnum
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from rag_workbook import layout, safety
 from rag_workbook.model import (
@@ -233,8 +232,21 @@ def _classify(text: str) -> tuple[bool, str, str]:
 @functools.lru_cache(maxsize=1 << 16)
 def _a1(row: int, col: int) -> str:
     """0-based (row, col) as "A1"; cached, as every return names the same few cells."""
-    a1: str = xl_rowcol_to_cell(row, col)
-    return a1
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
+def _rowcol(a1: str) -> tuple[int, int]:
+    """ "B3" as 0-based (2, 1): the inverse of _a1, for references read from sheet XML."""
+    split = len(a1.rstrip("0123456789"))
+    col = 0
+    for letter in a1[:split]:
+        col = col * 26 + ord(letter) - 64
+    return int(a1[split:]) - 1, col - 1
 
 
 def _is_empty(v: object) -> bool:
@@ -565,7 +577,7 @@ def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[in
         ref = re.search(rb'\br="([A-Z]+[0-9]+)"', attrs)
         if not ref:
             continue
-        rc = xl_cell_to_rowcol(ref.group(1).decode())
+        rc = _rowcol(ref.group(1).decode())
         if re.search(rb'\bt="e"', attrs):
             v = re.search(rb"<v>([^<]*)</v>", inner)
             found[rc] = "cell-error:" + (v.group(1).decode("utf-8", "replace") if v else "#N/A")
