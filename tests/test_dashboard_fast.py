@@ -10,12 +10,15 @@ formulas, cells without a format, row formats, notes near the top edge and long 
 from __future__ import annotations
 
 import io
+import textwrap
 import zipfile
 from typing import Any
 
 import pytest
 import xlsxwriter
 import xlsxwriter.comments
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag_workbook import dashboard as D
 
@@ -185,3 +188,24 @@ def test_deflater_recompresses_a_part_written_after_it_was_handed_over() -> None
         deflater.close()
     with zipfile.ZipFile(io.BytesIO(ours)) as archive:
         assert archive.read("a.xml") == b"<a><b/></a>"
+
+
+_WORD = st.text(
+    alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs")), min_size=1
+).filter(lambda w: "-" not in w and not any(c.isspace() for c in w))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    words=st.lists(
+        st.one_of(_WORD, st.sampled_from(["a-b", "x  y", "\t", "—", "\u00a0"])),
+        min_size=1,
+        max_size=40,
+    ),
+    per_line=st.integers(min_value=1, max_value=90),
+)
+def test_line_count_is_textwraps(words: list[str], per_line: int) -> None:
+    part = " ".join(words)
+    assert D._wrapped_lines.__wrapped__(part, per_line) == max(
+        1, len(textwrap.wrap(part, per_line)) or 1
+    )
