@@ -1283,6 +1283,11 @@ _NOTE_LAST_ROW = 1_048_576 - 3  # xlsxwriter shifts notes in the last three rows
 _NOTE_LAST_COL = 16_384 - 3
 
 
+def _from_first(name: str) -> Any:
+    """A read-only attribute of a `_Note`, the same as its first note's."""
+    return property(lambda note: getattr(note.first, name))
+
+
 class _Note:
     """A note with default placement: its cell and text, and the settings of `first`.
 
@@ -1298,29 +1303,13 @@ class _Note:
         self.first = first
         self.vertices: list[float] = []
 
-    @property
-    def author(self) -> Any:
-        return self.first.author
-
-    @property
-    def color(self) -> Any:
-        return self.first.color
-
-    @property
-    def font_size(self) -> Any:
-        return self.first.font_size
-
-    @property
-    def font_name(self) -> Any:
-        return self.first.font_name
-
-    @property
-    def font_family(self) -> Any:
-        return self.first.font_family
-
-    @property
-    def is_visible(self) -> Any:
-        return self.first.is_visible
+    # What the VML and comments writers read of a note, taken from the first.
+    author = _from_first("author")
+    color = _from_first("color")
+    font_size = _from_first("font_size")
+    font_name = _from_first("font_name")
+    font_family = _from_first("font_family")
+    is_visible = _from_first("is_visible")
 
 
 class _NotePlacer:
