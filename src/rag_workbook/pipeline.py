@@ -57,7 +57,6 @@ def check_returns(
     progress: Callable[[int], None] | None = None,
     on_found: Callable[[int], None] | None = None,
     previous: str | Path | None = None,
-    _later: tuple[str, ...] = (),
 ) -> RunResult:
     """Read, check, merge and rate the returns; write nothing.
 
@@ -83,6 +82,30 @@ def check_returns(
         >>> result = check_returns(["returns/"], "template.xlsx")  # doctest: +SKIP
         >>> result.frame[["measure_id", "quarter", "status"]]  # doctest: +SKIP
     """
+    return _check(
+        inputs,
+        template,
+        jobs=jobs,
+        executor=executor,
+        progress=progress,
+        on_found=on_found,
+        previous=previous,
+        later=(),
+    )
+
+
+def _check(
+    inputs: Sequence[str | Path],
+    template: str | Path,
+    *,
+    jobs: int,
+    executor: Executor | None,
+    progress: Callable[[int], None] | None,
+    on_found: Callable[[int], None] | None,
+    previous: str | Path | None,
+    later: tuple[str, ...],
+) -> RunResult:
+    """check_returns, importing `later` modules (for the stages after it) while files are read."""
     from rag_workbook.merge import merge_returns, read_returns
     from rag_workbook.returns import find_returns
     from rag_workbook.template import read_template
@@ -97,7 +120,7 @@ def check_returns(
         jobs=jobs,
         executor=executor,
         progress=progress,
-        meanwhile=lambda: _load(_LATER_STAGES + _later),
+        meanwhile=lambda: _load(_LATER_STAGES + later),
     )
     from rag_workbook.rag import apply_rag
 
@@ -153,7 +176,7 @@ def merge_to_dashboard(
     Example:
         >>> merge_to_dashboard(["returns/"], "template.xlsx", "dashboard.xlsx")  # doctest: +SKIP
     """
-    result = check_returns(
+    result = _check(
         inputs,
         template,
         jobs=jobs,
@@ -161,7 +184,7 @@ def merge_to_dashboard(
         progress=progress,
         on_found=on_found,
         previous=previous,
-        _later=("rag_workbook.dashboard",),
+        later=("rag_workbook.dashboard",),
     )
     from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
 
