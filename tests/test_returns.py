@@ -412,3 +412,14 @@ def test_cell_names_match_xlsxwriters() -> None:
             name = _a1(row, col)
             assert name == xl_rowcol_to_cell(row, col)
             assert _rowcol(name) == xl_cell_to_rowcol(name) == (row, col)
+
+
+def test_header_words_read_the_same_long_or_short() -> None:
+    # Texts over 64 characters skip the caches (bounded memory): same results either way.
+    from rag_workbook.returns import _classify, _norm
+
+    short = "Q3 (actual)"
+    long = short + " " * 80 + "!"
+    assert _norm(short) == "q3actual" == _norm(long)
+    assert _classify(short) == _classify(short) == (True, "Q3", _classify(short)[2])
+    assert _classify(long)[1] == "Q3"

@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetVisibleEnum
 
@@ -195,7 +195,26 @@ _NON_WORD = re.compile(r"[\W_]+")
 _ASCII_NON_WORD = bytes(b for b in range(128) if not chr(b).isalnum())
 
 
-@functools.lru_cache(maxsize=4096)
+_CACHED_TEXT = 64  # longest text whose parse is cached (bounds the caches' memory)
+_T = TypeVar("_T")
+
+
+def _short_texts_cached(func: Callable[[str], _T]) -> Callable[[str], _T]:
+    """`func` with its results cached for texts of at most _CACHED_TEXT characters.
+
+    Headers and labels repeat across returns; long texts rarely do, and 4,096 cached cells
+    of 32,767 characters would hold about 128 MB for the rest of the run.
+    """
+    cached = functools.lru_cache(maxsize=4096)(func)
+
+    @functools.wraps(func)
+    def call(text: str) -> _T:
+        return cached(text) if len(text) <= _CACHED_TEXT else func(text)
+
+    return call
+
+
+@_short_texts_cached
 def _norm(text: str) -> str:
     """Lower case, letters and digits only: 'Q 3 (actual)' -> 'q3actual'."""
     if text.isascii():
@@ -210,7 +229,7 @@ def _role(header: object) -> str:
     return _role_of_text(header)
 
 
-@functools.lru_cache(maxsize=4096)
+@_short_texts_cached
 def _role_of_text(header: str) -> str:
     key = _norm(header)
     if not key:
@@ -221,7 +240,7 @@ def _role_of_text(header: str) -> str:
     return _ALIASES.get(key, "")
 
 
-@functools.lru_cache(maxsize=4096)
+@_short_texts_cached
 def _classify(text: str) -> tuple[bool, str, str]:
     """A text cell above or on the table header: (not blank, column role, header-block key)."""
     if not text.strip():
@@ -371,9 +390,6 @@ def parse_number(v: object) -> ParsedNumber:
     text = v if type(v) is str else str(v)
     # Returns repeat the same few words ('-', 'n/a', 'TBC'): short texts are parsed once.
     return _parse_short_text(text) if len(text) <= _CACHED_TEXT else _parse_text(text)
-
-
-_CACHED_TEXT = 64  # longest text whose parse is cached (bounds the caches' memory)
 
 
 def _parse_text(v: str) -> ParsedNumber:
