@@ -199,22 +199,28 @@ _CACHED_TEXT = 64  # longest text whose parse is cached (bounds the caches' memo
 _T = TypeVar("_T")
 
 
-def _short_texts_cached(func: Callable[[str], _T]) -> Callable[[str], _T]:
-    """`func` with its results cached for texts of at most _CACHED_TEXT characters.
+def _short_texts_cached(
+    maxsize: int = 4096,
+) -> Callable[[Callable[[str], _T]], Callable[[str], _T]]:
+    """A decorator: results cached (`maxsize` of them) for texts of at most _CACHED_TEXT chars.
 
-    Headers and labels repeat across returns; long texts rarely do, and 4,096 cached cells
-    of 32,767 characters would hold about 128 MB for the rest of the run.
+    Headers, labels and no-data words repeat across returns; long texts rarely do, and
+    4,096 cached cells of 32,767 characters would hold about 128 MB for the rest of the run.
     """
-    cached = functools.lru_cache(maxsize=4096)(func)
 
-    @functools.wraps(func)
-    def call(text: str) -> _T:
-        return cached(text) if len(text) <= _CACHED_TEXT else func(text)
+    def wrap(func: Callable[[str], _T]) -> Callable[[str], _T]:
+        cached = functools.lru_cache(maxsize=maxsize)(func)
 
-    return call
+        @functools.wraps(func)
+        def call(text: str) -> _T:
+            return cached(text) if len(text) <= _CACHED_TEXT else func(text)
+
+        return call
+
+    return wrap
 
 
-@_short_texts_cached
+@_short_texts_cached()
 def _norm(text: str) -> str:
     """Lower case, letters and digits only: 'Q 3 (actual)' -> 'q3actual'."""
     if text.isascii():
@@ -229,7 +235,7 @@ def _role(header: object) -> str:
     return _role_of_text(header)
 
 
-@_short_texts_cached
+@_short_texts_cached()
 def _role_of_text(header: str) -> str:
     key = _norm(header)
     if not key:
@@ -240,7 +246,7 @@ def _role_of_text(header: str) -> str:
     return _ALIASES.get(key, "")
 
 
-@_short_texts_cached
+@_short_texts_cached()
 def _classify(text: str) -> tuple[bool, str, str]:
     """A text cell above or on the table header: (not blank, column role, header-block key)."""
     if not text.strip():
@@ -388,10 +394,11 @@ def parse_number(v: object) -> ParsedNumber:
     if isinstance(v, (dt.datetime, dt.date, dt.time, dt.timedelta)):
         return ParsedNumber(None, "value-is-a-date", "a date")
     text = v if type(v) is str else str(v)
-    # Returns repeat the same few words ('-', 'n/a', 'TBC'): short texts are parsed once.
-    return _parse_short_text(text) if len(text) <= _CACHED_TEXT else _parse_text(text)
+    return _parse_text(text)
 
 
+# Returns repeat the same few words ('-', 'n/a', 'TBC'): short texts are parsed once.
+@_short_texts_cached()
 def _parse_text(v: str) -> ParsedNumber:
     text = v.replace("\u00a0", " ").strip()
     low = re.sub(r"\s+", " ", text).lower()
@@ -414,17 +421,15 @@ def _parse_text(v: str) -> ParsedNumber:
     return ParsedNumber(None, "value-not-a-number")
 
 
-_parse_short_text = functools.lru_cache(maxsize=4096)(_parse_text)
-
-
 def _parse_status(v: object) -> Status | str | None:
     """An override cell: a Status, None when empty, or the text when unknown."""
     if _is_empty(v):
         return None
     text = _text(v)
-    return _status_of_short(text) if len(text) <= _CACHED_TEXT else _status_of(text)
+    return _status_of(text)
 
 
+@_short_texts_cached(maxsize=1024)
 def _status_of(text: str) -> Status | str:
     key = _norm(text)
     if key in _STATUS_WORDS:
@@ -432,9 +437,6 @@ def _status_of(text: str) -> Status | str:
     if re.sub(r"\s+", " ", text).lower() in _NO_VALUE or key == "":
         return Status.NO_DATA
     return text
-
-
-_status_of_short = functools.lru_cache(maxsize=1024)(_status_of)
 
 
 _QUARTER_TEXT = re.compile(r"(?:^|[^a-z])(?:q|qtr|quarter)\s*([1-4])\b")
