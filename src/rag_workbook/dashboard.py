@@ -1147,10 +1147,8 @@ class _Deflater:
             flags = 0 if name.isascii() else 0x800
             if max(length, len(packed), offset) >= 0xFFFFFFFF:
                 raise OutputError("the dashboard is over 4 GB; split the collection")
-            header = self._LOCAL.pack(
-                b"PK\x03\x04",
-                20,
-                0,
+            # Flags, method, time, date, CRC, sizes and name length: in both headers.
+            common = (
                 flags,
                 zipfile.ZIP_DEFLATED,
                 0,
@@ -1159,23 +1157,16 @@ class _Deflater:
                 len(packed),
                 length,
                 len(encoded),
-                0,
             )
+            header = self._LOCAL.pack(b"PK\x03\x04", 20, 0, *common, 0)  # version, no extra
             central.append(
                 self._CENTRAL.pack(
                     b"PK\x01\x02",
-                    20,
-                    3,
-                    20,
+                    20,  # made by version 2.0
+                    3,  # on Unix
+                    20,  # needs version 2.0
                     0,
-                    flags,
-                    zipfile.ZIP_DEFLATED,
-                    0,
-                    self._DOS_DATE,
-                    crc,
-                    len(packed),
-                    length,
-                    len(encoded),
+                    *common,
                     0,  # extra
                     0,  # comment
                     0,  # disk
