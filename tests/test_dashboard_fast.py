@@ -127,13 +127,17 @@ def test_bulk_notes_give_the_same_note_files_as_write_comment() -> None:
         book = D._Workbook({})
         sheet = book.add_worksheet("S")
         _shape(sheet)
-        for row in range(1, 60, 3):
-            for col in (3, 4, 6):
-                text = f"Q{col} explanation for row {row}"
-                if bulk:
-                    sheet.put_note(row, col, text, NOTE_OPTIONS)
-                else:
-                    sheet.write_comment(row, col, text, dict(NOTE_OPTIONS))
+        for i, row in enumerate(range(1, 60, 3)):
+            # Notes of two sizes in the same columns, and some placed by an option.
+            options = (NOTE_OPTIONS, {"width": 90}, {"x_offset": 4})[i % 3]
+            notes = [(col, f"Q{col} explanation for row {row}") for col in (3, 4, 6)]
+            if bulk:
+                sheet.put_notes(row, notes, options)
+            else:
+                for col, text in notes:
+                    sheet.write_comment(row, col, text, dict(options))
+        if bulk:
+            sheet.put_notes(70, [], NOTE_OPTIONS)  # no notes: no empty row either
         sheet.write_string(0, 0, "x")
         book.close()
         built.append(

@@ -33,7 +33,7 @@ import tempfile
 import textwrap
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -736,6 +736,7 @@ def _write_dashboard_sheet(
                 (1, clean_text(mid), band_format("id")),
                 (2, clean_text(measure.text), band_format("text")),
             ]
+            notes: list[tuple[int, str]] = []
             for offset, quarter in enumerate(QUARTERS):
                 col = q_first + offset
                 cell = cells.get((mid, quarter))
@@ -748,7 +749,8 @@ def _write_dashboard_sheet(
                     row_cells.append((col, NO_DATA_MARK, fmt if boxed else band_format("mark")))
                 else:
                     row_cells.append((col, STATUS_CODES[cell.status], fmt))
-                sheet.put_note(row, col, _note(cell, quarter), note_options)
+                notes.append((col, _note(cell, quarter)))
+            sheet.put_notes(row, notes, note_options)
             if trend_col is not None:
                 direction = _latest_direction(cells, mid)
                 arrow = DIRECTION_ARROWS[direction] if direction is not None else ""
@@ -1021,16 +1023,35 @@ class _NotesVml(xlsxwriter.vml.Vml):  # type: ignore[misc]
     writes the very XML `Vml._write_comment_shape` writes, in one string per note.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._points: dict[float, str] = {}  # a pixel distance, in points as VML gives it
+        self._fills: dict[Any, str] = {}  # a note colour (notes share their first's)
+
+    def _point(self, pixels: float) -> str:
+        text = self._points.get(pixels)
+        if text is None:
+            text = self._points[pixels] = f"{pixels * 0.75:.15g}"
+        return text
+
     def _write_comment_shape(self, shape_id: int, z_index: int, comment: Any) -> None:
-        left, top, width, height = self._pixels_to_points(comment.vertices)
-        col_start, row_start, x1, y1, col_end, row_end, x2, y2 = comment.vertices[:8]
+        # Vml._pixels_to_points, then each distance formatted once: a national
+        # dashboard's notes sit in a few columns on rows of a few heights.
+        point = self._point
+        (col_start, row_start, x1, y1, col_end, row_end, x2, y2, left, top, width, height) = (
+            comment.vertices[:12]
+        )
+        color = comment.color
+        fill = self._fills.get(color)
+        if fill is None:
+            fill = self._fills[color] = self._escape_attributes(color._vml_rgb_hex_value())
         visible = bool(comment.is_visible)
         self.fh.write(
             f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
-            f"margin-left:{left:.15g}pt;margin-top:{top:.15g}pt;width:{width:.15g}pt;"
-            f"height:{height:.15g}pt;z-index:{z_index};"
+            f"margin-left:{point(left)}pt;margin-top:{point(top)}pt;width:{point(width)}pt;"
+            f"height:{point(height)}pt;z-index:{z_index};"
             f'visibility:{"visible" if visible else "hidden"}" '
-            f'fillcolor="{self._escape_attributes(comment.color._vml_rgb_hex_value())}" '
+            f'fillcolor="{fill}" '
             'o:insetmode="auto"><v:fill color2="#ffffe1"/>'
             '<v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'
             '<v:textbox style="mso-direction-alt:auto"><div style="text-align:left"></div>'
@@ -1308,7 +1329,10 @@ class _NotePlacer:
 
     xlsxwriter places a note at the cell below-right of its own, 15 px right and 10 px
     down, and walks the rows and columns it covers (`_position_object_pixels`, anchor 0).
-    This does the same arithmetic, in the same order, so the vertices are equal.
+    This does the same arithmetic, in the same order, so the vertices are equal. The
+    horizontal half depends only on the note's column and width, the vertical half only
+    on its row and height, so each is worked out once: a national dashboard has three
+    notes a row in four columns.
     """
 
     def __init__(self, sheet: Any) -> None:
@@ -1317,6 +1341,8 @@ class _NotePlacer:
         self.row_tops: list[float] = [0]
         self.col_widths: list[float] = []
         self.col_lefts: list[float] = [0]
+        self.across: dict[tuple[int, float], tuple[Any, ...]] = {}
+        self.down: dict[tuple[int, float], tuple[Any, ...]] = {}
 
     def _row(self, row: int) -> float:
         heights = self.row_heights
@@ -1332,6 +1358,50 @@ class _NotePlacer:
             self.col_lefts.append(self.col_lefts[-1] + widths[-1])
         return widths[col]
 
+    def _across(self, col: int, width: float) -> tuple[Any, ...]:
+        """(col_start, x1, col_end, right, x_abs) of a note in column `col`."""
+        sheet = self.sheet
+        col_start = col + 1
+        x1: float = 15  # CommentType.set_offsets away from the sheet's edges
+        self._col(col_start)
+        x_abs = (
+            self.col_lefts[col_start]
+            if sheet.col_size_changed
+            else sheet.default_col_width * col_start
+        ) + x1
+        while x1 >= self._col(col_start):
+            x1 -= self._col(col_start)
+            col_start += 1
+        col_end = col_start
+        right = width
+        if self._col(col_start) > 0:
+            right = right + x1
+        while right >= self._col(col_end):
+            right -= self._col(col_end)
+            col_end += 1
+        return col_start, x1, col_end, right, x_abs
+
+    def _down(self, row: int, height: float) -> tuple[Any, ...]:
+        """(row_start, y1, row_end, bottom, y_abs) of a note on row `row`."""
+        sheet = self.sheet
+        row_start = row - 1
+        y1: float = 10
+        self._row(row_start)
+        y_abs = (
+            self.row_tops[row_start] if sheet.row_sizes else sheet.default_row_height * row_start
+        ) + y1
+        while y1 >= self._row(row_start):
+            y1 -= self._row(row_start)
+            row_start += 1
+        row_end = row_start
+        bottom = height
+        if self._row(row_start) > 0:
+            bottom = bottom + y1
+        while bottom >= self._row(row_end):
+            bottom -= self._row(row_end)
+            row_end += 1
+        return row_start, y1, row_end, bottom, y_abs
+
     def __call__(self, note: _Note) -> list[float]:
         sheet = self.sheet
         first = note.first
@@ -1339,38 +1409,15 @@ class _NotePlacer:
             first.is_visible = sheet.comments_visible
         if first.author is None:
             first.author = sheet.comments_author
-        col_start, row_start = note.col + 1, note.row - 1
-        x1: float = 15  # CommentType.set_offsets away from the sheet's edges
-        y1: float = 10
         width, height = first.width, first.height
-        self._col(col_start)
-        self._row(row_start)
-        x_abs = (
-            self.col_lefts[col_start]
-            if sheet.col_size_changed
-            else sheet.default_col_width * col_start
-        ) + x1
-        y_abs = (
-            self.row_tops[row_start] if sheet.row_sizes else sheet.default_row_height * row_start
-        ) + y1
-        while x1 >= self._col(col_start):
-            x1 -= self._col(col_start)
-            col_start += 1
-        while y1 >= self._row(row_start):
-            y1 -= self._row(row_start)
-            row_start += 1
-        col_end, row_end = col_start, row_start
-        right, bottom = width, height
-        if self._col(col_start) > 0:
-            right = right + x1
-        if self._row(row_start) > 0:
-            bottom = bottom + y1
-        while right >= self._col(col_end):
-            right -= self._col(col_end)
-            col_end += 1
-        while bottom >= self._row(row_end):
-            bottom -= self._row(row_end)
-            row_end += 1
+        across = self.across.get((note.col, width))
+        if across is None:
+            across = self.across[(note.col, width)] = self._across(note.col, width)
+        down = self.down.get((note.row, height))
+        if down is None:
+            down = self.down[(note.row, height)] = self._down(note.row, height)
+        col_start, x1, col_end, right, x_abs = across
+        row_start, y1, row_end, bottom, y_abs = down
         return [
             col_start,
             row_start,
@@ -1433,23 +1480,31 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         xlsxwriter would place them. Options that place a note, and notes at the sheet's
         edges (which xlsxwriter shifts), are left to it.
         """
-        if (
-            len(text) > self.xls_strmax // 2
-            or _NOTE_PLACING.intersection(options)
-            or not 0 < row < _NOTE_LAST_ROW
-            or col >= _NOTE_LAST_COL
-        ):
-            self.write_comment(row, col, text, dict(options))
-            return
-        if self._check_dimensions(row, col):
-            return
+        self.put_notes(row, ((col, text),), options)
+
+    def put_notes(
+        self, row: int, notes: Iterable[tuple[int, str]], options: Mapping[str, Any]
+    ) -> None:
+        """put_note for each (col, text) of one row, all with the same options."""
         key = tuple(options.items())
         first = self._notes.get(key)
         if first is None:
-            first = self._notes[key] = xlsxwriter.comments.CommentType(1, 0, "", dict(options))
-        self.has_vml = True
-        self.has_comments = True
-        self.comments[row][col] = _Note(row, col, text, first)
+            # None: options that place a note, which only write_comment takes.
+            first = self._notes[key] = (
+                None
+                if _NOTE_PLACING.intersection(options)
+                else xlsxwriter.comments.CommentType(1, 0, "", dict(options))
+            )
+        longest = self.xls_strmax // 2
+        edge = first is None or not 0 < row < _NOTE_LAST_ROW
+        comments = self.comments
+        for col, text in notes:
+            if edge or len(text) > longest or col >= _NOTE_LAST_COL:
+                self.write_comment(row, col, text, dict(options))
+            elif not self._check_dimensions(row, col):
+                self.has_vml = True
+                self.has_comments = True
+                comments[row][col] = _Note(row, col, text, first)
 
     def _prepare_vml_objects(
         self, vml_data_id: int, vml_shape_id: int, vml_drawing_id: int, comment_id: int
