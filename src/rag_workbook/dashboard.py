@@ -33,7 +33,7 @@ import tempfile
 import textwrap
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -1027,6 +1027,7 @@ class _NotesVml(xlsxwriter.vml.Vml):  # type: ignore[misc]
         super().__init__()
         self._points: dict[float, str] = {}  # a pixel distance, in points as VML gives it
         self._fills: dict[Any, str] = {}  # a note colour (notes share their first's)
+        self._halves: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
 
     def _point(self, pixels: float) -> str:
         text = self._points.get(pixels)
@@ -1034,13 +1035,31 @@ class _NotesVml(xlsxwriter.vml.Vml):  # type: ignore[misc]
             text = self._points[pixels] = f"{pixels * 0.75:.15g}"
         return text
 
+    def _half(self, half: tuple[Any, ...]) -> tuple[str, str, str, str]:
+        """A `_NotePlacer` half, as its two distances and two pairs of the anchor."""
+        text = self._halves.get(half)
+        if text is None:
+            start, offset, end, rest, position, size = half
+            text = self._halves[half] = (
+                self._point(position),
+                self._point(size),
+                f"{start}, {offset}",
+                f"{end}, {rest}",
+            )
+        return text
+
     def _write_comment_shape(self, shape_id: int, z_index: int, comment: Any) -> None:
         # Vml._pixels_to_points, then each distance formatted once: a national
         # dashboard's notes sit in a few columns on rows of a few heights.
-        point = self._point
-        (col_start, row_start, x1, y1, col_end, row_end, x2, y2, left, top, width, height) = (
-            comment.vertices[:12]
-        )
+        if isinstance(comment, _Note) and comment.halves:
+            left, width, col_from, col_to = self._half(comment.halves[0])
+            top, height, row_from, row_to = self._half(comment.halves[1])
+        else:
+            point = self._point
+            vertices = comment.vertices
+            left, top, width, height = map(point, vertices[8:12])
+            col_from, row_from = f"{vertices[0]}, {vertices[2]}", f"{vertices[1]}, {vertices[3]}"
+            col_to, row_to = f"{vertices[4]}, {vertices[6]}", f"{vertices[5]}, {vertices[7]}"
         color = comment.color
         fill = self._fills.get(color)
         if fill is None:
@@ -1048,15 +1067,15 @@ class _NotesVml(xlsxwriter.vml.Vml):  # type: ignore[misc]
         visible = bool(comment.is_visible)
         self.fh.write(
             f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
-            f"margin-left:{point(left)}pt;margin-top:{point(top)}pt;width:{point(width)}pt;"
-            f"height:{point(height)}pt;z-index:{z_index};"
+            f"margin-left:{left}pt;margin-top:{top}pt;width:{width}pt;"
+            f"height:{height}pt;z-index:{z_index};"
             f'visibility:{"visible" if visible else "hidden"}" '
             f'fillcolor="{fill}" '
             'o:insetmode="auto"><v:fill color2="#ffffe1"/>'
             '<v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'
             '<v:textbox style="mso-direction-alt:auto"><div style="text-align:left"></div>'
             '</v:textbox><x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
-            f"<x:Anchor>{col_start}, {x1}, {row_start}, {y1}, {col_end}, {x2}, {row_end}, {y2}"
+            f"<x:Anchor>{col_from}, {row_from}, {col_to}, {row_to}"
             f"</x:Anchor><x:AutoFill>False</x:AutoFill><x:Row>{comment.row}</x:Row>"
             f"<x:Column>{comment.col}</x:Column>"
             + ("<x:Visible/>" if visible else "")
@@ -1068,32 +1087,46 @@ class _NotesComments(xlsxwriter.comments.Comments):  # type: ignore[misc]
     """Comments that write each note in one piece: the XML `Comments._write_comment` writes."""
 
     def _write_comment_list(self, comment_data: list[Any]) -> None:
-        escape = self._escape_attributes
         parts = ["<commentList>"]
-        fonts: dict[tuple[Any, Any, Any], str] = {}
+        heads: dict[Any, tuple[str, str]] = {}  # a `_Note`'s first: its author and font run
         texts: dict[str, str] = {}  # notes repeat (the same explanation in many cells)
+        letters: dict[int, str] = {}
         for comment in comment_data:
-            ref = xlsxwriter.utility.xl_rowcol_to_cell(comment.row, comment.col)
-            author = (
-                f' authorId="{self.author_ids[comment.author]}"'
-                if comment.author is not None
-                else ""
-            )
-            font = (comment.font_size, comment.font_name, comment.font_family)
-            run = fonts.get(font)
-            if run is None:
-                run = fonts[font] = (
-                    f'<rPr><sz val="{escape(font[0])}"/><color indexed="81"/>'
-                    f'<rFont val="{escape(font[1])}"/><family val="{escape(font[2])}"/></rPr>'
-                )
+            first = comment.first if isinstance(comment, _Note) else None
+            head = heads.get(first) if first is not None else None
+            if head is None:
+                head = self._head(comment)
+                if first is not None:
+                    heads[first] = head
+            author, run = head
+            col = comment.col
+            letter = letters.get(col)
+            if letter is None:
+                letter = letters[col] = xlsxwriter.utility.xl_col_to_name(col)
             text = comment.text
             body = texts.get(text)
             if body is None:
                 space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
                 body = texts[text] = f"<t{space}>{_escape_controls(self._escape_data(text))}</t>"
-            parts.append(f'<comment ref="{ref}"{author}><text><r>{run}{body}</r></text></comment>')
+            parts.append(
+                f'<comment ref="{letter}{comment.row + 1}"{author}><text><r>{run}{body}</r>'
+                "</text></comment>"
+            )
         parts.append("</commentList>")
         self.fh.write("".join(parts))
+
+    def _head(self, comment: Any) -> tuple[str, str]:
+        """A note's authorId attribute and the font run before its text."""
+        escape = self._escape_attributes
+        author = (
+            f' authorId="{self.author_ids[comment.author]}"' if comment.author is not None else ""
+        )
+        run = (
+            f'<rPr><sz val="{escape(comment.font_size)}"/><color indexed="81"/>'
+            f'<rFont val="{escape(comment.font_name)}"/>'
+            f'<family val="{escape(comment.font_family)}"/></rPr>'
+        )
+        return author, run
 
 
 class _Strings(xlsxwriter.sharedstrings.SharedStrings):  # type: ignore[misc]
@@ -1306,7 +1339,7 @@ class _Note:
     `first` is a CommentType made from the note's options; it is never placed itself.
     """
 
-    __slots__ = ("col", "first", "row", "text", "vertices")
+    __slots__ = ("col", "first", "halves", "row", "text", "vertices")
 
     def __init__(self, row: int, col: int, text: str, first: Any) -> None:
         self.row = row
@@ -1314,6 +1347,9 @@ class _Note:
         self.text = text
         self.first = first
         self.vertices: list[float] = []
+        # Set by _NotePlacer: the horizontal and the vertical half of the vertices,
+        # (start, offset, end, rest, position, size), shared by notes in a column or row.
+        self.halves: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
     # What the VML and comments writers read of a note, taken from the first.
     author = _from_first("author")
@@ -1359,7 +1395,7 @@ class _NotePlacer:
         return widths[col]
 
     def _across(self, col: int, width: float) -> tuple[Any, ...]:
-        """(col_start, x1, col_end, right, x_abs) of a note in column `col`."""
+        """(col_start, x1, col_end, right, x_abs, width) of a note in column `col`."""
         sheet = self.sheet
         col_start = col + 1
         x1: float = 15  # CommentType.set_offsets away from the sheet's edges
@@ -1379,10 +1415,10 @@ class _NotePlacer:
         while right >= self._col(col_end):
             right -= self._col(col_end)
             col_end += 1
-        return col_start, x1, col_end, right, x_abs
+        return col_start, x1, col_end, right, x_abs, width
 
     def _down(self, row: int, height: float) -> tuple[Any, ...]:
-        """(row_start, y1, row_end, bottom, y_abs) of a note on row `row`."""
+        """(row_start, y1, row_end, bottom, y_abs, height) of a note on row `row`."""
         sheet = self.sheet
         row_start = row - 1
         y1: float = 10
@@ -1400,7 +1436,7 @@ class _NotePlacer:
         while bottom >= self._row(row_end):
             bottom -= self._row(row_end)
             row_end += 1
-        return row_start, y1, row_end, bottom, y_abs
+        return row_start, y1, row_end, bottom, y_abs, height
 
     def __call__(self, note: _Note) -> list[float]:
         sheet = self.sheet
@@ -1416,8 +1452,9 @@ class _NotePlacer:
         down = self.down.get((note.row, height))
         if down is None:
             down = self.down[(note.row, height)] = self._down(note.row, height)
-        col_start, x1, col_end, right, x_abs = across
-        row_start, y1, row_end, bottom, y_abs = down
+        note.halves = (across, down)
+        col_start, x1, col_end, right, x_abs, _ = across
+        row_start, y1, row_end, bottom, y_abs, _ = down
         return [
             col_start,
             row_start,
@@ -1483,9 +1520,15 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         self.put_notes(row, ((col, text),), options)
 
     def put_notes(
-        self, row: int, notes: Iterable[tuple[int, str]], options: Mapping[str, Any]
+        self, row: int, notes: Sequence[tuple[int, str]], options: Mapping[str, Any]
     ) -> None:
-        """put_note for each (col, text) of one row, all with the same options."""
+        """put_note for each (col, text) of one row, all with the same options.
+
+        The sheet's dimensions are checked for the row's first and last note only, as
+        `put_row` does: the notes between change nothing more.
+        """
+        if not notes:
+            return
         key = tuple(options.items())
         first = self._notes.get(key)
         if first is None:
@@ -1497,11 +1540,15 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
             )
         longest = self.xls_strmax // 2
         edge = first is None or not 0 < row < _NOTE_LAST_ROW
+        cols = [col for col, _ in notes]
+        checked = not (
+            self._check_dimensions(row, min(cols)) or self._check_dimensions(row, max(cols))
+        )
         comments = self.comments
         for col, text in notes:
             if edge or len(text) > longest or col >= _NOTE_LAST_COL:
                 self.write_comment(row, col, text, dict(options))
-            elif not self._check_dimensions(row, col):
+            elif checked or not self._check_dimensions(row, col):
                 self.has_vml = True
                 self.has_comments = True
                 comments[row][col] = _Note(row, col, text, first)
@@ -1565,6 +1612,21 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
                 low = None
         self.row_spans = spans
 
+    def _row_tag_tail(self, row: int, span: str | None, info: Any) -> str:
+        """What xlsxwriter's `<row>` tag for `row` holds after `<row r="n"`."""
+        fh: Any = getattr(self, "fh")  # noqa: B009  (untyped base class)
+        written = io.StringIO()
+        self.fh = written
+        try:
+            self._write_row(row, span, info)
+        finally:
+            self.fh = fh
+        tag = written.getvalue()
+        head = f'<row r="{row + 1}"'
+        if not tag.startswith(head):
+            raise RuntimeError("this xlsxwriter writes a row's tag differently")
+        return tag[len(head) :]
+
     def _write_rows(self) -> None:
         # Worksheet._write_rows (xlsxwriter 3.x), with the plain cells (text, number, blank
         # with a format of their own) written in one string each and the rest by xlsxwriter.
@@ -1576,6 +1638,7 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         write = self.fh.write
         xfs: dict[Any, int] = {}
         letters: dict[int, str] = {}
+        tags: dict[tuple[Any, ...], str] = {}  # a row's tag after its number, by what sets it
         for row in range(self.dim_rowmin, self.dim_rowmax + 1):
             cells = table.get(row)
             info = row_info.get(row)
@@ -1583,8 +1646,20 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
                 if info is not None or row in comments:
                     self._write_empty_row(row, spans.get(row // 16), info)
                 continue
-            self._write_row(row, spans.get(row // 16), info)
             number = str(row + 1)
+            span = spans.get(row // 16)
+            if info is None:
+                key: tuple[Any, ...] | None = (span,)
+            elif info.row_format is None:
+                key = (span, info.height, info.hidden, info.level, info.collapsed)
+            else:
+                key = None  # xlsxwriter asks the format for its index
+            tail = tags.get(key) if key is not None else None
+            if tail is None:
+                tail = self._row_tag_tail(row, span, info)
+                if key is not None:
+                    tags[key] = tail
+            write(f'<row r="{number}"{tail}')
             for col in sorted(cells):
                 cell = cells[col]
                 fmt = cell.format
