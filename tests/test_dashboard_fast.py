@@ -213,3 +213,40 @@ def test_line_count_is_textwraps(words: list[str], per_line: int) -> None:
     assert D._wrapped_lines.__wrapped__(part, per_line) == max(
         1, len(textwrap.wrap(part, per_line)) or 1
     )
+
+
+_AWKWARD_TEXT = st.lists(
+    st.sampled_from(
+        [*"ab _x0041F&<>\"'\n\t\r\x00\x01\x1f\u00a0\u2028\ufffe\uffff—é", "_x00e9_", "<r>"]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_AWKWARD_TEXT, min_size=1, max_size=8, unique=True))
+def test_plain_text_shortcut_writes_what_xlsxwriter_writes(texts: list[str]) -> None:
+    # Text with nothing to escape and no edge space skips the escapes; the rest takes them.
+    texts = [t for t in texts if not (t.startswith("<r>") and t.endswith("</r>"))]
+    sst = xlsxwriter.sharedstrings.SharedStringTable()
+    for text in texts:
+        sst._get_shared_string_index(text)
+    written: list[str] = []
+    for writer in (xlsxwriter.sharedstrings.SharedStrings(), D._Strings()):
+        writer.string_table = sst
+        writer.fh = io.StringIO()
+        writer._write_sst_strings()
+        written.append(writer.fh.getvalue())
+    assert written[1] == written[0]
+
+    notes: list[str] = []
+    for writer in (xlsxwriter.comments.Comments(), D._NotesComments()):
+        writer.fh = io.StringIO()
+        writer.author_ids = {"a": 0}
+        comments = []
+        for row, text in enumerate(texts):
+            comment = xlsxwriter.comments.CommentType(row, 1, text, {"author": "a"})
+            comments.append(comment)
+        writer._write_comment_list(comments)
+        notes.append(writer.fh.getvalue())
+    assert notes[1] == notes[0]

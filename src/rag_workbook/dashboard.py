@@ -130,6 +130,9 @@ _BLANK = xlsxwriter.worksheet.CellBlankTuple
 # What XMLwriter._escape_control_characters changes: _xHHHH_ escapes, control characters
 # and the two non-characters.
 _NEEDS_CONTROL_ESCAPE = re.compile("_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+# What makes text need an escape or xml:space: all that `_escape_controls`, `_escape_data`
+# (& < >) and `_preserve_whitespace` look for, in one search. Most text has none of it.
+_NOT_PLAIN = re.compile(r"^\s|\s$|[&<>]|" + _NEEDS_CONTROL_ESCAPE.pattern)
 # write_comment options that place a note (which put_note leaves to xlsxwriter).
 _NOTE_PLACING = frozenset({"start_row", "start_col", "start_cell", "x_offset", "y_offset"})
 _FAST_CELLS = frozenset({"String", "Number", "Blank"})
@@ -1106,8 +1109,12 @@ class _NotesComments(xlsxwriter.comments.Comments):  # type: ignore[misc]
             text = comment.text
             body = texts.get(text)
             if body is None:
-                space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
-                body = texts[text] = f"<t{space}>{_escape_controls(self._escape_data(text))}</t>"
+                if _NOT_PLAIN.search(text) is None:
+                    body = f"<t>{text}</t>"
+                else:
+                    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+                    body = f"<t{space}>{_escape_controls(self._escape_data(text))}</t>"
+                texts[text] = body
             parts.append(
                 f'<comment ref="{letter}{comment.row + 1}"{author}><text><r>{run}{body}</r>'
                 "</text></comment>"
@@ -1140,6 +1147,9 @@ class _Strings(xlsxwriter.sharedstrings.SharedStrings):  # type: ignore[misc]
     def _write_sst_strings(self) -> None:
         parts: list[str] = []
         for string in self.string_table.string_array:
+            if _NOT_PLAIN.search(string) is None:
+                parts.append(f"<si><t>{string}</t></si>")
+                continue
             text = _escape_controls(string)
             space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
             parts.append(f"<si><t{space}>{self._escape_data(text)}</t></si>")
