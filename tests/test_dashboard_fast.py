@@ -95,6 +95,25 @@ def test_put_row_writes_what_write_string_number_blank_write() -> None:
     assert built[0] == built[1]
 
 
+def test_put_height_sets_what_set_row_sets() -> None:
+    built: list[tuple[bytes, bytes]] = []
+    for fast in (False, True):
+        book = D._Workbook({})
+        sheet = book.add_worksheet("S")
+        sheet.write_string(3, 2, "x")
+        for row, height in ((0, 22.0), (4, 409.0), (5, 0), (6, 0.2), (9, 13.3), (1_048_576, 30)):
+            if fast:
+                sheet.put_height(row, height)
+            else:
+                sheet.set_row(row, height)
+            sheet.put_note(row + 1, 1, "note", NOTE_OPTIONS)
+        book.close()
+        built.append(
+            (_sheet_xml(book.package), _sheet_xml(book.package, "xl/drawings/vmlDrawing1.vml"))
+        )
+    assert built[0] == built[1]
+
+
 @pytest.mark.parametrize("scale", [NOTE_OPTIONS, {}, {"visible": True}, {"width": 20}])
 def test_notes_placed_in_bulk_land_where_xlsxwriter_puts_them(scale: dict[str, Any]) -> None:
     book = D._Workbook({})

@@ -127,6 +127,7 @@ _ZIP_LEVEL = 2
 _STRING = xlsxwriter.worksheet.CellStringTuple
 _NUMBER = xlsxwriter.worksheet.CellNumberTuple
 _BLANK = xlsxwriter.worksheet.CellBlankTuple
+_ROW_INFO = xlsxwriter.worksheet.RowInfo
 # What XMLwriter._escape_control_characters changes: _xHHHH_ escapes, control characters
 # and the two non-characters.
 _NEEDS_CONTROL_ESCAPE = re.compile("_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
@@ -574,17 +575,17 @@ _BOXED: Mapping[str, Any] = {"border": 5, "border_color": "#000000"}  # a status
 _W_THEME, _W_NO, _W_MEASURE, _W_QUARTER, _W_TREND, _W_COMMENTS = 14, 5.5, 46, 6.5, 6.5, 64
 
 
-def _latest_comment(cells: Mapping[tuple[str, str], _Cell], measure_id: str) -> str:
-    for quarter in reversed(QUARTERS):
-        cell = cells.get((measure_id, quarter))
+def _latest_comment(quarters: Sequence[_Cell | None]) -> str:
+    """The comment of the latest due quarter that has one; `quarters` are Q1..Q4's cells."""
+    for cell in reversed(quarters):
         if cell is not None and cell.due and cell.comment:
             return cell.comment
     return ""
 
 
-def _latest_direction(cells: Mapping[tuple[str, str], _Cell], measure_id: str) -> Direction | None:
-    for quarter in reversed(QUARTERS):
-        cell = cells.get((measure_id, quarter))
+def _latest_direction(quarters: Sequence[_Cell | None]) -> Direction | None:
+    """The direction of the latest quarter with a status; `quarters` are Q1..Q4's cells."""
+    for cell in reversed(quarters):
         if cell is not None and cell.status is not None:
             return cell.direction
     return None
@@ -740,9 +741,9 @@ def _write_dashboard_sheet(
                 (2, clean_text(measure.text), band_format("text")),
             ]
             notes: list[tuple[int, str]] = []
-            for offset, quarter in enumerate(QUARTERS):
+            quarter_cells = [cells.get((mid, quarter)) for quarter in QUARTERS]
+            for offset, (quarter, cell) in enumerate(zip(QUARTERS, quarter_cells, strict=True)):
                 col = q_first + offset
-                cell = cells.get((mid, quarter))
                 if cell is None or cell.status is None:
                     row_cells.append((col, None, band_format("quarter")))
                     continue
@@ -755,14 +756,14 @@ def _write_dashboard_sheet(
                 notes.append((col, _note(cell, quarter)))
             sheet.put_notes(row, notes, note_options)
             if trend_col is not None:
-                direction = _latest_direction(cells, mid)
+                direction = _latest_direction(quarter_cells)
                 arrow = DIRECTION_ARROWS[direction] if direction is not None else ""
                 row_cells.append((trend_col, arrow or None, band_format("trend")))
-            comment = _latest_comment(cells, mid)
+            comment = _latest_comment(quarter_cells)
             row_cells.append((comments_col, comment or None, band_format("text")))
             sheet.put_row(row, row_cells)
             lines = max(_lines(measure.text, _W_MEASURE), _lines(comment, _W_COMMENTS), 1)
-            sheet.set_row(row, min(_MAX_ROW_HEIGHT, max(22.0, 12.75 * lines + 7)))
+            sheet.put_height(row, min(_MAX_ROW_HEIGHT, max(22.0, 12.75 * lines + 7)))
             row += 1
     last_data_row = max(row - 1, first_data_row)
 
@@ -1516,6 +1517,21 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
                 table[col] = _STRING(sst(value), fmt)
             else:
                 table[col] = _NUMBER(value, fmt)
+
+    def put_height(self, row: int, height: float) -> None:
+        """set_row(row, height): a row's height, with no format or options.
+
+        What `set_row` stores, without its options dict and outline bookkeeping: the
+        Dashboard sheet of a national collection sets 6,333 row heights.
+        """
+        pixels = int(height * 4.0 / 3.0 + 0.5)
+        if pixels == 0:  # a hidden row
+            self.set_row(row, height)
+            return
+        if self._check_dimensions(row, self.dim_colmin if self.dim_colmin is not None else 0):
+            return
+        self.row_info[row] = _ROW_INFO(height=pixels)
+        self.row_sizes[row] = [pixels, False]
 
     def put_note(self, row: int, col: int, text: str, options: Mapping[str, Any]) -> None:
         """write_comment, with the options read once and the note placed in bulk at close.
