@@ -505,6 +505,20 @@ def test_data_sheet_table(book: Any) -> None:
     assert (override[("2.1", "Q2")], override[("2.1", "Q1")]) == ("Yes", "No")
 
 
+def test_data_rows_follow_the_register_whatever_the_frame_order() -> None:
+    register = stockton_register()
+    frame = make_frame(register, {mid: code for *_, mid, _, code in STOCKTON}, COMMENTS, OVERRIDES)
+    rows: list[list[list[Any]]] = []
+    for shown in (frame, frame.iloc[::-1].reset_index(drop=True)):
+        data = D.build_dashboard(shown, register, stockton_report(), inputs=stockton_inputs())
+        sheet = openpyxl.load_workbook(io.BytesIO(data))["Data"]
+        rows.append([[c.value for c in row] for row in sheet.iter_rows(min_row=2)])
+    assert rows[1] == rows[0]
+    assert [(r[1], r[3]) for r in rows[0][:5]] == [
+        ("1.1", "Q1"), ("1.1", "Q2"), ("1.1", "Q3"), ("1.1", "Q4"), ("1.2", "Q1")
+    ]  # fmt: skip
+
+
 def test_issues_sorted_worst_first_with_chase_list(book: Any) -> None:
     ws = book["Issues"]
     table = ws.tables[D.ISSUES_TABLE]

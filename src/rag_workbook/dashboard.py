@@ -1884,9 +1884,11 @@ def _write_data_sheet(
         for mid, quarter in zip(ids, _per_value(columns[C.QUARTER], clean_text), strict=True)
     ]
     sequence = sorted(range(len(keys)), key=keys.__getitem__)
-    sheet.write_block(
-        1, [[converted[name][i] for i in sequence] for name in names], formats, numeric
-    )
+    if sequence == list(range(len(sequence))):  # as the merge gives them
+        block = [converted[name] for name in names]
+    else:
+        block = [[converted[name][i] for i in sequence] for name in names]
+    sheet.write_block(1, block, formats, numeric)
     last = max(len(sequence), 1)
     sheet.add_table(
         0,
