@@ -1723,7 +1723,8 @@ class _BulkSheet(_FastSheet):
         self._block_first = 0
         self._block_formats: list[Any] = []
         self._block_numeric: list[bool] = []
-        self._block_columns: list[list[float | int | None]] = []
+        self._block_columns: list[Sequence[str | float | None]] = []
+        self._block_index: dict[str | float | None, int] = {}  # each text's shared string
 
     def write_block(
         self,
@@ -1740,18 +1741,18 @@ class _BulkSheet(_FastSheet):
         sst = self.str_table
         # Strings enter the table in row-major order of first use, as write_string does.
         calls = 0
+        self._block_index = {}
         for value in dict.fromkeys(itertools.chain.from_iterable(zip(*texts, strict=True))):
             if value:
-                sst._get_shared_string_index(value)
+                self._block_index[value] = sst._get_shared_string_index(value)
                 calls += 1
-        sst.count += sum(1 for col in texts for value in col if value) - calls
-        index = sst.string_table
-        block: list[list[float | int | None]] = []
+        sst.count += sum(len(col) - col.count(None) - col.count("") for col in texts) - calls
+        block: list[Sequence[str | float | None]] = []
         for col, is_number in zip(columns, numeric, strict=True):
             if is_number:
                 block.append([None if v is None or v == "" else float(v) for v in col])
             else:
-                block.append([index[v] if v else None for v in col])
+                block.append(list(col))  # its indices are looked up once a text, in _write_rows
         self._block_first = first_row
         self._block_formats = list(formats)
         self._block_numeric = list(numeric)
@@ -1805,16 +1806,17 @@ class _BulkSheet(_FastSheet):
         # in the order xlsxwriter would give it).
         xfs = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in self._block_formats]
         tails: list[list[str]] = []
+        index = self._block_index
         for col, xf, is_number in zip(self._block_columns, xfs, self._block_numeric, strict=True):
             blank = f"{xf}/>"
             if is_number:
                 tails.append([blank if v is None else f"{xf}><v>{v:.16G}</v></c>" for v in col])
             else:
                 made = {
-                    v: blank if v is None else f'{xf} t="s"><v>{v}</v></c>'
+                    v: f'{xf} t="s"><v>{index[v]}</v></c>' if v else blank
                     for v in dict.fromkeys(col)
                 }
-                tails.append([made[v] for v in col])
+                tails.append(list(map(made.__getitem__, col)))
         letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(len(tails))]
         template = (
             f'<row r="{{0}}" spans="1:{len(tails)}">'
