@@ -629,6 +629,17 @@ def test_over_long_text_is_cut_with_a_marker() -> None:
     assert D.clean_text(float("nan")) == ""
 
 
+def test_printable_text_shortcut_keeps_every_character_that_needs_cleaning() -> None:
+    # clean_text returns printable text as it is; every character it would strip or
+    # change must therefore be non-printable. Checked over the whole of Unicode.
+    for code in range(0x110000):
+        char = chr(code)
+        if D._CONTROL.search(char) or char == "\r":
+            assert not char.isprintable(), hex(code)
+    assert D.clean_text("plain – text") == "plain – text"
+    assert D.clean_text("x\u2028y\u00a0z") == "x\u2028y\u00a0z"  # kept, though not printable
+
+
 def test_empty_frame_and_report_still_write(tmp_path: Path) -> None:
     register = stockton_register()
     frame = pd.DataFrame(columns=[*C.MASTER, *C.RAG])
