@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag_workbook import columns as col
+from rag_workbook import layout
 from rag_workbook.model import (
     QUARTERS,
     Basis,
@@ -27,6 +30,7 @@ from rag_workbook.model import (
     ToleranceForm,
 )
 from rag_workbook.rag import apply_rag, format_number
+from rag_workbook.template import read_template, write_template
 
 DOWN, UP, KEEP = Polarity.REDUCE, Polarity.INCREASE, Polarity.MAINTAIN
 CUM, SNAP = Basis.CUMULATIVE, Basis.SNAPSHOT
@@ -287,6 +291,28 @@ def test_missing_and_zero_baselines_give_no_data_and_one_issue_per_measure() -> 
         ("baseline-zero", "warning", "dashboard_template.xlsx", "Measures", "I7", "2.4"),
     ]
     assert math.isnan(rated[col.TARGET][0])
+
+
+def test_baseline_issue_names_the_cell_where_the_template_has_the_column(
+    tmp_path: Path,
+) -> None:
+    # An analyst's template with a column of their own first: Baseline is in J, not I.
+    path = write_template(
+        register(measure("2.2", target=-5.0, target_form=PCT, tolerance=5.0)),
+        tmp_path / "template.xlsx",
+    )
+    book = openpyxl.load_workbook(path)
+    sheet = book[layout.MEASURES_SHEET]
+    sheet.insert_cols(1)
+    sheet["A1"] = "Our reference"
+    book.save(path)
+    read = read_template(path)
+    assert read.columns["Baseline"] == "J"
+    _, report = apply_rag(frame(row("2.2", "Q1", 10)), read)
+    assert [(i.code, i.cell) for i in report.issues] == [("baseline-missing", "J2")]
+    # A register built in code has the columns where write_template puts them.
+    _, report = apply_rag(frame(row("2.2", "Q1", 10)), dataclasses.replace(read, columns={}))
+    assert [(i.code, i.cell) for i in report.issues] == [("baseline-missing", "I2")]
 
 
 def test_measures_not_in_register_are_left_alone() -> None:

@@ -109,11 +109,12 @@ REGISTER = Register(settings=SETTINGS, measures=MEASURES)
 
 
 def _strip(register: Register) -> Register:
-    """The register without what read_template computes (path, rows, fingerprint)."""
+    """The register without what read_template computes (path, rows, fingerprint, columns)."""
     return dataclasses.replace(
         register,
         path="",
         fingerprint="",
+        columns={},
         measures=tuple(dataclasses.replace(m, row=0) for m in register.measures),
     )
 

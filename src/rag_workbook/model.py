@@ -122,6 +122,9 @@ class Register:
     measures: tuple[Measure, ...]
     fingerprint: str = ""  # SHA-256 of the template's measure definitions
     path: str = ""
+    # The Measures sheet's column letter of each column read, by its label in
+    # layout.MEASURES_COLUMNS; empty for a register built in code (then layout's order).
+    columns: Mapping[str, str] = field(default_factory=dict)
 
     def measure(self, measure_id: str) -> Measure | None:
         """Return the measure with this ID, or None."""

@@ -305,16 +305,20 @@ _BLOCKED_TEXT = np.array(
 )
 
 
+def _column(register: Register, label: str) -> str:
+    """The Measures column letter of `label`: where the template has it, else layout's."""
+    return register.columns.get(label) or chr(65 + layout.MEASURES_COLUMNS.index(label))
+
+
 def _issues(register: Register, blocked_with_value: set[int], blockers: IntArray) -> list[Issue]:
     """One warning per measure whose values could not be judged."""
     file = Path(register.path).name if register.path else ""
-    baseline_col = layout.MEASURES_COLUMNS.index("Baseline")
-    target_col = layout.MEASURES_COLUMNS.index("Target")
+    baseline, target = _column(register, "Baseline"), _column(register, "Target")
     issues: list[Issue] = []
     for i in sorted(blocked_with_value):
         m = register.measures[i]
         blocker = int(blockers[i])
-        letter = chr(65 + (target_col if blocker == _NO_TARGET else baseline_col))
+        letter = target if blocker == _NO_TARGET else baseline
         cell = f"{letter}{m.row}" if m.row else ""
         if blocker == _NO_BASELINE:
             code, fix = "baseline-missing", "type the baseline in the Baseline column once known"

@@ -539,7 +539,8 @@ def _new_measure(fields: dict[str, Any]) -> Measure:
     return measure
 
 
-def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[Measure, ...]:
+def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[tuple[Measure, ...], dict[str, int]]:
+    """The measures, and the column of each label found in the header row."""
     sheet = layout.MEASURES_SHEET
     rows = grid.rows
     if not rows or all(_is_blank(v) for v in rows[0]):
@@ -549,7 +550,7 @@ def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[Measure, ...]:
             "no header row",
             "put the column labels (" + ", ".join(layout.MEASURES_COLUMNS) + ") in row 1",
         )
-        return ()
+        return (), {}
     columns: dict[str, int] = {}
     for c, value in enumerate(rows[0]):
         if _is_blank(value):
@@ -574,7 +575,7 @@ def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[Measure, ...]:
             "missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
             "add " + ("them" if len(missing) > 1 else "it") + " to the header row",
         )
-        return ()
+        return (), {}
 
     def cell(row: list[tuple[object, str]], name: str) -> tuple[object, str]:
         c = columns.get(name)
@@ -660,7 +661,7 @@ def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[Measure, ...]:
             measures.append(measure)
     if not measures and not problems.lines:
         problems.add(sheet, "A2", "no measures", "add one row per measure below the header")
-    return tuple(measures)
+    return tuple(measures), columns
 
 
 def _read_measure(
@@ -1041,7 +1042,7 @@ def read_template(path: str | Path) -> Register:
 
     problems = _Problems()
     settings = _read_settings(settings_rows, problems)
-    measures = _read_measures(measure_rows, problems)
+    measures, columns = _read_measures(measure_rows, problems)
     if problems.lines:
         count = len(problems.lines)
         raise TemplateError(
@@ -1053,6 +1054,7 @@ def read_template(path: str | Path) -> Register:
         measures=measures,
         fingerprint=register_fingerprint(settings, measures),
         path=str(path),
+        columns={label: _col_letter(c) for label, c in columns.items()},
     )
 
 
