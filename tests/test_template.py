@@ -119,6 +119,14 @@ def _strip(register: Register) -> Register:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Error:
+    """A Measures cell holding a formula that Excel saved with an error value."""
+
+    formula: str
+    shown: str
+
+
 def _write_raw(
     path: Path,
     settings: list[tuple[Any, ...]] | None,
@@ -142,7 +150,9 @@ def _write_raw(
                 fmt = (formats or {}).get((r, c))
                 if value is None:
                     continue
-                if fmt:
+                if isinstance(value, _Error):  # a formula whose cached value is an error
+                    wm.write_formula(r, c, value.formula, None, value.shown)
+                elif fmt:
                     wm.write(r, c, value, wb.add_format({"num_format": fmt}))
                 else:
                     wm.write(r, c, value)
@@ -549,6 +559,20 @@ def test_fast_and_openpyxl_paths_word_the_same_problems(
         ("  Measures!E13", "unknown basis 'Monthly'"),
         ("  Measures!H13", "unknown target type 'fraction'"),
     ]
+
+
+def test_error_cells_in_the_register_are_reported_on_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # python-calamine reads an error value as an empty cell, which would silently make
+    # the target missing; such a template goes to openpyxl, which reads the error.
+    rows = [*ODD_ROWS, _row(ID="k", Target=_Error("=1/0", "#DIV/0!"))]
+    path = _write_raw(tmp_path / "t.xlsx", ODD_SETTINGS, rows, ODD_FORMATS)
+    assert template._fast_rows(path) is None
+    fast, slow = _both_paths(path, monkeypatch)
+    assert fast == slow
+    assert isinstance(fast, str)
+    assert "Measures!G10: Target must be a number (got '#DIV/0!')" in fast
 
 
 def test_measures_filled_directly_are_ordinary_frozen_measures(tmp_path: Path) -> None:

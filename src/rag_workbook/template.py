@@ -912,7 +912,8 @@ def _fast_rows(file: Path) -> tuple[_Sheet, _Sheet] | None:
     import alone is a fifth of a small merge (issue 6). Values come from calamine; the
     number format of each numeric cell (which decides percent points and ID decimals)
     from the workbook's styles and the `s` attribute of its cell in the sheet XML. Any
-    surprise (another layout of the package, a missing sheet) returns None, and the
+    surprise (another layout of the package, a missing sheet, an error value such as
+    #DIV/0!, which calamine reads as an empty cell) returns None, and the
     openpyxl path reads the file and words any refusal.
     """
     if file.suffix.lower() not in _WORKBOOK_SUFFIXES or not file.is_file():
@@ -934,8 +935,11 @@ def _fast_rows(file: Path) -> tuple[_Sheet, _Sheet] | None:
                 name = next((n for n in workbook.sheet_names if _norm(n) == _norm(wanted)), None)
                 if name is None or name not in parts:
                     return None
+                xml = zf.read(parts[name])
+                if xml.find(b't="e"') >= 0:
+                    return None  # calamine reads an error value as an empty cell
                 values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                number_formats = _number_formats(values, zf.read(parts[name]), formats)
+                number_formats = _number_formats(values, xml, formats)
                 if number_formats is None:
                     return None
                 found.append(_Sheet(values, number_formats))
