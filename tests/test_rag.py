@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag_workbook import columns as col
-from rag_workbook import layout
+from rag_workbook import layout, rag
 from rag_workbook.model import (
     QUARTERS,
     Basis,
@@ -378,6 +378,24 @@ def test_empty_frame() -> None:
 )
 def test_format_number(number: float, text: str) -> None:
     assert format_number(number) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=False, width=64),
+            # Ties at the second decimal (0.835, -0.265, 46.125), where rounding first
+            # and formatting once disagree.
+            st.integers(-(10**7), 10**7).map(lambda n: n / 1000 + 0.005),
+            st.integers(-(10**5), 10**5).map(lambda n: n / 8),
+        ),
+        max_size=30,
+    )
+)
+def test_many_numbers_format_as_each_one_does(numbers: list[float]) -> None:
+    texts = rag._format_many(np.array(numbers, dtype="float64"))
+    assert list(texts) == [format_number(0.0 if math.isnan(n) else n) for n in numbers]
 
 
 # --- properties --------------------------------------------------------------------

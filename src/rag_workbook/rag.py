@@ -101,10 +101,11 @@ def _format_many(numbers: FloatArray, suffix: str | ObjArray = "") -> ObjArray:
     """format_number over an array, formatting each distinct value once."""
     if len(numbers) == 0:
         return np.empty(0, dtype=object)
-    rounded = np.round(np.nan_to_num(numbers, nan=0.0, posinf=0.0, neginf=0.0), 2)
-    uniques, inverse = np.unique(rounded, return_inverse=True)
-    texts = np.array([f"{u:,.2f}".rstrip("0").rstrip(".") for u in uniques.tolist()], dtype=object)
-    texts[texts == "-0"] = "0"
+    # Each distinct value as it is: rounding first (np.round) would settle ties such as
+    # 0.835 differently from format_number's correctly rounded text.
+    finite = np.nan_to_num(numbers, nan=0.0, posinf=0.0, neginf=0.0)
+    uniques, inverse = np.unique(finite, return_inverse=True)
+    texts = np.array([format_number(u) for u in uniques.tolist()], dtype=object)
     out: ObjArray = texts[inverse.reshape(-1)]
     if isinstance(suffix, str) and not suffix:
         return out
