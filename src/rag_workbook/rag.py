@@ -105,7 +105,9 @@ def _format_many(numbers: FloatArray, suffix: str | ObjArray = "") -> ObjArray:
     # 0.835 differently from format_number's correctly rounded text.
     finite = np.nan_to_num(numbers, nan=0.0, posinf=0.0, neginf=0.0)
     uniques, inverse = np.unique(finite, return_inverse=True)
-    texts = np.array([format_number(u) for u in uniques.tolist()], dtype=object)
+    # format_number, inlined: a national collection has tens of thousands of values.
+    texts = np.array([f"{u:,.2f}".rstrip("0").rstrip(".") for u in uniques.tolist()], dtype=object)
+    texts[texts == "-0"] = "0"
     out: ObjArray = texts[inverse.reshape(-1)]
     if isinstance(suffix, str) and not suffix:
         return out
