@@ -8,6 +8,7 @@ read_returns an executor, which is always used.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -187,3 +188,38 @@ def test_meanwhile_runs_once_while_the_files_are_read(
         read()
     assert len(calls) == 1
     assert calls[0] == 0  # before any result was taken in
+
+
+def test_a_worker_that_dies_leaves_its_files_to_this_process(
+    returns_set: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker killed mid-read (by the out-of-memory killer, say) breaks the whole pool;
+    # the files not yet read are read here, and the result is what jobs=1 gives.
+    serial = _read(returns_set, lambda p, r: read_returns(p, r, jobs=1))
+    monkeypatch.setattr(merge, "_read_batch", _dies_in_a_worker)
+    monkeypatch.setattr(_PARENT, "pid", os.getpid())
+    monkeypatch.setattr(merge, "POOL_THRESHOLD", 1)
+    ticks: list[int] = []
+
+    def jobs_2(paths: list[Path], register: Register) -> list[ReturnData]:
+        return read_returns(paths, register, jobs=2, progress=ticks.append)
+
+    data, frame, issues = _read(returns_set, jobs_2)
+    assert data == serial[0]
+    pd.testing.assert_frame_equal(frame, serial[1])
+    assert issues == serial[2]
+    assert sum(ticks) == len(data)
+
+
+class _PARENT:
+    pid = 0
+
+
+_READ_BATCH = merge._read_batch
+
+
+def _dies_in_a_worker(paths: list[Path], register: Register | None = None) -> list[ReturnData]:
+    """merge._read_batch, except that a worker given an Alcohol return dies at once."""
+    if os.getpid() != _PARENT.pid and any(p.name.startswith("Alcohol") for p in paths):
+        os._exit(9)
+    return _READ_BATCH(paths, register)

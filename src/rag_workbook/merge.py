@@ -88,7 +88,8 @@ def read_returns(
     `ProcessPoolExecutor` or `ThreadPoolExecutor` of your own, or a Dask distributed
     client's executor (`client.get_executor()`) when one machine is not enough; the
     files must then be readable at the same paths on the workers. Results are the same
-    whichever way the files are read.
+    whichever way the files are read. If a worker of the built-in pool dies (killed, or
+    out of memory), the files not yet read are read in this process.
 
     Args:
         paths: the return workbooks (see returns.find_returns to expand folders and globs).
@@ -114,19 +115,31 @@ def read_returns(
         return _gather(executor, _batches(paths, EXECUTOR_BATCHES), register, progress, meanwhile)
     if jobs > 1 and len(paths) >= POOL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         # Built once here, so that forked workers inherit the register's lookups.
         register.measure("")
         register.measures_of("")
-        with ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=_pool_context(),
-            initializer=_install,
-            initargs=(register,),
-        ) as pool:
-            # At least a few batches per worker, each at most POOL_BATCH_FILES files.
-            count = max(jobs * 4, -(-len(paths) // POOL_BATCH_FILES))
-            return _gather(pool, _batches(paths, count), None, progress, meanwhile)
+        # At least a few batches per worker, each at most POOL_BATCH_FILES files.
+        batches = _batches(paths, max(jobs * 4, -(-len(paths) // POOL_BATCH_FILES)))
+        done: dict[int, list[ReturnData]] = {}
+        try:
+            with ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=_pool_context(),
+                initializer=_install,
+                initargs=(register,),
+            ) as pool:
+                return _gather(pool, batches, None, progress, meanwhile, done)
+        except BrokenProcessPool:
+            # A worker died (killed, or out of memory): read what it left here, as jobs=1
+            # would have read everything.
+            for i, batch in enumerate(batches):
+                if i not in done:
+                    done[i] = _read_batch(batch, register)
+                    if progress is not None:
+                        progress(len(batch))
+            return [data for i in range(len(batches)) for data in done[i]]
     if meanwhile is not None:
         meanwhile()
     results = []
@@ -164,13 +177,16 @@ def _gather(
     register: Register | None,
     progress: Callable[[int], None] | None,
     meanwhile: Callable[[], object] | None = None,
+    done: dict[int, list[ReturnData]] | None = None,
 ) -> list[ReturnData]:
+    """Every batch read through `executor`, in order; `done` keeps each batch as it comes."""
     from concurrent.futures import as_completed
 
     futures = {executor.submit(_read_batch, batch, register): i for i, batch in enumerate(batches)}
     if meanwhile is not None:
         meanwhile()
-    done: dict[int, list[ReturnData]] = {}
+    if done is None:
+        done = {}
     for future in as_completed(futures):
         i = futures[future]
         done[i] = future.result()
