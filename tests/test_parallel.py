@@ -190,14 +190,15 @@ def test_meanwhile_runs_once_while_the_files_are_read(
     assert calls[0] == 0  # before any result was taken in
 
 
-def test_a_worker_that_dies_leaves_its_files_to_this_process(
-    returns_set: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+def test_a_worker_killed_once_leaves_the_same_results(
+    returns_set: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # A worker killed mid-read (by the out-of-memory killer, say) breaks the whole pool;
-    # the files not yet read are read here, and the result is what jobs=1 gives.
+    # the files not yet read are read again, and the result is what jobs=1 gives.
     serial = _read(returns_set, lambda p, r: read_returns(p, r, jobs=1))
     monkeypatch.setattr(merge, "_read_batch", _dies_in_a_worker)
-    monkeypatch.setattr(_PARENT, "pid", os.getpid())
+    monkeypatch.setattr(_DEATH, "parent", os.getpid())
+    monkeypatch.setattr(_DEATH, "once", tmp_path / "died")
     monkeypatch.setattr(merge, "POOL_THRESHOLD", 1)
     ticks: list[int] = []
 
@@ -205,14 +206,43 @@ def test_a_worker_that_dies_leaves_its_files_to_this_process(
         return read_returns(paths, register, jobs=2, progress=ticks.append)
 
     data, frame, issues = _read(returns_set, jobs_2)
+    assert (tmp_path / "died").exists()
     assert data == serial[0]
     pd.testing.assert_frame_equal(frame, serial[1])
     assert issues == serial[2]
     assert sum(ticks) == len(data)
 
 
-class _PARENT:
-    pid = 0
+def test_a_file_that_kills_its_reader_is_reported_and_the_rest_read(
+    returns_set: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = _read(returns_set, lambda p, r: read_returns(p, r, jobs=1))
+    monkeypatch.setattr(merge, "_read_batch", _dies_in_a_worker)
+    monkeypatch.setattr(_DEATH, "parent", os.getpid())
+    monkeypatch.setattr(merge, "POOL_THRESHOLD", 1)
+    data, _, issues = _read(returns_set, lambda p, r: read_returns(p, r, jobs=2))
+    killers = [d for d in data if d.file.startswith("Alcohol")]
+    assert killers and all(not d.readable for d in killers)
+    assert {(i.code, i.file, i.message) for d in killers for i in d.issues} == {
+        (
+            "file-unreadable",
+            d.file,
+            "reading it stopped the reader's process (the file may be damaged, or too large "
+            "for this computer's memory)",
+        )
+        for d in killers
+    }
+    assert [d for d in data if d not in killers] == [
+        d for d in serial[0] if not d.file.startswith("Alcohol")
+    ]
+    assert sum(code == "file-unreadable" for code, *_ in issues) == len(killers)
+
+
+class _DEATH:
+    """Who may die in `_dies_in_a_worker`: any process but `parent`; only once if `once`."""
+
+    parent = 0
+    once: Path | None = None
 
 
 _READ_BATCH = merge._read_batch
@@ -220,6 +250,11 @@ _READ_BATCH = merge._read_batch
 
 def _dies_in_a_worker(paths: list[Path], register: Register | None = None) -> list[ReturnData]:
     """merge._read_batch, except that a worker given an Alcohol return dies at once."""
-    if os.getpid() != _PARENT.pid and any(p.name.startswith("Alcohol") for p in paths):
-        os._exit(9)
+    worker = os.getpid() != _DEATH.parent
+    if worker and any(p.name.startswith("Alcohol") for p in paths):
+        if _DEATH.once is None:
+            os._exit(9)
+        if not _DEATH.once.exists():
+            _DEATH.once.touch()
+            os._exit(9)
     return _READ_BATCH(paths, register)

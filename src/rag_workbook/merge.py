@@ -132,11 +132,12 @@ def read_returns(
             ) as pool:
                 return _gather(pool, batches, None, progress, meanwhile, done)
         except BrokenProcessPool:
-            # A worker died (killed, or out of memory): read what it left here, as jobs=1
-            # would have read everything.
+            # A worker died (killed, out of memory, or a crash on some file): what it left
+            # is read batch by batch in processes of their own, so that a file that kills
+            # its reader is reported rather than taking this process down with it.
             for i, batch in enumerate(batches):
                 if i not in done:
-                    done[i] = _read_batch(batch, register)
+                    done[i] = _read_alone(batch, register)
                     if progress is not None:
                         progress(len(batch))
             return [data for i in range(len(batches)) for data in done[i]]
@@ -148,6 +149,30 @@ def read_returns(
         if progress is not None:
             progress(1)
     return results
+
+
+def _read_alone(paths: list[Path], register: Register) -> list[ReturnData]:
+    """Read `paths` in one process of their own; a file whose reading kills it is reported."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=_pool_context(), initializer=_install, initargs=(register,)
+        ) as one:
+            return one.submit(_read_batch, paths).result()
+    except BrokenProcessPool:
+        if len(paths) > 1:
+            return [data for path in paths for data in _read_alone([path], register)]
+    from rag_workbook.returns import _fail_issue, _unreadable
+
+    shown = paths[0].name
+    issue = _fail_issue(
+        shown,
+        "reading it stopped the reader's process (the file may be damaged, or too large "
+        "for this computer's memory)",
+    )
+    return [_unreadable(paths[0], shown, issue)]
 
 
 def _pool_context() -> BaseContext | None:
