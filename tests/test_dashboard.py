@@ -622,6 +622,62 @@ def test_text_from_returns_stays_text_on_every_sheet(tmp_path: Path) -> None:
         )
 
 
+AWKWARD = [
+    "  leading and trailing  ",
+    "_x0041_ stays as typed",
+    "a & b < c > d \"quoted\" 'single'",
+    "two\nlines\tand a tab",
+    "emoji 🚓 and ümlauts",
+    "\u00a0no-break spaces\u00a0",
+]
+
+
+def test_data_text_reads_back_as_written(tmp_path: Path) -> None:
+    # The Data rows hold their text inline, not as shared strings: each reader must still
+    # get exactly the text (edge spaces, escapes, look-alike _xHHHH_ codes, new lines).
+    register = stockton_register()
+    comments = dict(zip((m.measure_id for m in register.measures), AWKWARD, strict=False))
+    frame = make_frame(register, {mid: code for *_, mid, _, code in STOCKTON}, comments)
+    path = D.write_dashboard(frame, register, Report(()), tmp_path / "d.xlsx")
+    expected = {D.clean_text(t) for t in AWKWARD}
+    comment = list(C.DATA_LABELS).index(C.COMMENT)
+    from python_calamine import CalamineWorkbook
+
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Data").to_python()
+    assert expected <= {row[comment] for row in rows[1:]}
+    # openpyxl undoes the _x005F_ escape (which keeps a typed "_x0041_" from reading as
+    # "A" in Excel) in shared strings only, so there it alone reads the escape.
+    sheet = openpyxl.load_workbook(path)["Data"]
+    by_openpyxl = {row[comment] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert expected - {"_x0041_ stays as typed"} <= by_openpyxl
+    assert "_x005F_x0041_ stays as typed" in by_openpyxl
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read("xl/worksheets/sheet3.xml").decode()
+    body = data[data.index('<row r="2"') :]  # below the header row
+    assert 't="inlineStr"' in body and 't="s"' not in body
+
+
+def test_data_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    forked = stockton_bytes()
+    parent = os.getpid()
+    make = D._data_rows_xml
+
+    def fails_in_the_copy(*args: Any) -> bytes:
+        if os.getpid() != parent:
+            raise RuntimeError("the copy fails")
+        return make(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(D, "_data_rows_xml", fails_in_the_copy)
+        after_failure = stockton_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(D._Forked, "start", classmethod(lambda cls, make: None))
+        here = stockton_bytes()
+    assert forked == after_failure == here
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every copy was waited for
+
+
 def test_over_long_text_is_cut_with_a_marker() -> None:
     text = D.clean_text("x" * 40_000)
     assert len(text) == D.MAX_CELL_CHARS and text.endswith(D.TRUNCATION_MARKER)

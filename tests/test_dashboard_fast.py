@@ -10,7 +10,9 @@ formulas, cells without a format, row formats, notes near the top edge and long 
 from __future__ import annotations
 
 import io
+import os
 import textwrap
+import time
 import zipfile
 from typing import Any
 
@@ -204,13 +206,56 @@ def test_deflater_recompresses_a_part_written_after_it_was_handed_over() -> None
     deflater = D._Deflater(D._ZIP_LEVEL)
     try:
         deflater.add("a.xml", part, False)
-        deflater.parts[0][4].result()
+        deflater.parts[0][-1].result()
         part.write("<b/></a>")
         ours = deflater.archive()
     finally:
         deflater.close()
     with zipfile.ZipFile(io.BytesIO(ours)) as archive:
         assert archive.read("a.xml") == b"<a><b/></a>"
+
+
+def test_deflater_puts_an_insertion_at_its_text_offset() -> None:
+    part = io.StringIO()
+    part.write("<sheet>é ✓<rows>")  # characters, not bytes, before the insertion point
+    offset = part.tell()
+    part.write("</rows></sheet>")
+    deflater = D._Deflater(D._ZIP_LEVEL)
+    try:
+        deflater.add("s.xml", part, False, (offset, lambda: "<row>ü</row>".encode()))
+        ours = deflater.archive()
+    finally:
+        deflater.close()
+    with zipfile.ZipFile(io.BytesIO(ours)) as archive:
+        assert archive.read("s.xml").decode() == "<sheet>é ✓<rows><row>ü</row></rows></sheet>"
+
+
+def test_forked_work_gives_its_bytes_and_leaves_no_process_behind() -> None:
+    forked = D._Forked.start(lambda: b"made elsewhere " * 1000)
+    if forked is None:
+        pytest.skip("this platform does not fork")
+    assert forked.result() == b"made elsewhere " * 1000
+    forked.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # reaped: no child left
+
+
+def test_forked_work_that_fails_gives_none_and_one_never_asked_for_is_ended() -> None:
+    def fails() -> bytes:
+        raise RuntimeError("in the copy")
+
+    forked = D._Forked.start(fails)
+    if forked is None:
+        pytest.skip("this platform does not fork")
+    assert forked.result() is None
+    forked.close()
+    slow = D._Forked.start(lambda: bytes(time.sleep(60) or 0))
+    assert slow is not None
+    started = time.perf_counter()
+    slow.close()
+    assert time.perf_counter() - started < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
 
 
 _WORD = st.text(

@@ -427,12 +427,20 @@ def _build(
     )
     workbook.set_size(1600, 1000)
     styles = _Styles(workbook)
-    _write_dashboard_sheet(workbook, styles, register, cells, icon_style, show_direction, options)
-    _write_summary_sheet(workbook, styles, register, cells, options)
-    _write_data_sheet(workbook, styles, columns, register, print_only)
-    _write_issues_sheet(workbook, styles, register, report, print_only)
-    _write_about_sheet(workbook, styles, register, inputs, options, print_only)
-    workbook.close()
+    # The Data rows (a national collection's largest part) are made by a second process
+    # while this one writes the other sheets.
+    data = _DataRows(styles, columns, register)
+    try:
+        _write_dashboard_sheet(
+            workbook, styles, register, cells, icon_style, show_direction, options
+        )
+        _write_summary_sheet(workbook, styles, register, cells, options)
+        _write_data_sheet(workbook, styles, data, print_only)
+        _write_issues_sheet(workbook, styles, register, report, print_only)
+        _write_about_sheet(workbook, styles, register, inputs, options, print_only)
+        workbook.close()
+    finally:
+        data.close()
     return bytes(workbook.package)
 
 
@@ -1190,15 +1198,28 @@ class _Deflater:
 
         self.level = level
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag_workbook_zip")
-        self.parts: list[tuple[str, Any, bool, int, Any]] = []
+        self.parts: list[tuple[str, Any, bool, int, Any, Any]] = []
 
-    def add(self, name: str, data: Any, is_binary: bool) -> None:
+    def add(
+        self,
+        name: str,
+        data: Any,
+        is_binary: bool,
+        insert: tuple[int, Callable[[], bytes]] | None = None,
+    ) -> None:
+        """Deflate a part; `insert` is (offset, xml): bytes to put at that text offset."""
         size = data.tell() if not is_binary else -1
-        self.parts.append((name, data, is_binary, size, self.pool.submit(self._deflate, data)))
+        future = self.pool.submit(self._deflate, data, insert)
+        self.parts.append((name, data, is_binary, size, insert, future))
 
-    def _deflate(self, data: Any) -> tuple[int, int, bytes]:
+    def _deflate(
+        self, data: Any, insert: tuple[int, Callable[[], bytes]] | None = None
+    ) -> tuple[int, int, bytes]:
         payload = data.getvalue()
-        if not isinstance(payload, bytes):
+        if insert is not None:
+            offset, xml = insert
+            payload = payload[:offset].encode("utf-8") + xml() + payload[offset:].encode("utf-8")
+        elif not isinstance(payload, bytes):
             payload = payload.encode("utf-8")
         packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
         packed = packer.compress(payload) + packer.flush()
@@ -1208,10 +1229,10 @@ class _Deflater:
         out: list[bytes] = []
         central: list[bytes] = []
         offset = 0
-        for name, data, is_binary, size, future in self.parts:
+        for name, data, is_binary, size, insert, future in self.parts:
             crc, length, packed = future.result()
             if not is_binary and data.tell() != size:  # written to after it was handed over
-                crc, length, packed = self._deflate(data)
+                crc, length, packed = self._deflate(data, insert)
             encoded = name.encode("ascii") if name.isascii() else name.encode("utf-8")
             flags = 0 if name.isascii() else 0x800
             if max(length, len(packed), offset) >= 0xFFFFFFFF:
@@ -1276,8 +1297,13 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
         return super()._filename(xml_filename)
 
     def _hand_over(self, count: int) -> None:
+        inserts = {
+            id(sheet.insert[0]): sheet.insert[1:]
+            for sheet in self.workbook.worksheets()
+            if isinstance(sheet, _BulkSheet) and sheet.insert is not None
+        }
         for data, name, is_binary in self.filenames[self._handed : count]:
-            self._deflater.add(name, data, is_binary)
+            self._deflater.add(name, data, is_binary, inserts.get(id(data)))
         self._handed = max(self._handed, count)
 
     def _create_package(self) -> list[Any]:
@@ -1713,58 +1739,30 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
 
 
 class _BulkSheet(_FastSheet):
-    """A worksheet that also takes a block of columns at once and writes them straight as XML.
+    """A worksheet whose block of rows is XML made elsewhere, put in its place at close.
 
     The Data sheet of a national collection has hundreds of thousands of cells; through
     xlsxwriter's per-cell path (store each cell, then assemble it) they cost several
-    seconds of a merge that must take three (issue 6). `write_block` registers the strings
-    in the shared-string table in the order write_string would, and `_write_rows` writes
-    each cell exactly as write_string / write_number / write_blank would have, so the
-    file is the same byte for byte. Nothing else may be written at or below `first_row`.
+    seconds of a merge that must take three (issue 6). `write_rows_later` takes the
+    block's size and what gives its XML; `_write_rows` writes the rows above it and marks
+    where the block goes (`insert`), and the packager puts the block's bytes there. Nothing
+    else may be written at or below the block's first row.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._block_first = 0
-        self._block_formats: list[Any] = []
-        self._block_numeric: list[bool] = []
-        self._block_columns: list[Sequence[str | float | None]] = []
-        self._block_index: dict[str | float | None, int] = {}  # each text's shared string
+        self._later: tuple[int, Callable[[], bytes]] | None = None
+        self.insert: tuple[Any, int, Callable[[], bytes]] | None = None
 
-    def write_block(
-        self,
-        first_row: int,
-        columns: Sequence[Sequence[str | float | None]],
-        formats: Sequence[Any],
-        numeric: Sequence[bool],
+    def write_rows_later(
+        self, first_row: int, count: int, width: int, xml: Callable[[], bytes]
     ) -> None:
-        """Write `columns` from `first_row`, column j with `formats[j]`, as numbers if `numeric[j]`.
-
-        A value of None or "" is a blank cell carrying its format; text must be clean.
-        """
-        texts = [col for col, is_number in zip(columns, numeric, strict=True) if not is_number]
-        sst = self.str_table
-        # Strings enter the table in row-major order of first use, as write_string does.
-        calls = 0
-        self._block_index = {}
-        for value in dict.fromkeys(itertools.chain.from_iterable(zip(*texts, strict=True))):
-            if value:
-                self._block_index[value] = sst._get_shared_string_index(value)
-                calls += 1
-        sst.count += sum(len(col) - col.count(None) - col.count("") for col in texts) - calls
-        block: list[Sequence[str | float | None]] = []
-        for col, is_number in zip(columns, numeric, strict=True):
-            if is_number:
-                block.append([None if v is None or v == "" else float(v) for v in col])
-            else:
-                block.append(list(col))  # its indices are looked up once a text, in _write_rows
-        self._block_first = first_row
-        self._block_formats = list(formats)
-        self._block_numeric = list(numeric)
-        self._block_columns = block if block and block[0] else []
-        if self._block_columns:
+        """Rows `first_row` on, `count` of them and `width` columns wide, whose `<row>`
+        XML `xml()` gives when the sheet is written."""
+        if count:
             self._check_dimensions(first_row, 0)
-            self._check_dimensions(first_row + len(block[0]) - 1, len(formats) - 1)
+            self._check_dimensions(first_row + count - 1, width - 1)
+            self._later = (first_row, xml)
 
     def add_table(
         self,
@@ -1797,39 +1795,18 @@ class _BulkSheet(_FastSheet):
         return result
 
     def _write_rows(self) -> None:
-        if not self._block_columns:
+        if self._later is None:
             super()._write_rows()
             return
+        first, xml = self._later
         last = getattr(self, "dim_rowmax")  # noqa: B009  (untyped base class)
-        self.dim_rowmax = self._block_first - 1  # xlsxwriter writes the rows above the block
+        self.dim_rowmax = first - 1  # xlsxwriter writes the rows above the block
         try:
             super()._write_rows()
         finally:
             self.dim_rowmax = last
-        # Each cell is `<c r="{ref}"` and a tail made once per distinct value of its column;
-        # one format string per row puts them together (formats get their xf index here,
-        # in the order xlsxwriter would give it).
-        xfs = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in self._block_formats]
-        tails: list[list[str]] = []
-        index = self._block_index
-        for col, xf, is_number in zip(self._block_columns, xfs, self._block_numeric, strict=True):
-            blank = f"{xf}/>"
-            if is_number:
-                tails.append([blank if v is None else f"{xf}><v>{v:.16G}</v></c>" for v in col])
-            else:
-                made = {
-                    v: f'{xf} t="s"><v>{index[v]}</v></c>' if v else blank
-                    for v in dict.fromkeys(col)
-                }
-                tails.append(list(map(made.__getitem__, col)))
-        letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(len(tails))]
-        template = (
-            f'<row r="{{0}}" spans="1:{len(tails)}">'
-            + "".join(f'<c r="{letter}{{0}}"{{{c + 1}}}' for c, letter in enumerate(letters))
-            + "</row>"
-        )
-        rows = map(template.format, itertools.count(self._block_first + 1), *tails)
-        self.fh.write("".join(rows))
+        fh: Any = getattr(self, "fh")  # noqa: B009  (untyped base class)
+        self.insert = (fh, fh.tell(), xml)
 
 
 class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
@@ -1849,30 +1826,147 @@ class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
         return _Packager()
 
 
-def _write_data_sheet(
-    workbook: Any,
-    styles: _Styles,
-    columns: Mapping[str, list[Any]],
-    register: Register,
-    hidden: bool,
-) -> None:
+def _write_data_sheet(workbook: Any, styles: _Styles, data: _DataRows, hidden: bool) -> None:
     sheet = workbook.add_worksheet(DATA_SHEET, worksheet_class=_BulkSheet)
     names = list(C.DATA_LABELS)
-    text = styles(valign="top")
-    wrap = styles(valign="top", text_wrap=True)
-    number = styles(valign="top", num_format="#,##0.##")
     for col, name in enumerate(names):
         sheet.set_column(
             col,
             col,
             _DATA_WIDTHS.get(name, 14),
-            wrap if name in (C.EXPLANATION, C.COMMENT) else None,
+            data.wrap if name in (C.EXPLANATION, C.COMMENT) else None,
         )
-    numeric = [name in (C.VALUE, C.TARGET) for name in names]
-    formats = [
-        number if is_number else wrap if name in (C.EXPLANATION, C.COMMENT) else text
-        for name, is_number in zip(names, numeric, strict=True)
-    ]
+    sheet.write_rows_later(1, data.count, len(names), data.xml)
+    sheet.add_table(
+        0,
+        0,
+        max(data.count, 1),
+        len(names) - 1,
+        {
+            "name": DATA_TABLE,
+            "style": "Table Style Medium 2",
+            "columns": [
+                {"header": C.DATA_LABELS[n], "header_format": _table_head(styles)} for n in names
+            ],
+        },
+    )
+    sheet.freeze_panes(1, 3)
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
+    if hidden:
+        sheet.hide()
+
+
+class _DataRows:
+    """The Data sheet's rows as XML, made in a forked process where the platform allows.
+
+    The rows hold their text inline (`t="inlineStr"`), so they depend on nothing the
+    other sheets add (the shared strings); their three formats take their style indices
+    before any other format is used. `xml()` gives the rows, waiting for the process; if
+    it could not be started or failed, they are made here instead. `close()` ends the
+    process if the rows were never asked for.
+    """
+
+    def __init__(
+        self, styles: _Styles, columns: Mapping[str, list[Any]], register: Register
+    ) -> None:
+        self.text = styles(valign="top")
+        self.wrap = styles(valign="top", text_wrap=True)
+        self.number = styles(valign="top", num_format="#,##0.##")
+        self.count = len(next(iter(columns.values()), []))
+        self._columns = columns
+        self._register = register
+        self._indices = [f._get_xf_index() for f in (self.text, self.wrap, self.number)]
+        self._made: bytes | None = None
+        self._child = _Forked.start(self._make)
+
+    def _make(self) -> bytes:
+        return _data_rows_xml(self._columns, self._register, *self._indices)
+
+    def xml(self) -> bytes:
+        if self._made is None:
+            made = self._child.result() if self._child is not None else None
+            self._made = made if made is not None else self._make()
+        return self._made
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+
+
+class _Forked:
+    """`make()` run in a forked copy of this process, its bytes left in a spool file.
+
+    A fork starts in milliseconds with everything already in memory; the copy writes the
+    bytes and leaves with os._exit, running nothing else of this process (no exit
+    handlers, no buffered output flushed twice).
+    """
+
+    def __init__(self, pid: int, spool: Any) -> None:
+        self._pid = pid
+        self._spool = spool
+        self._status: int | None = None
+
+    @classmethod
+    def start(cls, make: Callable[[], bytes]) -> _Forked | None:
+        """None where this process should not fork: not Linux, or other threads running
+        (a fork can deadlock on a lock one of them holds)."""
+        import os
+        import sys
+        import threading
+
+        if not sys.platform.startswith("linux") or threading.active_count() != 1:
+            return None
+        spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by result() or close())
+        try:
+            pid = os.fork()
+        except OSError:
+            spool.close()
+            return None
+        if pid == 0:  # the copy
+            status = 1
+            try:
+                spool.write(make())
+                spool.flush()
+                status = 0
+            finally:
+                os._exit(status)
+        return cls(pid, spool)
+
+    def result(self) -> bytes | None:
+        """The bytes, once the copy has finished; None if it failed."""
+        import os
+
+        if self._status is None:
+            self._status = os.waitpid(self._pid, 0)[1]
+        if self._status != 0 or self._spool.closed:
+            return None
+        try:
+            self._spool.seek(0)
+            return bytes(self._spool.read())
+        finally:
+            self._spool.close()
+
+    def close(self) -> None:
+        """End the copy if it was never waited for, and drop its spool file."""
+        import contextlib
+        import os
+        import signal
+
+        if self._status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._status = os.waitpid(self._pid, 0)[1]
+        self._spool.close()
+
+
+def _data_rows_xml(
+    columns: Mapping[str, list[Any]], register: Register, text: int, wrap: int, number: int
+) -> bytes:
+    """The Data sheet's rows from row 2 as `<row>` XML, in register order, text inline."""
+    names = list(C.DATA_LABELS)
     converted: dict[str, list[str | float | None]] = {}
     for name in names:
         if name in (C.VALUE, C.TARGET):
@@ -1894,28 +1988,42 @@ def _write_data_sheet(
         block = [converted[name] for name in names]
     else:
         block = [[converted[name][i] for i in sequence] for name in names]
-    sheet.write_block(1, block, formats, numeric)
-    last = max(len(sequence), 1)
-    sheet.add_table(
-        0,
-        0,
-        last,
-        len(names) - 1,
-        {
-            "name": DATA_TABLE,
-            "style": "Table Style Medium 2",
-            "columns": [
-                {"header": C.DATA_LABELS[n], "header_format": _table_head(styles)} for n in names
-            ],
-        },
+    if not sequence:
+        return b""
+    # Each cell is `<c r="{ref}"` and a tail made once per distinct value of its column;
+    # one format string per row puts them together.
+    tails: list[list[str]] = []
+    for name, col in zip(names, block, strict=True):
+        if name in (C.VALUE, C.TARGET):
+            xf = f' s="{number}"'
+            blank = f"{xf}/>"
+            tails.append([blank if v is None else f"{xf}><v>{v:.16G}</v></c>" for v in col])
+            continue
+        xf = f' s="{wrap if name in (C.EXPLANATION, C.COMMENT) else text}"'
+        blank = f"{xf}/>"
+        made = {
+            v: f'{xf} t="inlineStr"><is>{_inline(v)}</is></c>' if v else blank
+            for v in dict.fromkeys(col)
+        }
+        tails.append(list(map(made.__getitem__, col)))
+    letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(len(tails))]
+    template = (
+        f'<row r="{{0}}" spans="1:{len(tails)}">'
+        + "".join(f'<c r="{letter}{{0}}"{{{c + 1}}}' for c, letter in enumerate(letters))
+        + "</row>"
     )
-    sheet.freeze_panes(1, 3)
-    sheet.set_paper(9)
-    sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)
-    sheet.repeat_rows(0)
-    if hidden:
-        sheet.hide()
+    return "".join(map(template.format, itertools.count(2), *tails)).encode("utf-8")
+
+
+def _inline(text: Any) -> str:
+    """A `<t>` element holding `text` as xlsxwriter would write it as a shared string."""
+    text = str(text)
+    if _NOT_PLAIN.search(text) is None:
+        return f"<t>{text}</t>"
+    text = _escape_controls(text)
+    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<t{space}>{escaped}</t>"
 
 
 # --------------------------------------------------------------------------- Issues sheet
