@@ -1435,49 +1435,38 @@ class _NotePlacer:
             self.col_lefts.append(self.col_lefts[-1] + widths[-1])
         return widths[col]
 
+    @staticmethod
+    def _walk(
+        start: int, offset: float, extent: float, size: Callable[[int], float]
+    ) -> tuple[int, float, int, float]:
+        """Along one axis: the cell (and offset in it) a note starts in, `offset` into
+        cell `start`, and the cell (and offset) it ends in, `extent` further on."""
+        while offset >= size(start):
+            offset -= size(start)
+            start += 1
+        end, rest = start, extent
+        if size(start) > 0:
+            rest = rest + offset
+        while rest >= size(end):
+            rest -= size(end)
+            end += 1
+        return start, offset, end, rest
+
     def _across(self, col: int, width: float) -> tuple[Any, ...]:
         """(col_start, x1, col_end, right, x_abs, width) of a note in column `col`."""
         sheet = self.sheet
-        col_start = col + 1
-        x1: float = 15  # CommentType.set_offsets away from the sheet's edges
-        self._col(col_start)
-        x_abs = (
-            self.col_lefts[col_start]
-            if sheet.col_size_changed
-            else sheet.default_col_width * col_start
-        ) + x1
-        while x1 >= self._col(col_start):
-            x1 -= self._col(col_start)
-            col_start += 1
-        col_end = col_start
-        right = width
-        if self._col(col_start) > 0:
-            right = right + x1
-        while right >= self._col(col_end):
-            right -= self._col(col_end)
-            col_end += 1
-        return col_start, x1, col_end, right, x_abs, width
+        first = col + 1
+        self._col(first)
+        left = self.col_lefts[first] if sheet.col_size_changed else sheet.default_col_width * first
+        return (*self._walk(first, 15, width, self._col), left + 15, width)
 
     def _down(self, row: int, height: float) -> tuple[Any, ...]:
         """(row_start, y1, row_end, bottom, y_abs, height) of a note on row `row`."""
         sheet = self.sheet
-        row_start = row - 1
-        y1: float = 10
-        self._row(row_start)
-        y_abs = (
-            self.row_tops[row_start] if sheet.row_sizes else sheet.default_row_height * row_start
-        ) + y1
-        while y1 >= self._row(row_start):
-            y1 -= self._row(row_start)
-            row_start += 1
-        row_end = row_start
-        bottom = height
-        if self._row(row_start) > 0:
-            bottom = bottom + y1
-        while bottom >= self._row(row_end):
-            bottom -= self._row(row_end)
-            row_end += 1
-        return row_start, y1, row_end, bottom, y_abs, height
+        first = row - 1
+        self._row(first)
+        top = self.row_tops[first] if sheet.row_sizes else sheet.default_row_height * first
+        return (*self._walk(first, 10, height, self._row), top + 10, height)
 
     def __call__(self, note: _Note) -> list[float]:
         sheet = self.sheet
