@@ -1158,15 +1158,19 @@ class _Strings(xlsxwriter.sharedstrings.SharedStrings):  # type: ignore[misc]
     """
 
     def _write_sst_strings(self) -> None:
-        parts: list[str] = []
-        for string in self.string_table.string_array:
-            if _NOT_PLAIN.search(string) is None:
-                parts.append(f"<si><t>{string}</t></si>")
-                continue
-            text = _escape_controls(string)
-            space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
-            parts.append(f"<si><t{space}>{self._escape_data(text)}</t></si>")
-        self.fh.write("".join(parts))
+        self.fh.write(
+            "".join([f"<si>{_text_element(s)}</si>" for s in self.string_table.string_array])
+        )
+
+
+def _text_element(text: str) -> str:
+    """`text` as the `<t>` element of a shared string (`SharedStrings._write_si`)."""
+    if _NOT_PLAIN.search(text) is None:
+        return f"<t>{text}</t>"
+    text = _escape_controls(text)
+    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<t{space}>{escaped}</t>"
 
 
 def _escape_controls(text: str) -> str:
@@ -1991,7 +1995,7 @@ def _data_rows_xml(
         xf = f' s="{wrap if name in (C.EXPLANATION, C.COMMENT) else text}"'
         blank = f"{xf}/>"
         made = {
-            v: f'{xf} t="inlineStr"><is>{_inline(v)}</is></c>' if v else blank
+            v: f'{xf} t="inlineStr"><is>{_text_element(str(v))}</is></c>' if v else blank
             for v in dict.fromkeys(col)
         }
         tails.append(list(map(made.__getitem__, col)))
@@ -2002,17 +2006,6 @@ def _data_rows_xml(
         + "</row>"
     )
     return "".join(map(template.format, itertools.count(2), *tails)).encode("utf-8")
-
-
-def _inline(text: Any) -> str:
-    """A `<t>` element holding `text` as xlsxwriter would write it as a shared string."""
-    text = str(text)
-    if _NOT_PLAIN.search(text) is None:
-        return f"<t>{text}</t>"
-    text = _escape_controls(text)
-    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<t{space}>{escaped}</t>"
 
 
 # --------------------------------------------------------------------------- Issues sheet
