@@ -1287,7 +1287,8 @@ class _Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
 
     It also zips the parts itself (`_Deflater`): each part is compressed on a thread as
     soon as xlsxwriter has written it, at `_ZIP_LEVEL` rather than zlib's default 6, while
-    the next part is being written.
+    the next part is being written. A `_BulkSheet`'s block of rows, made elsewhere, goes
+    into its part there.
     """
 
     def __init__(self) -> None:
