@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -341,3 +343,23 @@ def test_console_script_ends_with_the_commands_status_and_flushed_output(tmp_pat
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     assert proc.stdout.splitlines() == [f"rag-workbook, version {__version__}", "exit handler ran"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_starts_no_thread() -> None:
+    # tqdm's monitor thread would outlive the bar and keep the dashboard from forking the
+    # writer of its Data rows (a fork beside other threads can deadlock).
+    from rag_workbook import cli
+
+    before = threading.active_count()
+    shown = _Terminal()
+    progress = cli._Progress(quiet=False, stream=shown)
+    progress.found(cli.PROGRESS_MIN_FILES + 5)
+    progress.advance(cli.PROGRESS_MIN_FILES + 5)
+    assert threading.active_count() == before
+    progress.close()
+    assert "Reading returns" in shown.getvalue()

@@ -45,7 +45,12 @@ class _Progress:
             return
         from tqdm import tqdm
 
-        self._bar = tqdm(
+        class _Bar(tqdm):  # type: ignore[type-arg]
+            # No monitor thread: a bar of steady updates does not need one, and a thread
+            # left running keeps the dashboard from forking its Data rows' writer.
+            monitor_interval = 0
+
+        self._bar = _Bar(
             total=total,
             unit="file",
             desc="Reading returns",
