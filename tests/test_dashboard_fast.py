@@ -14,6 +14,7 @@ import os
 import textwrap
 import time
 import zipfile
+import zlib
 from typing import Any
 
 import pytest
@@ -222,12 +223,39 @@ def test_deflater_puts_an_insertion_at_its_text_offset() -> None:
     part.write("</rows></sheet>")
     deflater = D._Deflater(D._ZIP_LEVEL)
     try:
-        deflater.add("s.xml", part, False, (offset, lambda: "<row>ü</row>".encode()))
+        row = D._Segment.of("<row>ü</row>".encode(), D._ZIP_LEVEL, last=False)
+        deflater.add("s.xml", part, False, (offset, lambda: row))
         ours = deflater.archive()
     finally:
         deflater.close()
     with zipfile.ZipFile(io.BytesIO(ours)) as archive:
         assert archive.read("s.xml").decode() == "<sheet>é ✓<rows><row>ü</row></rows></sheet>"
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=st.binary(max_size=3000), second=st.binary(max_size=3000))
+def test_crc32_combine_is_zlibs(first: bytes, second: bytes) -> None:
+    combined = D._crc32_combine(zlib.crc32(first), zlib.crc32(second), len(second))
+    assert combined == zlib.crc32(first + second)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    pieces=st.lists(st.binary(max_size=70_000), min_size=1, max_size=4),
+    level=st.sampled_from([1, D._ZIP_LEVEL, 6, 9]),
+)
+def test_deflated_segments_put_end_to_end_unpack_to_their_data(
+    pieces: list[bytes], level: int
+) -> None:
+    segments = [
+        D._Segment.of(piece, level, last=i == len(pieces) - 1) for i, piece in enumerate(pieces)
+    ]
+    whole = segments[0]
+    for segment in segments[1:]:
+        whole = whole.then(segment)
+    assert zlib.decompress(whole.packed, -15) == b"".join(pieces)
+    assert (whole.crc, whole.length) == (zlib.crc32(b"".join(pieces)), sum(map(len, pieces)))
+    assert D._Segment.from_bytes(whole.to_bytes()) == whole
 
 
 def test_forked_work_gives_its_bytes_and_leaves_no_process_behind() -> None:

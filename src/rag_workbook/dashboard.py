@@ -1180,6 +1180,79 @@ def _escape_controls(text: str) -> str:
     return text
 
 
+class _Segment(NamedTuple):
+    """A piece of a zip part, deflated: its CRC-32, its length unpacked, its deflate data."""
+
+    crc: int
+    length: int
+    packed: bytes
+
+    @classmethod
+    def of(cls, data: bytes, level: int, *, last: bool) -> _Segment:
+        """`data` deflated; a segment other than the `last` ends on a byte (sync flush)."""
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+        packed = packer.compress(data) + packer.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        return cls(zlib.crc32(data), len(data), packed)
+
+    def then(self, other: _Segment) -> _Segment:
+        """This segment followed by `other`."""
+        crc = _crc32_combine(self.crc, other.crc, other.length)
+        return _Segment(crc, self.length + other.length, self.packed + other.packed)
+
+    def fields(self) -> tuple[int, int, bytes]:
+        return self.crc, self.length, self.packed
+
+    def to_bytes(self) -> bytes:
+        return _SEGMENT_HEAD.pack(self.crc, self.length) + self.packed
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> _Segment:
+        crc, length = _SEGMENT_HEAD.unpack_from(data)
+        return cls(crc, length, data[_SEGMENT_HEAD.size :])
+
+
+_SEGMENT_HEAD = struct.Struct("<LQ")
+
+
+def _crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of A + B from those of A and B and B's length (zlib's crc32_combine,
+    which Python's zlib does not offer): crc1 is run through length2 zero bytes, a
+    32x32 bit matrix squared once per bit of the length."""
+    if length2 <= 0:
+        return crc1
+    odd = [0xEDB88320, *(1 << n for n in range(31))]  # one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    while True:
+        even = _gf2_square(odd)
+        if length2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        odd = _gf2_square(even)
+        if length2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+    return crc1 ^ crc2
+
+
+def _gf2_times(matrix: Sequence[int], vector: int) -> int:
+    total, row = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+def _gf2_square(matrix: Sequence[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
 class _Deflater:
     """Zip parts deflated on a worker thread, laid out as zipfile lays them out.
 
@@ -1188,7 +1261,9 @@ class _Deflater:
     The archive is byte for byte what `zipfile.ZipFile.writestr` writes for a ZipInfo
     dated 1 January 1980 on a Unix system (mode 0600): local headers with the sizes, no
     extras, a central directory, no comment. A part still being written when it was handed over
-    (not seen with xlsxwriter 3.x) is compressed again from its final text.
+    (not seen with xlsxwriter 3.x) is compressed again from its final text. A part with a
+    segment inserted (the Data rows, deflated by a forked copy) holds the same text, but
+    deflated in three pieces put end to end.
     """
 
     _LOCAL = struct.Struct("<4s2B4HL2L2H")
@@ -1209,21 +1284,26 @@ class _Deflater:
         name: str,
         data: Any,
         is_binary: bool,
-        insert: tuple[int, Callable[[], bytes]] | None = None,
+        insert: tuple[int, Callable[[], _Segment]] | None = None,
     ) -> None:
-        """Deflate a part; `insert` is (offset, xml): bytes to put at that text offset."""
+        """Deflate a part; `insert` is (offset, segment): a segment deflated elsewhere, to
+        go at that offset of the part's text."""
         size = data.tell() if not is_binary else -1
         future = self.pool.submit(self._deflate, data, insert)
         self.parts.append((name, data, is_binary, size, insert, future))
 
     def _deflate(
-        self, data: Any, insert: tuple[int, Callable[[], bytes]] | None = None
+        self, data: Any, insert: tuple[int, Callable[[], _Segment]] | None = None
     ) -> tuple[int, int, bytes]:
         payload = data.getvalue()
         if insert is not None:
-            offset, xml = insert
-            payload = payload[:offset].encode("utf-8") + xml() + payload[offset:].encode("utf-8")
-        elif not isinstance(payload, bytes):
+            # Deflate streams put end to end make one, when all but the last end on a
+            # byte (a sync flush) and none refers back past its own start.
+            offset, segment = insert
+            head = _Segment.of(payload[:offset].encode("utf-8"), self.level, last=False)
+            tail = _Segment.of(payload[offset:].encode("utf-8"), self.level, last=True)
+            return head.then(segment()).then(tail).fields()
+        if not isinstance(payload, bytes):
             payload = payload.encode("utf-8")
         packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
         packed = packer.compress(payload) + packer.flush()
@@ -1745,14 +1825,14 @@ class _BulkSheet(_FastSheet):
 
     def __init__(self) -> None:
         super().__init__()
-        self._later: tuple[int, Callable[[], bytes]] | None = None
-        self.insert: tuple[Any, int, Callable[[], bytes]] | None = None
+        self._later: tuple[int, Callable[[], _Segment]] | None = None
+        self.insert: tuple[Any, int, Callable[[], _Segment]] | None = None
 
     def write_rows_later(
-        self, first_row: int, count: int, width: int, xml: Callable[[], bytes]
+        self, first_row: int, count: int, width: int, xml: Callable[[], _Segment]
     ) -> None:
         """Rows `first_row` on, `count` of them and `width` columns wide, whose `<row>`
-        XML `xml()` gives when the sheet is written."""
+        XML `xml()` gives, deflated, when the sheet is written."""
         if count:
             self._check_dimensions(first_row, 0)
             self._check_dimensions(first_row + count - 1, width - 1)
@@ -1854,7 +1934,7 @@ def _write_data_sheet(workbook: Any, styles: _Styles, data: _DataRows, hidden: b
 
 
 class _DataRows:
-    """The Data sheet's rows as XML, made in a forked process where the platform allows.
+    """The Data sheet's rows as deflated XML, made in a forked process where it may fork.
 
     The rows hold their text inline (`t="inlineStr"`), so they depend on nothing the
     other sheets add (the shared strings); their three formats take their style indices
@@ -1877,13 +1957,15 @@ class _DataRows:
         self._child = _Forked.start(self._make)
 
     def _make(self) -> bytes:
-        return _data_rows_xml(self._columns, self._register, *self._indices)
+        xml = _data_rows_xml(self._columns, self._register, *self._indices)
+        return _Segment.of(xml, _ZIP_LEVEL, last=False).to_bytes()
 
-    def xml(self) -> bytes:
+    def xml(self) -> _Segment:
+        """The rows' XML, deflated, as a segment of the sheet's part."""
         if self._made is None:
             made = self._child.result() if self._child is not None else None
             self._made = made if made is not None else self._make()
-        return self._made
+        return _Segment.from_bytes(self._made)
 
     def close(self) -> None:
         if self._child is not None:
