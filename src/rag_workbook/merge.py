@@ -88,8 +88,10 @@ def read_returns(
     `ProcessPoolExecutor` or `ThreadPoolExecutor` of your own, or a Dask distributed
     client's executor (`client.get_executor()`) when one machine is not enough; the
     files must then be readable at the same paths on the workers. Results are the same
-    whichever way the files are read. If a worker of the built-in pool dies (killed, or
-    out of memory), the files not yet read are read in this process.
+    whichever way the files are read. If a worker of the built-in pool dies (killed, out
+    of memory, or a crash on some file), the files not yet read are read again, a batch at
+    a time in a process of its own; a file whose reading kills that process comes back
+    unreadable, with a `file-unreadable` issue that says so.
 
     Args:
         paths: the return workbooks (see returns.find_returns to expand folders and globs).
