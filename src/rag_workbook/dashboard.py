@@ -1218,24 +1218,15 @@ def _crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     """The CRC-32 of A + B from those of A and B and B's length (zlib's crc32_combine,
     which Python's zlib does not offer): crc1 is run through length2 zero bytes, a
     32x32 bit matrix squared once per bit of the length."""
-    if length2 <= 0:
-        return crc1
-    odd = [0xEDB88320, *(1 << n for n in range(31))]  # one zero bit
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four zero bits
-    while True:
-        even = _gf2_square(odd)
+    matrix = [0xEDB88320, *(1 << n for n in range(31))]  # the operator for one zero bit
+    for _ in range(3):
+        matrix = _gf2_square(matrix)  # ... for one zero byte
+    while length2 > 0:
         if length2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(matrix, crc1)
         length2 >>= 1
-        if not length2:
-            break
-        odd = _gf2_square(even)
-        if length2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        length2 >>= 1
-        if not length2:
-            break
+        if length2:
+            matrix = _gf2_square(matrix)  # ... for twice as many zero bytes
     return crc1 ^ crc2
 
 
