@@ -1218,16 +1218,24 @@ def _crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     """The CRC-32 of A + B from those of A and B and B's length (zlib's crc32_combine,
     which Python's zlib does not offer): crc1 is run through length2 zero bytes, a
     32x32 bit matrix squared once per bit of the length."""
-    matrix = [0xEDB88320, *(1 << n for n in range(31))]  # the operator for one zero bit
-    for _ in range(3):
-        matrix = _gf2_square(matrix)  # ... for one zero byte
+    power = 0
     while length2 > 0:
         if length2 & 1:
-            crc1 = _gf2_times(matrix, crc1)
+            crc1 = _gf2_times(_zero_bytes_operator(power), crc1)
         length2 >>= 1
-        if length2:
-            matrix = _gf2_square(matrix)  # ... for twice as many zero bytes
+        power += 1
     return crc1 ^ crc2
+
+
+@functools.cache
+def _zero_bytes_operator(power: int) -> list[int]:
+    """The matrix that runs a CRC-32 through 2**power zero bytes."""
+    if power == 0:
+        matrix = [0xEDB88320, *(1 << n for n in range(31))]  # one zero bit
+        for _ in range(3):
+            matrix = _gf2_square(matrix)
+        return matrix
+    return _gf2_square(_zero_bytes_operator(power - 1))
 
 
 def _gf2_times(matrix: Sequence[int], vector: int) -> int:
