@@ -1216,8 +1216,8 @@ _SEGMENT_HEAD = struct.Struct("<LQ")
 
 def _crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     """The CRC-32 of A + B from those of A and B and B's length (zlib's crc32_combine,
-    which Python's zlib does not offer): crc1 is run through length2 zero bytes, a
-    32x32 bit matrix squared once per bit of the length."""
+    which Python's zlib does not offer): crc1 is run through length2 zero bytes, by the
+    32x32 bit matrices for 2**k zero bytes of each bit k set in length2."""
     power = 0
     while length2 > 0:
         if length2 & 1:
