@@ -268,6 +268,14 @@ def test_forked_work_gives_its_bytes_and_leaves_no_process_behind() -> None:
         os.waitpid(-1, os.WNOHANG)  # reaped: no child left
 
 
+def test_no_room_for_the_spool_file_means_no_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(D.tempfile, "TemporaryFile", full)
+    assert D._Forked.start(lambda: b"x") is None
+
+
 def test_forked_work_that_fails_gives_none_and_one_never_asked_for_is_ended() -> None:
     def fails() -> bytes:
         raise RuntimeError("in the copy")

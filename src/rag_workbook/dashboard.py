@@ -1994,7 +1994,10 @@ class _Forked:
 
         if not sys.platform.startswith("linux") or threading.active_count() != 1:
             return None
-        spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by result() or close())
+        try:
+            spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by result() or close())
+        except OSError:  # no room for it: make the bytes here
+            return None
         try:
             pid = os.fork()
         except OSError:
