@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import textwrap
 import time
 import zipfile
@@ -274,6 +275,19 @@ def test_no_room_for_the_spool_file_means_no_fork(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(D.tempfile, "TemporaryFile", full)
     assert D._Forked.start(lambda: b"x") is None
+
+
+def test_a_copy_reaped_elsewhere_is_not_trusted() -> None:
+    # With SIGCHLD ignored the kernel reaps the copy itself and waitpid finds no child.
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        forked = D._Forked.start(lambda: b"made")
+        if forked is None:
+            pytest.skip("this platform does not fork")
+        assert forked.result() is None
+        forked.close()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
 
 
 def test_forked_work_that_fails_gives_none_and_one_never_asked_for_is_ended() -> None:

@@ -2015,10 +2015,9 @@ class _Forked:
 
     def result(self) -> bytes | None:
         """The bytes, once the copy has finished; None if it failed."""
-        import os
 
         if self._status is None:
-            self._status = os.waitpid(self._pid, 0)[1]
+            self._status = self._wait()
         if self._status != 0 or self._spool.closed:
             return None
         try:
@@ -2036,8 +2035,18 @@ class _Forked:
         if self._status is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)
-            self._status = os.waitpid(self._pid, 0)[1]
+            self._status = self._wait()
         self._spool.close()
+
+    def _wait(self) -> int:
+        """The copy's exit status; -1 if it was reaped elsewhere (SIGCHLD ignored, say),
+        when its work cannot be trusted."""
+        import os
+
+        try:
+            return os.waitpid(self._pid, 0)[1]
+        except ChildProcessError:
+            return -1
 
 
 def _data_rows_xml(
