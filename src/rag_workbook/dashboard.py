@@ -1199,9 +1199,6 @@ class _Segment(NamedTuple):
         crc = _crc32_combine(self.crc, other.crc, other.length)
         return _Segment(crc, self.length + other.length, self.packed + other.packed)
 
-    def fields(self) -> tuple[int, int, bytes]:
-        return self.crc, self.length, self.packed
-
     def to_bytes(self) -> bytes:
         return _SEGMENT_HEAD.pack(self.crc, self.length) + self.packed
 
@@ -1301,7 +1298,7 @@ class _Deflater:
             offset, segment = insert
             head = _Segment.of(payload[:offset].encode("utf-8"), self.level, last=False)
             tail = _Segment.of(payload[offset:].encode("utf-8"), self.level, last=True)
-            return head.then(segment()).then(tail).fields()
+            return head.then(segment()).then(tail)  # (crc, length, packed), as below
         if not isinstance(payload, bytes):
             payload = payload.encode("utf-8")
         packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
@@ -1952,7 +1949,7 @@ class _DataRows:
         self._columns = columns
         self._register = register
         self._indices = [f._get_xf_index() for f in (self.text, self.wrap, self.number)]
-        self._made: bytes | None = None
+        self._made: _Segment | None = None
         self._child = _Forked.start(self._make)
 
     def _make(self) -> bytes:
@@ -1963,8 +1960,8 @@ class _DataRows:
         """The rows' XML, deflated, as a segment of the sheet's part."""
         if self._made is None:
             made = self._child.result() if self._child is not None else None
-            self._made = made if made is not None else self._make()
-        return _Segment.from_bytes(self._made)
+            self._made = _Segment.from_bytes(made if made is not None else self._make())
+        return self._made
 
     def close(self) -> None:
         if self._child is not None:
