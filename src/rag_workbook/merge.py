@@ -241,7 +241,24 @@ def _latest_comment(
 
 
 def _quarter_index(quarter: str) -> int:
-    return QUARTERS.index(quarter) if quarter in QUARTERS else -1
+    return _QUARTER_AT.get(quarter, -1)
+
+
+_QUARTER_AT = {quarter: i for i, quarter in enumerate(QUARTERS)}
+
+
+def _source(found: tuple[CellValue, ReturnData]) -> str:
+    """`file!sheet!cell`, leaving out the parts that are empty."""
+    cell, data = found
+    return "!".join(p for p in (data.file, cell.sheet, cell.cell) if p)
+
+
+def _each_quarter(values: list[Any]) -> list[Any]:
+    """Each value once per quarter, in order: [a, a, a, a, b, b, b, b, ...]."""
+    out: list[Any] = [None] * (len(values) * len(QUARTERS))
+    for qi in range(len(QUARTERS)):
+        out[qi :: len(QUARTERS)] = values
+    return out
 
 
 def _newest_first(returns: Iterable[ReturnData]) -> list[ReturnData]:
@@ -310,6 +327,7 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         usable.append(data)
 
     known = {m.measure_id for m in register.measures}
+    quarter_at = _QUARTER_AT
     winner: dict[tuple[str, str], tuple[CellValue, ReturnData]] = {}
     notes: dict[tuple[str, str], tuple[RowNotes, ReturnData]] = {}
     covered: set[str] = set()
@@ -317,20 +335,22 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
     for data in _newest_first(usable):
         per_measure_latest: dict[str, int] = {}
         for cell in data.values:
-            if cell.measure_id not in known or cell.quarter not in QUARTERS:
+            measure_id = cell.measure_id
+            q = quarter_at.get(cell.quarter, -1)
+            if q < 0 or measure_id not in known:
                 continue
             if not data.previous:
-                covered.add(cell.measure_id)
-            q = _quarter_index(cell.quarter)
-            latest_quarter = max(latest_quarter, q)
-            per_measure_latest[cell.measure_id] = max(
-                per_measure_latest.get(cell.measure_id, -1), q
-            )
-            key = (cell.measure_id, cell.quarter)
-            if key not in winner:
+                covered.add(measure_id)
+            if q > latest_quarter:
+                latest_quarter = q
+            if q > per_measure_latest.get(measure_id, -1):
+                per_measure_latest[measure_id] = q
+            key = (measure_id, cell.quarter)
+            found = winner.get(key)
+            if found is None:
                 winner[key] = (cell, data)
                 continue
-            kept, kept_from = winner[key]
+            kept, kept_from = found
             if kept.value != cell.value or (kept.value is None and kept.text != cell.text):
                 issues.append(
                     Issue(
@@ -367,11 +387,14 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
     reporting = _quarter_index(current) if current in QUARTERS else latest_quarter
 
     measures = register.measures
-    keys = [(m.measure_id, quarter) for m in measures for quarter in QUARTERS]
+    per_quarter = len(QUARTERS)
+    ids = [m.measure_id for m in measures]
+    keys = [(measure_id, quarter) for measure_id in ids for quarter in QUARTERS]
     found = list(map(winner.get, keys))
     given: list[CellValue | None] = [f[0] if f is not None else None for f in found]
     noted: list[RowNotes | None] = [n[0] if n is not None else None for n in map(notes.get, keys)]
-    dues = [qi <= reporting for qi in range(len(QUARTERS))]
+    dues = [qi <= reporting for qi in range(per_quarter)]
+    due_quarters = [(qi, quarter) for qi, quarter in enumerate(QUARTERS) if dues[qi]]
 
     # Issues in register order: the chase, then each due quarter with neither value nor reason.
     for index, measure in enumerate(measures):
@@ -394,9 +417,10 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             continue
         if measure_id in refused:
             continue
-        for qi, quarter in enumerate(QUARTERS):
-            gave = given[index * len(QUARTERS) + qi]
-            if dues[qi] and (gave is None or (gave.value is None and not gave.text)):
+        base = index * per_quarter
+        for qi, quarter in due_quarters:
+            gave = given[base + qi]
+            if gave is None or (gave.value is None and not gave.text):
                 issues.append(
                     Issue(
                         code="value-missing",
@@ -413,7 +437,6 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
 
     # The frame, a column at a time (25,000 rows for a national collection).
     nan = float("nan")
-    per_quarter = len(QUARTERS)
     raws = [gave.text if gave is not None else "" for gave in given]
     reasons = [
         ""
@@ -426,10 +449,10 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         for gave, raw, key in zip(given, raws, keys, strict=True)
     ]
     cols: dict[str, list[Any]] = {
-        c.THEME: [m.theme for m in measures for _ in range(per_quarter)],
-        c.MEASURE_ID: [key[0] for key in keys],
-        c.MEASURE_TEXT: [m.text for m in measures for _ in range(per_quarter)],
-        c.LEAD: [m.lead for m in measures for _ in range(per_quarter)],
+        c.THEME: _each_quarter([m.theme for m in measures]),
+        c.MEASURE_ID: _each_quarter(ids),
+        c.MEASURE_TEXT: _each_quarter([m.text for m in measures]),
+        c.LEAD: _each_quarter([m.lead for m in measures]),
         c.QUARTER: list(QUARTERS) * len(measures),
         c.DUE: dues * len(measures),
         c.VALUE: [
@@ -441,7 +464,13 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         c.OVERRIDE_REASON: [n.override_reason if n is not None else "" for n in noted],
         c.COMMENT: [n.comment if n is not None else "" for n in noted],
         c.SOURCE: [
-            "!".join(p for p in (f[1].file, f[0].sheet, f[0].cell) if p) if f is not None else ""
+            (
+                f"{f[1].file}!{cell.sheet}!{cell.cell}"
+                if (cell := f[0]).sheet and cell.cell and f[1].file
+                else _source(f)
+            )
+            if f is not None
+            else ""
             for f in found
         ],
         c.SUBMITTED: [f[1].submitted if f is not None else "" for f in found],
