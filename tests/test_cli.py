@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -343,6 +344,29 @@ def test_console_script_ends_with_the_commands_status_and_flushed_output(tmp_pat
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     assert proc.stdout.splitlines() == [f"rag-workbook, version {__version__}", "exit handler ran"]
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("3", "3")])
+def test_console_script_keeps_openblas_to_one_thread_unless_told(
+    given: str | None, expected: str
+) -> None:
+    # numpy's OpenBLAS threads would spin at import, taking processor time from the
+    # workers reading returns; a user's own setting is kept.
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['rag-workbook', '--version']\n"
+        "from rag_workbook import cli\n"
+        "cli.main = lambda: print(os.environ['OPENBLAS_NUM_THREADS'])\n"
+        "cli.script()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == expected
 
 
 class _Terminal(io.StringIO):
