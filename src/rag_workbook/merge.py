@@ -346,11 +346,11 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             if q > per_measure_latest.get(measure_id, -1):
                 per_measure_latest[measure_id] = q
             key = (measure_id, cell.quarter)
-            found = winner.get(key)
-            if found is None:
+            best = winner.get(key)
+            if best is None:
                 winner[key] = (cell, data)
                 continue
-            kept, kept_from = found
+            kept, kept_from = best
             if kept.value != cell.value or (kept.value is None and kept.text != cell.text):
                 issues.append(
                     Issue(
