@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return result
 
     def imports() -> None:
-        import pandas  # noqa: F401
+        import numpy  # noqa: F401
         import xlsxwriter  # noqa: F401
 
         from rag_workbook import dashboard, merge, rag, returns, template  # noqa: F401
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     stage("imports", imports)
     from rag_workbook.dashboard import InputFile, write_dashboard
     from rag_workbook.merge import merge_returns, read_returns
-    from rag_workbook.rag import apply_rag
+    from rag_workbook.rag import rate_columns
     from rag_workbook.returns import find_returns
     from rag_workbook.template import read_template
 
@@ -71,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     paths, found = stage("find", lambda: find_returns([corpus.returns]))
     data = stage("read", lambda: read_returns(paths, register, jobs=args.jobs))
     merged = stage("merge", lambda: merge_returns(data, register))
-    frame, report = stage("rag", lambda: apply_rag(merged.frame, register))
+    # As the command line does: the columns as lists, no DataFrame (pandas is not imported).
+    rated, report = stage("rag", lambda: rate_columns(merged.columns, register))
+    frame = {**merged.columns, **rated}
     with tempfile.TemporaryDirectory() as tmp:
         state["out"] = Path(tmp) / "dashboard.xlsx"
         stage(
@@ -85,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             ),
         )
     total = sum(times.values())
-    print(f"N = {args.n}: {len(frame)} frame rows, {len(merged.report) + len(report)} issues")
+    rows = len(frame["measure_id"])
+    print(f"N = {args.n}: {rows} frame rows, {len(merged.report) + len(report)} issues")
     for name in STAGES:
         print(f"  {name:<10} {times[name]:7.3f} s  {times[name] / total:5.1%}")
     print(f"  {'total':<10} {total:7.3f} s (in process, interpreter start not included)")

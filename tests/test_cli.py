@@ -309,6 +309,47 @@ def test_package_exports_the_workflow_without_importing_pandas_up_front() -> Non
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_merge_on_the_command_line_never_imports_pandas(demo: Path, tmp_path: Path) -> None:
+    # The pipeline hands the dashboard lists; pandas (0.4 s to import) is for library
+    # callers who ask a result for its frame (issue 6).
+    code = (
+        "import atexit, os, sys\n"
+        "atexit.register(lambda: print('pandas' in sys.modules))\n"
+        f"sys.argv = ['rag-workbook', 'merge', {str(demo / 'returns')!r}, '--template',"
+        f" {str(demo / 'template.xlsx')!r}, '--out', {str(tmp_path / 'd.xlsx')!r}, '--quiet']\n"
+        "from rag_workbook.cli import script\n"
+        "script()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "False"
+    assert (tmp_path / "d.xlsx").is_file()
+
+
+def test_the_pipelines_columns_make_the_frame_apply_rag_makes(demo: Path) -> None:
+    import pandas as pd
+
+    from rag_workbook.dashboard import build_dashboard
+    from rag_workbook.merge import merge_returns, read_returns
+    from rag_workbook.pipeline import check_returns
+    from rag_workbook.rag import apply_rag
+    from rag_workbook.returns import find_returns
+    from rag_workbook.template import read_template
+
+    result = check_returns([demo / "returns"], demo / "template.xlsx")
+    register = read_template(demo / "template.xlsx")
+    paths, _ = find_returns([demo / "returns"])
+    merged = merge_returns(read_returns(paths, register), register)
+    rated, _ = apply_rag(merged.frame, register)
+    pd.testing.assert_frame_equal(result.frame, rated)
+    assert list(result.frame.dtypes) == list(rated.dtypes)
+    assert set(rated["status"]) >= {"Green", "Amber", "Red", "No data"}
+    # the dashboard is the same whether it is given the frame or the lists
+    assert build_dashboard(result.columns, register, result.report) == build_dashboard(
+        rated, register, result.report
+    )
+
+
 def test_the_pipeline_restores_the_garbage_collector_as_it_found_it(demo: Path) -> None:
     import gc
 

@@ -364,3 +364,12 @@ def test_plain_text_shortcut_writes_what_xlsxwriter_writes(texts: list[str]) -> 
         writer._write_comment_list(comments)
         notes.append(writer.fh.getvalue())
     assert notes[1] == notes[0]
+
+
+def test_columns_given_as_lists_must_be_of_one_length() -> None:
+    # A frame's columns as lists (the command line's way) fill in missing columns as
+    # blanks, and refuse columns of different lengths rather than shift the rows.
+    lists = D._columns({"measure_id": ["1.1", "1.2"], "quarter": ["Q1", "Q1"]})
+    assert lists["measure_id"] == ["1.1", "1.2"] and lists["status"] == [None, None]
+    with pytest.raises(ValueError, match="one length"):
+        D._columns({"measure_id": ["1.1", "1.2"], "quarter": ["Q1"]})

@@ -29,13 +29,27 @@ from rag_workbook.model import (
     TargetForm,
     ToleranceForm,
 )
-from rag_workbook.rag import apply_rag, format_number
+from rag_workbook.rag import format_number
 from rag_workbook.template import read_template, write_template
 
 DOWN, UP, KEEP = Polarity.REDUCE, Polarity.INCREASE, Polarity.MAINTAIN
 CUM, SNAP = Basis.CUMULATIVE, Basis.SNAPSHOT
 ABS, PCT = TargetForm.ABSOLUTE, TargetForm.PERCENT_CHANGE
 TPCT, TABS = ToleranceForm.PERCENT, ToleranceForm.ABSOLUTE
+
+
+def apply_rag(frame: pd.DataFrame, reg: Register) -> tuple[pd.DataFrame, Any]:
+    """rag.apply_rag, checked against rag.rate_columns (the command line's way, on lists)
+    over the same rows: every test of the rules holds for both."""
+    rated, report = rag.apply_rag(frame, reg)
+    columns = {name: frame[name].tolist() for name in frame.columns if name in col.MASTER}
+    listed, listed_report = rag.rate_columns(columns, reg)
+    assert listed_report == report
+    for name in col.RAG:
+        assert len(listed[name]) == len(rated)
+        for got, want in zip(listed[name], rated[name].tolist(), strict=True):
+            assert got == want or (got != got and want != want), (name, got, want)
+    return rated, report
 
 
 def measure(measure_id: str = "1.1", **kw: Any) -> Measure:

@@ -2,7 +2,8 @@
 
 Exit status: 0 written (or clean check), 1 the inputs had errors (`--strict`: warnings
 too), 2 usage or template error, or the output could not be written. Heavy libraries
-(pandas, xlsxwriter) are imported inside the commands so that `--help` answers fast.
+(numpy, xlsxwriter) are imported inside the commands so that `--help` answers fast; pandas
+only when a frame is asked for.
 """
 
 from __future__ import annotations
@@ -116,8 +117,7 @@ def _summary(result: RunResult) -> str:
 
     read = sum(1 for r in result.returns if r.readable)
     refused = len(result.returns) - read
-    due = result.frame[result.frame[c.STATUS] != ""]
-    counts = Counter(due[c.STATUS])
+    counts = Counter(status for status in result.columns[c.STATUS] if status)
     statuses = ", ".join(f"{s} {counts.get(s, 0)}" for s in ("Green", "Amber", "Red", "No data"))
     report = result.report
     lines = [

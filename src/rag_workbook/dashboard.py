@@ -38,9 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 
-import pandas as pd
 import xlsxwriter
 import xlsxwriter.comments
 import xlsxwriter.packager
@@ -58,6 +57,13 @@ from rag_workbook.gcpause import collector_paused
 from rag_workbook.model import QUARTERS, Direction, Measure, Register, ReturnData, Severity, Status
 from rag_workbook.output import write_atomic
 from rag_workbook.report import Report
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The rated frame, or its columns as lists (name -> values, as merge.MergeResult.columns
+# and rag.rate_columns give them), which spares importing pandas (issue 6).
+Frame: TypeAlias = "pd.DataFrame | Mapping[str, Sequence[Any]]"
 
 DASHBOARD_SHEET = "Dashboard"
 SUMMARY_SHEET = "Summary"
@@ -197,7 +203,7 @@ class DashboardOptions:
 
 
 def build_dashboard(
-    frame: pd.DataFrame,
+    frame: Frame,
     register: Register,
     report: Report,
     *,
@@ -207,7 +213,8 @@ def build_dashboard(
     """Build the dashboard workbook in memory and return its bytes.
 
     Args:
-        frame: the master frame with `columns.MASTER` + `columns.RAG`.
+        frame: the master frame with `columns.MASTER` + `columns.RAG`, or its columns
+            as lists (name -> values).
         register: the analyst's register (settings and measures in dashboard order).
         report: the input problems to list on the Issues sheet.
         inputs: the input files to list, with their SHA-256, on the About sheet.
@@ -226,7 +233,7 @@ def build_dashboard(
 
 
 def write_dashboard(
-    frame: pd.DataFrame,
+    frame: Frame,
     register: Register,
     report: Report,
     path: str | Path,
@@ -240,7 +247,8 @@ def write_dashboard(
     `path`, so an existing dashboard is either replaced whole or left as it was.
 
     Args:
-        frame: the master frame with `columns.MASTER` + `columns.RAG`.
+        frame: the master frame with `columns.MASTER` + `columns.RAG`, or its columns
+            as lists (name -> values).
         register: the analyst's register.
         report: the input problems to list on the Issues sheet.
         path: the `.xlsx` file to write.
@@ -264,7 +272,7 @@ def write_dashboard(
 
 
 def write_dashboard_pdf(
-    frame: pd.DataFrame,
+    frame: Frame,
     register: Register,
     report: Report,
     path: str | Path,
@@ -279,7 +287,8 @@ def write_dashboard_pdf(
     are hidden, since LibreOffice prints every visible sheet.
 
     Args:
-        frame: the master frame with `columns.MASTER` + `columns.RAG`.
+        frame: the master frame with `columns.MASTER` + `columns.RAG`, or its columns
+            as lists (name -> values).
         register: the analyst's register.
         report: the input problems.
         path: the `.pdf` file to write.
@@ -311,9 +320,15 @@ def write_dashboard_pdf(
 
 
 def _missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None or _pandas_missing(value):
         return True
     return isinstance(value, float) and math.isnan(value)
+
+
+def _pandas_missing(value: object) -> bool:
+    """pd.NA or pd.NaT, known by their types so that pandas need not be imported."""
+    kind = type(value)
+    return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
 
 
 def clean_text(value: object) -> str:
@@ -384,7 +399,7 @@ class _Styles:
 # national dashboard (issue 6). Collection waits until the bytes are made.
 @collector_paused()
 def _build(
-    frame: pd.DataFrame,
+    frame: Frame,
     register: Register,
     report: Report,
     inputs: Sequence[InputFile],
@@ -444,8 +459,14 @@ def _build(
     return bytes(workbook.package)
 
 
-def _columns(frame: pd.DataFrame) -> dict[str, list[Any]]:
+def _columns(frame: Frame) -> dict[str, list[Any]]:
     """The frame's columns as lists, in the frame's order, with missing columns as blanks."""
+    if isinstance(frame, Mapping):
+        lists = {name: list(values) for name, values in frame.items()}
+        size = len(next(iter(lists.values()), []))
+        if any(len(values) != size for values in lists.values()):
+            raise ValueError("the columns are not all of one length")
+        return {name: lists.get(name, [None] * size) for name in (*C.MASTER, *C.RAG)}
     blank: list[Any] = [None] * len(frame)
     return {
         name: frame[name].tolist() if name in frame.columns else blank
@@ -469,8 +490,8 @@ def _per_value(values: Sequence[Any], convert: Callable[[Any], _T]) -> list[_T]:
 
 
 def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool) or value is pd.NA:
-        return None
+    if value is None or isinstance(value, bool):
+        return None  # pd.NA and pd.NaT refuse float() below
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -479,7 +500,7 @@ def _number(value: Any) -> float | None:
 
 
 def _flag(value: Any) -> bool:
-    if value is None or value is pd.NA:
+    if value is None or _pandas_missing(value):
         return False
     if isinstance(value, str):
         return value.strip().lower() in {"true", "yes", "1"}

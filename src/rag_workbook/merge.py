@@ -9,7 +9,8 @@ and library callers share one path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +41,32 @@ POOL_BATCH_FILES = 64
 
 @dataclass(frozen=True)
 class MergeResult:
-    """The master frame and everything learnt while building it."""
+    """The master frame and everything learnt while building it.
 
-    frame: pd.DataFrame
+    `columns` holds the frame's columns (columns.MASTER) as lists; `frame` is the pandas
+    DataFrame of them, made (and pandas imported) when first asked for, so that a run of
+    the command line, which never asks, spares both (issue 6).
+    """
+
+    columns: dict[str, list[Any]]
     report: Report
     returns: tuple[ReturnData, ...]
     quarter: str  # the reporting quarter: quarters after it are not yet due
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The master frame: one row per measure and quarter, the columns of columns.MASTER."""
+        return master_frame(self.columns)
+
+
+def master_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """The master frame of merged columns (`value` float64, `due` bool, texts str)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(dict(columns), columns=list(c.MASTER))
+    frame[c.VALUE] = frame[c.VALUE].astype("float64")
+    frame[c.DUE] = frame[c.DUE].astype(bool)
+    return frame
 
 
 def _read_batch(paths: Sequence[Path], register: Register | None = None) -> list[ReturnData]:
@@ -289,13 +310,11 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         register: the measures and settings.
 
     Returns:
-        A MergeResult; the frame has the columns of columns.MASTER.
+        A MergeResult; its frame has the columns of columns.MASTER.
 
     Example:
         >>> result = merge_returns(read_returns(paths, register), register)  # doctest: +SKIP
     """
-    import pandas as pd
-
     issues: list[Issue] = []
     # Measures whose cells the reader already refused: "value missing" would say it twice.
     refused: set[str] = set()
@@ -476,11 +495,8 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         c.SUBMITTED: [f[1].submitted if f is not None else "" for f in found],
     }
 
-    frame = pd.DataFrame(cols, columns=list(c.MASTER))
-    frame[c.VALUE] = frame[c.VALUE].astype("float64")
-    frame[c.DUE] = frame[c.DUE].astype(bool)
     return MergeResult(
-        frame=frame,
+        columns=cols,
         report=Report(tuple(issues)),
         returns=tuple(returns),
         quarter=QUARTERS[reporting] if reporting >= 0 else "",

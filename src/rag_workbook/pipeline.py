@@ -8,11 +8,12 @@ directly and get pandas frames back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag_workbook.gcpause import collector_paused
 from rag_workbook.model import CellValue, Register, ReturnData, Severity
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-# Modules the stages after reading need (pandas, numpy, xlsxwriter: about 0.4 s to import),
-# imported while worker processes read the returns (merge.read_returns(meanwhile=...)).
+# Modules the stages after reading need (numpy, xlsxwriter: about 0.15 s to import; pandas
+# is not among them), imported while worker processes read the returns
+# (merge.read_returns(meanwhile=...)).
 _LATER_STAGES = ("rag_workbook.rag",)
 
 
@@ -36,15 +38,27 @@ def _load(modules: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What one check or merge found and made."""
+    """What one check or merge found and made.
+
+    `columns` holds the rated master frame's columns (columns.MASTER + columns.RAG) as
+    lists; `frame` is the pandas DataFrame of them, made (and pandas imported, about
+    0.4 s) when first asked for: the command line never asks (issue 6).
+    """
 
     register: Register
-    frame: pd.DataFrame  # the master frame with RAG columns (columns.MASTER + columns.RAG)
+    columns: dict[str, list[Any]]
     report: Report
     returns: tuple[ReturnData, ...]
     quarter: str
     output: Path | None = None
     pdf: Path | None = None
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The master frame with RAG columns, as `rag.apply_rag` gives it."""
+        from rag_workbook.rag import rated_frame
+
+        return rated_frame(self.columns)
 
 
 @collector_paused()
@@ -122,15 +136,15 @@ def _check(
         progress=progress,
         meanwhile=lambda: _load(_LATER_STAGES + later),
     )
-    from rag_workbook.rag import apply_rag
+    from rag_workbook.rag import rate_columns
 
     if previous is not None:
         data.append(_previous_as_return(Path(previous)))
     merged = merge_returns(data, register)
-    frame, rag_report = apply_rag(merged.frame, register)
+    rated, rag_report = rate_columns(merged.columns, register)
     return RunResult(
         register=register,
-        frame=frame,
+        columns={**merged.columns, **rated},
         report=found_report + merged.report + rag_report,
         returns=merged.returns,
         quarter=merged.quarter,
@@ -189,7 +203,9 @@ def merge_to_dashboard(
     from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
 
     inputs_used = [InputFile.from_return(r) for r in result.returns]
-    written = write_dashboard(result.frame, result.register, result.report, out, inputs=inputs_used)
+    written = write_dashboard(
+        result.columns, result.register, result.report, out, inputs=inputs_used
+    )
     pdf_path = None
     report = result.report
     if pdf:
@@ -198,7 +214,7 @@ def merge_to_dashboard(
         try:
             # Only the committee pages (Dashboard, Summary) go into the PDF.
             pdf_path = write_dashboard_pdf(
-                result.frame,
+                result.columns,
                 result.register,
                 result.report,
                 written.with_suffix(".pdf"),
@@ -220,7 +236,7 @@ def merge_to_dashboard(
             )
     return RunResult(
         register=result.register,
-        frame=result.frame,
+        columns=result.columns,
         report=report,
         returns=result.returns,
         quarter=result.quarter,

@@ -25,14 +25,14 @@ The rules (SPEC §4):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from rag_workbook import columns as col
 from rag_workbook import layout
@@ -50,7 +50,10 @@ from rag_workbook.model import (
 )
 from rag_workbook.report import Issue, Report
 
-__all__ = ["apply_rag", "format_number"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["apply_rag", "format_number", "rate_columns", "rated_frame"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -169,8 +172,8 @@ class _Rules:
         self.prefix: ObjArray = np.where(self.cumulative[:, None], _YTD_PREFIX, _PREFIX)
         self.middle = self._middles()
         self.tolerance_text = self._tolerance_texts()
-        first, kinds = pd.factorize(self.tolerance_text)
-        self.ending: ObjArray = np.array([_endings(t) for t in kinds.tolist()], dtype=object)[first]
+        first, kinds = _factorize(self.tolerance_text)
+        self.ending: ObjArray = np.array([_endings(t) for t in kinds], dtype=object)[first]
 
     def _middles(self) -> ObjArray:
         """' vs profiled target 100: ' per (measure, quarter); '' where nothing to judge by."""
@@ -187,11 +190,11 @@ class _Rules:
         if shown.any():
             key = np.empty(int(shown.sum()), dtype=np.complex128)  # (code, reference) pairs
             key.real, key.imag = code[shown], reference[shown]
-            keys, uniques = pd.factorize(key)
+            keys, uniques = _factorize(key)
             texts = [
                 f" vs {_WHAT[int(k.real) // 2]} {format_number(k.imag)}"
                 f"{'%' if int(k.real) % 2 else ''}: "
-                for k in uniques.tolist()
+                for k in uniques
             ]
             middle[shown] = np.array(texts, dtype=object)[keys]
         return middle
@@ -285,13 +288,6 @@ def _references(
     return reference, blocker
 
 
-def _text_column(frame: pd.DataFrame, name: str) -> ObjArray:
-    if name not in frame.columns:
-        return np.full(len(frame), "", dtype=object)
-    values = frame[name].to_numpy(dtype=object, na_value="")
-    return np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
-
-
 def _blocked_text(maintain: bool, blocker: int) -> str:
     if blocker == _NO_BASELINE:
         what = "Maintain rule" if maintain else "% change target"
@@ -370,9 +366,9 @@ def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Re
         >>> rated.loc[0, "explanation"]  # doctest: +SKIP
         'Q1 YTD 130 vs profiled target 123.5: 5.26% worse; amber tolerance 5% -> Red'
     """
-    n = len(frame)
+    import pandas as pd
+
     measures = register.measures
-    rules = _Rules(measures)
     unknown = len(measures)
     ids = pd.Index([m.measure_id for m in measures], dtype=object)
     midx: IntArray = ids.get_indexer(pd.Index(frame[col.MEASURE_ID].astype(object))).astype(
@@ -384,13 +380,171 @@ def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Re
         .get_indexer(pd.Index(frame[col.QUARTER].astype(object)))
         .astype(np.int64)
     )
-    known: BoolArray = (midx != unknown) & (qidx >= 0)
-    qsafe = np.where(qidx >= 0, qidx, 3)
-
-    due: BoolArray = frame[col.DUE].fillna(False).to_numpy(dtype=bool) & known
+    due: BoolArray = frame[col.DUE].fillna(False).to_numpy(dtype=bool)
     value: FloatArray = pd.to_numeric(frame[col.VALUE], errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
+    asked: BoolArray | None = None
+    if col.OVERRIDE in frame.columns:
+        overrides = frame[col.OVERRIDE]
+        asked = (overrides.notna() & (overrides != "")).to_numpy(dtype=bool)
+
+    def texts(name: str, rows: IntArray) -> ObjArray:
+        """The text of one column at some rows ('' for missing values)."""
+        if name not in frame.columns or len(rows) == 0:
+            return np.full(len(rows), "", dtype=object)
+        values = frame[name].iloc[rows].to_numpy(dtype=object, na_value="")
+        return np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
+
+    added, report = _rate(register, midx, qidx, due, value, asked, texts)
+    return frame.assign(**_as_series(added, frame.index)), report
+
+
+def rate_columns(
+    columns: Mapping[str, Sequence[Any]], register: Register
+) -> tuple[dict[str, list[Any]], Report]:
+    """`apply_rag` for the master frame's columns as lists, without pandas.
+
+    Args:
+        columns: the columns of ``columns.MASTER`` as lists of equal length, as
+            `merge.MergeResult.columns` holds them (measure IDs and quarters as text,
+            `due` as flags, `value` as floats, NaN or None when there is no number).
+        register: the measures and how each is judged.
+
+    Returns:
+        The ``columns.RAG`` columns as lists (``rated_frame`` makes a frame of them) and
+        the Report, exactly as `apply_rag` gives them.
+
+    Example:
+        >>> rag_columns, report = rate_columns(merged.columns, register)  # doctest: +SKIP
+    """
+    n = len(columns[col.MEASURE_ID])
+    position = {m.measure_id: i for i, m in enumerate(register.measures)}
+    unknown = len(register.measures)
+    midx: IntArray = np.fromiter(
+        (_lookup(position, v, unknown) for v in columns[col.MEASURE_ID]), dtype=np.int64, count=n
+    )
+    qidx: IntArray = np.fromiter(
+        (_lookup(_QUARTER_AT, v, -1) for v in columns[col.QUARTER]), dtype=np.int64, count=n
+    )
+    due: BoolArray = np.array([not _absent(v) and bool(v) for v in columns[col.DUE]], dtype=bool)
+    value = _floats(columns[col.VALUE])
+    asked: BoolArray | None = None
+    if col.OVERRIDE in columns:
+        asked = np.array([not _absent(v) and v != "" for v in columns[col.OVERRIDE]], dtype=bool)
+
+    def texts(name: str, rows: IntArray) -> ObjArray:
+        """The text of one column at some rows ('' for missing values)."""
+        if name not in columns or len(rows) == 0:
+            return np.full(len(rows), "", dtype=object)
+        values = columns[name]
+        picked = [values[i] for i in rows.tolist()]
+        return np.array(
+            ["" if _absent(v) else v if isinstance(v, str) else str(v) for v in picked],
+            dtype=object,
+        )
+
+    added, report = _rate(register, midx, qidx, due, value, asked, texts)
+    return {name: array.tolist() for name, array in added.items()}, report
+
+
+def rated_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """The rated frame of ``columns.MASTER`` + ``columns.RAG`` as lists: what `apply_rag`
+    gives for the frame of the MASTER columns, with the same values and dtypes."""
+    from rag_workbook.merge import master_frame
+
+    frame = master_frame({name: columns[name] for name in col.MASTER})
+    added: dict[str, npt.NDArray[Any]] = {
+        name: np.array(
+            columns[name],
+            dtype=np.float64 if name == col.TARGET else bool if name == col.IS_OVERRIDE else object,
+        )
+        for name in col.RAG
+    }
+    return frame.assign(**_as_series(added, frame.index))
+
+
+def _as_series(added: Mapping[str, npt.NDArray[Any]], index: pd.Index) -> dict[str, Any]:
+    """The RAG columns ready for `DataFrame.assign`.
+
+    Object columns given as Series skip pandas' string inference (~20 ms a column at
+    152,000 rows); the values are all str, so they compare and write like "str" columns.
+    """
+    import pandas as pd
+
+    return {
+        name: pd.Series(values, index=index, dtype=object, copy=False)
+        if values.dtype == object
+        else values
+        for name, values in added.items()
+    }
+
+
+_QUARTER_AT = {quarter: i for i, quarter in enumerate(QUARTERS)}
+
+
+def _lookup(table: Mapping[Any, int], key: object, missing: int) -> int:
+    try:
+        return table.get(key, missing)
+    except TypeError:  # an unhashable cell
+        return missing
+
+
+def _absent(value: object) -> bool:
+    """None, NaN or a pandas missing value (pd.NA, pd.NaT)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _floats(values: Sequence[Any]) -> FloatArray:
+    """Numbers as float64, anything else (None, text, flags) as NaN."""
+    if all(type(v) is float for v in values):
+        return np.array(values, dtype=np.float64)
+    return np.array([_float(v) for v in values], dtype=np.float64)
+
+
+def _float(value: object) -> float:
+    if _absent(value) or isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return math.nan
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
+def _factorize(values: npt.NDArray[Any]) -> tuple[IntArray, list[Any]]:
+    """Codes and distinct values in order of first appearance: pandas.factorize, for
+    values without NaN."""
+    code: dict[Any, int] = {}
+    codes = np.fromiter(
+        (code.setdefault(v, len(code)) for v in values.tolist()), dtype=np.int64, count=len(values)
+    )
+    return codes, list(code)
+
+
+def _rate(
+    register: Register,
+    midx: IntArray,
+    qidx: IntArray,
+    due_given: BoolArray,
+    value: FloatArray,
+    asked_mask: BoolArray | None,
+    texts: Callable[[str, IntArray], ObjArray],
+) -> tuple[dict[str, npt.NDArray[Any]], Report]:
+    """The RAG columns as arrays, from each row's measure index (len(measures) when not in
+    the register), quarter index (-1 when none), due flag and value (NaN when none);
+    `asked_mask` marks the rows with an override (None: no override column)."""
+    n = len(midx)
+    measures = register.measures
+    rules = _Rules(measures)
+    unknown = len(measures)
+    known: BoolArray = (midx != unknown) & (qidx >= 0)
+    qsafe = np.where(qidx >= 0, qidx, 3)
+
+    due: BoolArray = due_given & known
     has_value = ~np.isnan(value)
 
     polarity = rules.polarity[midx]
@@ -425,7 +579,7 @@ def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Re
         explanation[rows] = _judged_text(rows, rules, midx, qsafe, value, worse, on, code)
     no_value = np.flatnonzero(due & ~has_value)
     if len(no_value):
-        reasons = _texts(frame, col.REASON, no_value)
+        reasons = texts(col.REASON, no_value)
         reasons[reasons == ""] = "no value given"
         explanation[no_value] = _QUARTER_TEXT[qsafe[no_value]] + " no data: " + reasons
     blocked = np.flatnonzero(due & has_value & (blocker != _OK))
@@ -442,14 +596,10 @@ def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Re
 
     # --- overrides: only with a reason ----------------------------------------------
     is_override = np.zeros(n, dtype=bool)
-    if col.OVERRIDE in frame.columns:
-        overrides = frame[col.OVERRIDE]
-        asked_mask = (overrides.notna() & (overrides != "")).to_numpy(dtype=bool)
+    if asked_mask is not None:
         asked = np.flatnonzero(asked_mask & due)
-        words = np.array([w.strip() for w in _texts(frame, col.OVERRIDE, asked)], dtype=object)
-        reasons = np.array(
-            [r.strip() for r in _texts(frame, col.OVERRIDE_REASON, asked)], dtype=object
-        )
+        words = np.array([w.strip() for w in texts(col.OVERRIDE, asked)], dtype=object)
+        reasons = np.array([r.strip() for r in texts(col.OVERRIDE_REASON, asked)], dtype=object)
         wanted = np.array([_STATUS_BY_WORD.get(w.lower()) for w in words], dtype=object)
         valid = np.array([w is not None for w in wanted], dtype=bool)
         applied = valid & (reasons != "")
@@ -480,33 +630,19 @@ def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Re
 
     direction = _direction(rules, midx, qidx, known, due & has_value, value, share)
 
-    # Object columns given as Series skip pandas' string inference (~20 ms a column at
-    # 152,000 rows); the values are all str, so they compare and write like "str" columns.
-    def text(values: ObjArray) -> pd.Series:
-        return pd.Series(values, index=frame.index, dtype=object, copy=False)
-
-    added: dict[str, Any] = {
-        col.POLARITY: text(rules.polarity_text[midx]),
-        col.BASIS: text(rules.basis_text[midx]),
+    added: dict[str, npt.NDArray[Any]] = {
+        col.POLARITY: rules.polarity_text[midx],
+        col.BASIS: rules.basis_text[midx],
         col.TARGET: target,
-        col.STATUS: text(_STATUS_TEXT[code]),
+        col.STATUS: _STATUS_TEXT[code],
         col.IS_OVERRIDE: is_override,
-        col.EXPLANATION: text(explanation),
-        col.DIRECTION: text(direction),
+        col.EXPLANATION: explanation,
+        col.DIRECTION: direction,
     }
-    rated = frame.assign(**added)
-    return rated, Report.of(_issues(register, blocked_measures, rules.blocker))
+    return added, Report.of(_issues(register, blocked_measures, rules.blocker))
 
 
 _QUARTER_TEXT = np.array(QUARTERS, dtype=object)
-
-
-def _texts(frame: pd.DataFrame, name: str, rows: IntArray) -> ObjArray:
-    """The text of one column at some rows ('' for missing values)."""
-    if name not in frame.columns or len(rows) == 0:
-        return np.full(len(rows), "", dtype=object)
-    values = frame[name].iloc[rows].to_numpy(dtype=object, na_value="")
-    return np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
 
 
 # Kinds of judged explanation, each with its own ending text per measure.
@@ -544,7 +680,7 @@ def _judged_text(
         ),
     )
     combo = ((m * 4 + q) * 8 + kind).astype(np.float64) + 1j * value[rows]
-    inverse, uniques = pd.factorize(combo)
+    inverse, uniques = _factorize(combo)
     first = np.zeros(len(uniques), dtype=np.int64)
     first[inverse[::-1]] = np.arange(len(rows))[::-1]  # first row of each combination
     m, q, kind, one = m[first], q[first], kind[first], rows[first]
