@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_workbook import columns as c
+from rag_workbook.gcpause import collector_paused
 from rag_workbook.layout import NO_VALUE_WORDS
 from rag_workbook.model import QUARTERS, CellValue, Register, ReturnData, RowNotes, Severity
 from rag_workbook.report import Issue, Report
@@ -74,7 +75,8 @@ def _read_batch(paths: Sequence[Path], register: Register | None = None) -> list
     from rag_workbook.returns import read_return
 
     use = register if register is not None else _WORKER_REGISTER[0]
-    return [read_return(path, use, display=path.name) for path in paths]
+    with collector_paused():  # as read_returns, in a worker of any executor
+        return [read_return(path, use, display=path.name) for path in paths]
 
 
 _WORKER_REGISTER: list[Register] = []
@@ -90,6 +92,9 @@ def _batches(paths: Sequence[Path], count: int) -> list[list[Path]]:
     return [list(paths[i : i + size]) for i in range(0, len(paths), size)]
 
 
+# Reading makes tens of thousands of small objects that form no cycles (values, notes,
+# issues): the collector's passes over them were 3-7% of reading 2,000 returns.
+@collector_paused()
 def read_returns(
     paths: Sequence[Path],
     register: Register,
