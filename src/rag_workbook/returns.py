@@ -35,6 +35,7 @@ import glob
 import hashlib
 import io
 import math
+import os
 import re
 import struct
 import zipfile
@@ -1426,9 +1427,12 @@ def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
         text = str(item)
         p = Path(text)
         if p.is_dir():
-            for child in sorted(p.iterdir()):
-                if child.is_file():
-                    consider(child, explicit=False)
+            # scandir: a folder's entries know whether they are files (no stat each) and
+            # their names; a Path is made only for each file kept (issue 6: 2,000 returns).
+            with os.scandir(p) as entries:
+                listed = sorted((e.name, e.path) for e in entries if e.is_file())
+            for _, path in listed:
+                consider(Path(path), explicit=False)
         elif p.is_file():
             consider(p, explicit=True)
         elif glob.has_magic(text):
