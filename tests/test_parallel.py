@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -88,6 +89,33 @@ def test_the_set_exercises_issues(returns_set: tuple[Path, Path]) -> None:
     assert len(data) == 11
     assert {"superseded-value", "duplicate-file", "value-not-a-number", "file-corrupt"} <= codes
     assert len(frame) == 19 * 4
+
+
+def test_reading_pauses_the_collector_and_restores_it(
+    returns_set: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from rag_workbook import returns
+
+    seen: list[bool] = []
+    read_one = returns.read_return
+
+    def recording(*args: Any, **kwargs: Any) -> ReturnData:
+        seen.append(gc.isenabled())
+        return read_one(*args, **kwargs)
+
+    monkeypatch.setattr(returns, "read_return", recording)
+    template, folder = returns_set
+    paths, _ = find_returns([folder])
+    assert gc.isenabled()
+    read_returns(paths, read_template(template))
+    assert gc.isenabled() and seen == [False] * len(paths)
+    # through a caller's executor, as well
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        seen.clear()
+        read_returns(paths, read_template(template), executor=pool)
+    assert gc.isenabled() and seen == [False] * len(paths)
 
 
 @pytest.mark.parametrize(
