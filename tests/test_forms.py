@@ -131,6 +131,11 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
         ("fingerprint", "f" * 64),
         ("measures", "1.1,1.2,1.3"),
     ]
+    # the same, as custom document properties the reader finds without parsing a sheet
+    assert {p.name: p.value for p in wb.custom_doc_props.props} == {
+        layout.META_PROPERTY_PREFIX + str(key): value
+        for key, value in (r[:2] for r in meta.iter_rows(max_col=2, values_only=True))
+    }
     instructions = " ".join(str(c.value) for c in wb[layout.INSTRUCTIONS_SHEET]["A"] if c.value)
     assert "Deadline: 20 January 2012" in instructions
     assert "n/a" in instructions

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 import xlsxwriter
 
+from rag_workbook.forms import write_return
 from rag_workbook.model import Register, ReturnData, Severity, Status
 from rag_workbook.report import Issue
 from rag_workbook.returns import _role, find_returns, parse_number, read_return
@@ -166,6 +168,64 @@ def test_renamed_file_recognised_by_meta(register: Register) -> None:
         [("1.1", "Q1", 2000.0, "2000", "F11")],
         [],
     )
+
+
+def _rezip(source: Path, target: Path, custom: bytes | None) -> Path:
+    """`source` with its docProps/custom.xml replaced by `custom` (left out when None)."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            if item.filename != "docProps/custom.xml":
+                zout.writestr(item.filename, zin.read(item))
+        if custom is not None:
+            zout.writestr("docProps/custom.xml", custom)
+    return target
+
+
+def test_metadata_is_read_from_document_properties_or_else_the_hidden_sheet(
+    tmp_path: Path, register: Register
+) -> None:
+    # An issued return carries its metadata twice: as custom document properties, read
+    # without parsing a sheet, and on the hidden rag_meta sheet, read when the properties
+    # are missing (older returns; applications that drop them) or incomplete.
+    issued = write_return(
+        tmp_path / "ASB.xlsx", register, "ASB", values={("1.1", "Q1"): 120.0}, quarter="Q1"
+    )
+    with zipfile.ZipFile(issued) as z:
+        custom = z.read("docProps/custom.xml")
+    assert b'name="rag_fingerprint"' in custom
+
+    def facts(data: ReturnData) -> tuple[object, ...]:
+        return (data.theme, data.lead, data.year, data.fingerprint, _values(data), _issues(data))
+
+    both = read_return(issued, register)
+    sheet_only = read_return(_rezip(issued, tmp_path / "no_props.xlsx", None), register)
+    assert facts(both) == facts(sheet_only)
+    assert both.theme == "ASB" and both.fingerprint == register.fingerprint
+    # the properties win when complete...
+    other = custom.replace(register.fingerprint.encode(), b"0" * 64)
+    changed = read_return(_rezip(issued, tmp_path / "other.xlsx", other), register)
+    assert changed.fingerprint == "0" * 64
+    assert ("template-mismatch", "warning", "rag_meta", "B7") in _issues(changed)
+    # ...and the sheet is read when one is missing or the kind is not ours
+    for name, broken in (
+        ("partial", custom.replace(b'name="rag_year"', b'name="other_year"')),
+        ("kind", custom.replace(b"rag-workbook return", b"something else")),
+    ):
+        data = read_return(_rezip(issued, tmp_path / f"{name}.xlsx", broken), register)
+        assert facts(data) == facts(both)
+
+
+def test_metadata_too_long_for_a_property_stays_on_the_sheet(
+    tmp_path: Path, register: Register
+) -> None:
+    from dataclasses import replace
+
+    long_name = replace(register, settings=replace(register.settings, partnership="P" * 300))
+    issued = write_return(tmp_path / "ASB.xlsx", long_name, "ASB", values={("1.1", "Q1"): 1.0})
+    with zipfile.ZipFile(issued) as z:
+        assert "docProps/custom.xml" not in z.namelist()
+    data = read_return(issued, long_name)
+    assert data.theme == "ASB" and data.fingerprint == long_name.fingerprint
 
 
 def test_template_mismatch_and_wrong_year(register: Register) -> None:

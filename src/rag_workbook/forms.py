@@ -364,6 +364,11 @@ def _write_meta(wb: Any, register: Register, theme: str, measures: tuple[Measure
         ws.write_string(row, 0, key)
         ws.write_string(row, 1, meta.get(key, ""))
     ws.hide()
+    # Also as document properties, which the reader finds without parsing the sheet
+    # (a twelfth of reading a return, issue 6); the sheet stays for older readers.
+    if all(len(meta.get(key, "")) <= layout.META_PROPERTY_MAX_CHARS for key in layout.META_KEYS):
+        for key in layout.META_KEYS:
+            wb.set_custom_property(layout.META_PROPERTY_PREFIX + key, meta.get(key, ""))
 
 
 def _safe_name(text: str) -> str:

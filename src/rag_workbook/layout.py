@@ -9,6 +9,11 @@ from __future__ import annotations
 RETURN_SHEET = "Return"
 INSTRUCTIONS_SHEET = "Instructions"
 META_SHEET = "rag_meta"  # hidden sheet of key/value rows (A:B)
+# The same keys and values as custom document properties (docProps/custom.xml) named
+# META_PROPERTY_PREFIX + key: read without parsing a sheet. Left out when a value is longer
+# than Excel's 255 characters for a property; the reader then reads the sheet.
+META_PROPERTY_PREFIX = "rag_"
+META_PROPERTY_MAX_CHARS = 255
 META_KIND = "rag-workbook return"
 FORMAT_VERSION = "1"
 
