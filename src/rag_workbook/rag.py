@@ -418,20 +418,22 @@ def rate_columns(
     Example:
         >>> rag_columns, report = rate_columns(merged.columns, register)  # doctest: +SKIP
     """
-    n = len(columns[col.MEASURE_ID])
     position = {m.measure_id: i for i, m in enumerate(register.measures)}
-    unknown = len(register.measures)
-    midx: IntArray = np.fromiter(
-        (_lookup(position, v, unknown) for v in columns[col.MEASURE_ID]), dtype=np.int64, count=n
+    midx = _indices(position, columns[col.MEASURE_ID], len(register.measures))
+    qidx = _indices(_QUARTER_AT, columns[col.QUARTER], -1)
+    dues = columns[col.DUE]
+    due: BoolArray = (
+        np.array(dues, dtype=bool)
+        if all(type(v) is bool for v in dues)
+        else np.array([not _absent(v) and bool(v) for v in dues], dtype=bool)
     )
-    qidx: IntArray = np.fromiter(
-        (_lookup(_QUARTER_AT, v, -1) for v in columns[col.QUARTER]), dtype=np.int64, count=n
-    )
-    due: BoolArray = np.array([not _absent(v) and bool(v) for v in columns[col.DUE]], dtype=bool)
     value = _floats(columns[col.VALUE])
     asked: BoolArray | None = None
     if col.OVERRIDE in columns:
-        asked = np.array([not _absent(v) and v != "" for v in columns[col.OVERRIDE]], dtype=bool)
+        asked = np.array(
+            [v != "" if type(v) is str else not _absent(v) for v in columns[col.OVERRIDE]],
+            dtype=bool,
+        )
 
     def texts(name: str, rows: IntArray) -> ObjArray:
         """The text of one column at some rows ('' for missing values)."""
@@ -483,10 +485,19 @@ def _as_series(added: Mapping[str, npt.NDArray[Any]], index: pd.Index) -> dict[s
 _QUARTER_AT = {quarter: i for i, quarter in enumerate(QUARTERS)}
 
 
-def _lookup(table: Mapping[Any, int], key: object, missing: int) -> int:
+def _indices(table: Mapping[Any, int], keys: Sequence[Any], missing: int) -> IntArray:
+    """Each key's index in `table`, `missing` for a key not in it (or unhashable)."""
+    try:
+        found = [table.get(key, missing) for key in keys]
+    except TypeError:  # an unhashable cell: look the keys up one by one
+        found = [_index(table, key, missing) for key in keys]
+    return np.array(found, dtype=np.int64)
+
+
+def _index(table: Mapping[Any, int], key: object, missing: int) -> int:
     try:
         return table.get(key, missing)
-    except TypeError:  # an unhashable cell
+    except TypeError:
         return missing
 
 
