@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import xlsxwriter
 import xlsxwriter.comments
+import xlsxwriter.exceptions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,6 +98,36 @@ def test_put_row_writes_what_write_string_number_blank_write() -> None:
         book.close()
         built.append(_sheet_xml(book.package))
     assert built[0] == built[1]
+
+
+def test_put_merge_with_put_row_writes_what_merge_range_and_write_string_write() -> None:
+    built: list[bytes] = []
+    for fast in (False, True):
+        book = D._Workbook({})
+        sheet = book.add_worksheet("S")
+        fmt = book.add_format({"bold": True, "border": 1, "text_wrap": True})
+        other = book.add_format({"italic": True})
+        for first, last in ((1, 3), (5, 6), (20, 40)):
+            if fast:
+                sheet.put_merge(first, 0, last, 0)
+                for row in range(first, last + 1):
+                    text = "theme & <band>" if row == first else None
+                    sheet.put_row(row, [(0, text, fmt), (1, f"m{row}", other)])
+            else:
+                sheet.merge_range(first, 0, last, 0, "", fmt)
+                sheet.write_string(first, 0, "theme & <band>", fmt)
+                for row in range(first, last + 1):
+                    sheet.write_string(row, 1, f"m{row}", other)
+        sheet.merge_range(0, 2, 0, 4, "", fmt)  # a range across, after them
+        book.close()
+        built.append(_sheet_xml(book.package))
+    assert built[0] == built[1]
+    # an overlap is refused as merge_range refuses it
+    book = D._Workbook({})
+    sheet = book.add_worksheet("S")
+    sheet.put_merge(1, 0, 3, 0)
+    with pytest.raises(xlsxwriter.exceptions.OverlappingRange):
+        sheet.put_merge(2, 0, 4, 0)
 
 
 def test_put_height_sets_what_set_row_sets() -> None:

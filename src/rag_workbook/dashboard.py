@@ -751,27 +751,41 @@ def _write_dashboard_sheet(
     for measure in register.measures:
         by_theme.setdefault(measure.theme, []).append(measure)
     note_options = {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2}
+    # The formats of the two alternating bands, made on first use and shared by the
+    # bands of one fill (2,000 themes at N = 2,000).
+    bands: dict[str, tuple[Any, _BandFormats]] = {}
     for band, (theme, measures) in enumerate(by_theme.items()):
         fill = _BAND_FILL if band % 2 else "#FFFFFF"
-        base: dict[str, Any] = {
-            "border": 1,
-            "border_color": _GRID,
-            "valign": "vcenter",
-            "bg_color": fill,
-        }
-        theme_fmt = styles(
-            **{**base, "bg_color": _THEME_FILL}, bold=True, text_wrap=True, align="left", indent=1
-        )
+        found = bands.get(fill)
+        if found is None:
+            base: dict[str, Any] = {
+                "border": 1,
+                "border_color": _GRID,
+                "valign": "vcenter",
+                "bg_color": fill,
+            }
+            theme_fmt = styles(
+                **{**base, "bg_color": _THEME_FILL},
+                bold=True,
+                text_wrap=True,
+                align="left",
+                indent=1,
+            )
+            found = bands[fill] = (theme_fmt, _BandFormats(styles, base))
+        theme_fmt, band_format = found
+        # The theme's cell, merged down its measures: the text in the first row's cell,
+        # the others blank with its format (what merge_range and write_string leave).
+        theme_cells: list[tuple[int, str | int | None, Any]] = [(0, clean_text(theme), theme_fmt)]
         if len(measures) > 1:
-            sheet.merge_range(row, 0, row + len(measures) - 1, 0, "", theme_fmt)
-        sheet.write_string(row, 0, clean_text(theme), theme_fmt)
-        band_format = _BandFormats(styles, base)
+            sheet.put_merge(row, 0, row + len(measures) - 1, 0)
         for measure in measures:
             mid = measure.measure_id
             row_cells: list[tuple[int, str | int | None, Any]] = [
+                *theme_cells,
                 (1, clean_text(mid), band_format("id")),
                 (2, clean_text(measure.text), band_format("text")),
             ]
+            theme_cells = [(0, None, theme_fmt)]
             notes: list[tuple[int, str]] = []
             quarter_cells = [cells.get((mid, quarter)) for quarter in QUARTERS]
             for offset, (quarter, cell) in enumerate(zip(QUARTERS, quarter_cells, strict=True)):
@@ -1637,6 +1651,32 @@ class _FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
                 table[col] = _STRING(sst(value), fmt)
             else:
                 table[col] = _NUMBER(value, fmt)
+
+    def put_merge(self, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
+        """merge_range's bookkeeping for a range whose cells `put_row` writes: the value in
+        the first cell, the others blank with the same format (what merge_range writes).
+
+        merge_range also writes those cells, one call each, and notes every cell against
+        overlaps: 2,000 themes on a national dashboard. Overlaps are still refused.
+        """
+        cells = [
+            (row, col)
+            for row in range(first_row, last_row + 1)
+            for col in range(first_col, last_col + 1)
+        ]
+        merged, tables = self.merged_cells, self.table_cells
+        if len(cells) < 2 or any(merged.get(cell) or tables.get(cell) for cell in cells):
+            # a single cell or an overlap: merge_range warns or raises, as it should
+            self.merge_range(first_row, first_col, last_row, last_col, "", None)
+            return
+        if self._check_dimensions(first_row, first_col) or self._check_dimensions(
+            last_row, last_col
+        ):
+            return
+        ref = xlsxwriter.utility.xl_range(first_row, first_col, last_row, last_col)
+        for cell in cells:
+            merged[cell] = ref
+        self.merge.append([first_row, first_col, last_row, last_col])
 
     def put_height(self, row: int, height: float) -> None:
         """set_row(row, height): a row's height, with no format or options.
