@@ -238,7 +238,11 @@ def _role(header: object) -> str:
 
 @_short_texts_cached()
 def _role_of_text(header: str) -> str:
-    key = _norm(header)
+    return _role_of_key(_norm(header))
+
+
+def _role_of_key(key: str) -> str:
+    """The role of a normalised header text ('' when unknown)."""
     if not key:
         return ""
     m = _QUARTER_RE.fullmatch(key)
@@ -247,12 +251,25 @@ def _role_of_text(header: str) -> str:
     return _ALIASES.get(key, "")
 
 
-@_short_texts_cached()
+# _classify's results for short texts: labels and headers repeat across returns, while
+# each return's own values (its theme, lead, title) are seen once; a plain dict that stops
+# growing at its size keeps the labels without an LRU's churn (issue 6).
+_CLASSIFIED: dict[str, tuple[bool, str, str]] = {}
+_CLASSIFIED_MAX = 4096
+
+
 def _classify(text: str) -> tuple[bool, str, str]:
     """A text cell above or on the table header: (not blank, column role, header-block key)."""
-    if not text.strip():
-        return False, "", ""
-    return True, _role_of_text(text), _HEADER_LABELS.get(_norm(text), "")
+    found = _CLASSIFIED.get(text)
+    if found is None:
+        if not text.strip():
+            found = (False, "", "")
+        else:
+            key = _norm(text)
+            found = (True, _role_of_key(key), _HEADER_LABELS.get(key, ""))
+        if len(text) <= _CACHED_TEXT and len(_CLASSIFIED) < _CLASSIFIED_MAX:
+            _CLASSIFIED[text] = found
+    return found
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -835,6 +852,7 @@ def _find_header(
     non-empty cell right of a known label. One pass, as every return pays for it.
     """
     block: dict[str, object] = {}
+    classified = _CLASSIFIED.get
     for r, row in enumerate(rows[:_HEADER_SCAN_ROWS]):
         if not any(row):  # no text at all (blank cells are "", None or 0)
             continue
@@ -842,7 +860,7 @@ def _find_header(
         labels: list[tuple[int, str]] = []
         for c, v in enumerate(row):
             if v and isinstance(v, str):
-                filled, role, key = _classify(v)
+                filled, role, key = classified(v) or _classify(v)
                 if filled:
                     roles[c] = role
                     if key:
@@ -878,14 +896,10 @@ def _meta_properties(data: bytes) -> dict[str, str]:
     xml = _quick_member(data, "docProps/custom.xml")
     if xml is None or len(xml) > 65536:
         return {}
-    meta = {
-        key.decode("ascii"): _text(
-            _unescape(value.decode("utf-8", "replace"))
-            if b"&" in value
-            else value.decode("utf-8", "replace")
-        )
-        for key, value in _META_PROPERTY.findall(xml)
-    }
+    meta: dict[str, str] = {}
+    for key, value in _META_PROPERTY.findall(xml):
+        text = value.decode("utf-8", "replace")
+        meta[key.decode("ascii")] = (_unescape(text) if "&" in text else text).strip()
     if meta.get("kind") != layout.META_KIND or not all(k in meta for k in layout.META_KEYS):
         return {}
     return meta
