@@ -171,9 +171,11 @@ def read_returns(
             return [data for i in range(len(batches)) for data in done[i]]
     if meanwhile is not None:
         meanwhile()
+    from rag_workbook.returns import read_return
+
     results = []
     for path in paths:
-        results.extend(_read_batch([path], register))
+        results.append(read_return(path, register, display=path.name))
         if progress is not None:
             progress(1)
     return results

@@ -34,6 +34,7 @@ import functools
 import glob
 import hashlib
 import io
+import itertools
 import math
 import os
 import re
@@ -858,8 +859,9 @@ def _find_header(
             continue
         roles: dict[int, str] = {}
         labels: list[tuple[int, str]] = []
-        for c, v in enumerate(row):
-            if v and isinstance(v, str):
+        # Only the filled cells, picked in C: a header block row fills two of a dozen.
+        for c, v in itertools.compress(enumerate(row), row):
+            if isinstance(v, str):
                 filled, role, key = classified(v) or _classify(v)
                 if filled:
                     roles[c] = role
