@@ -478,3 +478,11 @@ def test_status_never_depends_on_row_order(values: list[float | None], order: li
     assert list(shuffled[col.STATUS]) == list(straight[col.STATUS])
     assert list(shuffled[col.EXPLANATION]) == list(straight[col.EXPLANATION])
     assert list(shuffled[col.DIRECTION]) == list(straight[col.DIRECTION])
+
+
+def test_a_missing_cell_is_known_with_or_without_pandas() -> None:
+    # columns.is_missing, shared by the list path of the rules and the dashboard.
+    missing = [None, float("nan"), np.nan, pd.NA, pd.NaT]
+    present = ["", "x", 0, 0.0, False, np.float64(1.5), pd.Timestamp("2012-01-10")]
+    assert all(col.is_missing(v) for v in missing)
+    assert not any(col.is_missing(v) for v in present)

@@ -72,3 +72,14 @@ DATA_LABELS: dict[str, str] = {
     REASON: "No-data reason",
     SUBMITTED: "Submitted",
 }
+
+
+def is_missing(value: object) -> bool:
+    """A cell with no value: None, NaN, or pandas' NA or NaT (known by their types, so that
+    pandas need not be imported to ask)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value  # NaN
+    kind = type(value)
+    return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")

@@ -319,18 +319,6 @@ def write_dashboard_pdf(
         return convert_to_pdf(xlsx, target, timeout=timeout)
 
 
-def _missing(value: object) -> bool:
-    if value is None or _pandas_missing(value):
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def _pandas_missing(value: object) -> bool:
-    """pd.NA or pd.NaT, known by their types so that pandas need not be imported."""
-    kind = type(value)
-    return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
-
-
 def clean_text(value: object) -> str:
     """Text safe for a cell: control characters stripped, cut to Excel's limit with a marker.
 
@@ -345,7 +333,7 @@ def clean_text(value: object) -> str:
         if value.isprintable() and len(value) <= MAX_CELL_CHARS:
             return value
         text = value
-    elif _missing(value):
+    elif C.is_missing(value):
         return ""
     else:
         text = str(value)
@@ -500,12 +488,10 @@ def _number(value: Any) -> float | None:
 
 
 def _flag(value: Any) -> bool:
-    if value is None or _pandas_missing(value):
+    if C.is_missing(value):  # None, NaN, pd.NA, pd.NaT
         return False
     if isinstance(value, str):
         return value.strip().lower() in {"true", "yes", "1"}
-    if isinstance(value, float) and math.isnan(value):
-        return False
     return bool(value)
 
 

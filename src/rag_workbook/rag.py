@@ -425,13 +425,13 @@ def rate_columns(
     due: BoolArray = (
         np.array(dues, dtype=bool)
         if all(type(v) is bool for v in dues)
-        else np.array([not _absent(v) and bool(v) for v in dues], dtype=bool)
+        else np.array([not col.is_missing(v) and bool(v) for v in dues], dtype=bool)
     )
     value = _floats(columns[col.VALUE])
     asked: BoolArray | None = None
     if col.OVERRIDE in columns:
         asked = np.array(
-            [v != "" if type(v) is str else not _absent(v) for v in columns[col.OVERRIDE]],
+            [v != "" if type(v) is str else not col.is_missing(v) for v in columns[col.OVERRIDE]],
             dtype=bool,
         )
 
@@ -442,7 +442,7 @@ def rate_columns(
         values = columns[name]
         picked = [values[i] for i in rows.tolist()]
         return np.array(
-            ["" if _absent(v) else v if isinstance(v, str) else str(v) for v in picked],
+            ["" if col.is_missing(v) else v if isinstance(v, str) else str(v) for v in picked],
             dtype=object,
         )
 
@@ -501,15 +501,6 @@ def _index(table: Mapping[Any, int], key: object, missing: int) -> int:
         return missing
 
 
-def _absent(value: object) -> bool:
-    """None, NaN or a pandas missing value (pd.NA, pd.NaT)."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
 def _floats(values: Sequence[Any]) -> FloatArray:
     """Numbers as float64, anything else (None, text, flags) as NaN."""
     if all(type(v) is float for v in values):
@@ -518,7 +509,7 @@ def _floats(values: Sequence[Any]) -> FloatArray:
 
 
 def _float(value: object) -> float:
-    if _absent(value) or isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    if col.is_missing(value) or isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return math.nan
     try:
         return float(value)
