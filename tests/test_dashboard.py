@@ -657,7 +657,7 @@ def test_data_text_reads_back_as_written(tmp_path: Path) -> None:
     assert 't="inlineStr"' in body and 't="s"' not in body
 
 
-def test_data_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     forked = stockton_bytes()
     parent = os.getpid()
     make = D._data_rows_xml

@@ -264,6 +264,35 @@ def test_deflater_puts_an_insertion_at_its_text_offset() -> None:
         assert archive.read("s.xml").decode() == "<sheet>é ✓<rows><row>ü</row></rows></sheet>"
 
 
+def test_a_later_block_goes_between_the_rows_above_and_below_it() -> None:
+    # As the Summary's rows by theme sit between its headers and its total row: the block's
+    # XML, made elsewhere, lands where xlsxwriter would have written those rows itself.
+    def rows(sheet: Any, fmt: Any, which: range) -> None:
+        for row in which:
+            if not 2 <= row < 35:  # text outside the block (a block has its text inline)
+                sheet.write_string(row, 0, f"row {row}", fmt)
+            for col in range(1 if not 2 <= row < 35 else 0, 5):
+                sheet.write_number(row, col, row * 10 + col, fmt)
+
+    plain = D._Workbook({})
+    sheet = plain.add_worksheet("S")
+    fmt = plain.add_format({"bold": True})
+    rows(sheet, fmt, range(0, 40))
+    plain.close()
+    whole = _sheet_xml(plain.package).decode()
+    block = whole[whole.index('<row r="3"') : whole.index('<row r="36"')]
+
+    bulk = D._Workbook({})
+    sheet = bulk.add_worksheet("S", worksheet_class=D._BulkSheet)
+    fmt = bulk.add_format({"bold": True})
+    rows(sheet, fmt, range(0, 2))
+    segment = D._Segment.of(block.encode(), D._ZIP_LEVEL, last=False)
+    sheet.write_rows_later(2, 33, 5, lambda: segment)
+    rows(sheet, fmt, range(35, 40))
+    bulk.close()
+    assert _sheet_xml(bulk.package).decode() == whole
+
+
 @settings(max_examples=200, deadline=None)
 @given(first=st.binary(max_size=3000), second=st.binary(max_size=3000))
 def test_crc32_combine_is_zlibs(first: bytes, second: bytes) -> None:

@@ -430,14 +430,14 @@ def _build(
     )
     workbook.set_size(1600, 1000)
     styles = _Styles(workbook)
-    # The Data rows (a national collection's largest part) are made by a second process
-    # while this one writes the other sheets.
-    data = _DataRows(styles, columns, register)
+    # The Data rows (a national collection's largest part) and the Summary's rows by theme
+    # are made by a second process while this one writes the other sheets.
+    data = _LaterRows(styles, columns, register, cells)
     try:
         _write_dashboard_sheet(
             workbook, styles, register, cells, icon_style, show_direction, options
         )
-        _write_summary_sheet(workbook, styles, register, cells, options)
+        _write_summary_sheet(workbook, styles, register, cells, options, data)
         _write_data_sheet(workbook, styles, data, print_only)
         _write_issues_sheet(workbook, styles, register, report, print_only)
         _write_about_sheet(workbook, styles, register, inputs, options, print_only)
@@ -889,17 +889,22 @@ def _write_dashboard_sheet(
 # --------------------------------------------------------------------------- Summary sheet
 
 
-def _write_summary_sheet(
-    workbook: Any,
-    styles: _Styles,
-    register: Register,
-    cells: Mapping[tuple[str, str], _Cell],
-    options: DashboardOptions,
-) -> None:
-    settings = register.settings
-    sheet = workbook.add_worksheet(SUMMARY_SHEET)
-    sheet.hide_gridlines(2)
-    statuses = (Status.GREEN, Status.AMBER, Status.RED, Status.NO_DATA)
+# The Summary sheet: statuses counted, the block of all measures by quarter from row
+# _SUMMARY_TOP, and the block by theme and quarter, its themes' rows from
+# _SUMMARY_THEME_ROW (made by `_LaterRows`, then the total row).
+_SUMMARY_STATUSES = (Status.GREEN, Status.AMBER, Status.RED, Status.NO_DATA)
+_SUMMARY_TOP = 3
+_SUMMARY_BY_THEME = _SUMMARY_TOP + 7
+_SUMMARY_THEME_ROW = _SUMMARY_BY_THEME + 2
+_SUMMARY_WIDTH = 1 + len(QUARTERS) * len(_SUMMARY_STATUSES)
+_SUMMARY_LABEL: Mapping[str, Any] = {"border": 1, "border_color": _GRID, "bold": True}
+_SUMMARY_NUMBER: Mapping[str, Any] = {"border": 1, "border_color": _GRID, "align": "center"}
+
+
+def _summary_counts(
+    register: Register, cells: Mapping[tuple[str, str], _Cell]
+) -> tuple[dict[tuple[str, str, Status], int], dict[str, int]]:
+    """Measures by (theme, quarter, status), and those not yet due by quarter."""
     counts: dict[tuple[str, str, Status], int] = {}
     not_due: dict[str, int] = dict.fromkeys(QUARTERS, 0)
     for measure in register.measures:
@@ -910,6 +915,47 @@ def _write_summary_sheet(
                 continue
             key = (measure.theme, quarter, cell.status)
             counts[key] = counts.get(key, 0) + 1
+    return counts, not_due
+
+
+def _summary_rows_xml(
+    register: Register, cells: Mapping[tuple[str, str], _Cell], label: int, number: int
+) -> bytes:
+    """The Summary's rows by theme as `<row>` XML, theme names inline: what `put_row`
+    of the theme's name and its 16 counts writes, with the text in the cell."""
+    counts, _ = _summary_counts(register, cells)
+    letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(_SUMMARY_WIDTH)]
+    keys = [(quarter, status) for quarter in QUARTERS for status in _SUMMARY_STATUSES]
+    rows: list[str] = []
+    for i, theme in enumerate(register.themes):
+        n = _SUMMARY_THEME_ROW + i + 1
+        text = clean_text(theme)
+        name = (
+            f'<c r="A{n}" s="{label}" t="inlineStr"><is>{_text_element(text)}</is></c>'
+            if text
+            else f'<c r="A{n}" s="{label}"/>'
+        )
+        numbers = "".join(
+            f'<c r="{letters[1 + k]}{n}" s="{number}"><v>{counts.get((theme, q, st), 0)}</v></c>'
+            for k, (q, st) in enumerate(keys)
+        )
+        rows.append(f'<row r="{n}" spans="1:{_SUMMARY_WIDTH}">{name}{numbers}</row>')
+    return "".join(rows).encode("utf-8")
+
+
+def _write_summary_sheet(
+    workbook: Any,
+    styles: _Styles,
+    register: Register,
+    cells: Mapping[tuple[str, str], _Cell],
+    options: DashboardOptions,
+    later: _LaterRows,
+) -> None:
+    settings = register.settings
+    sheet = workbook.add_worksheet(SUMMARY_SHEET, worksheet_class=_BulkSheet)
+    sheet.hide_gridlines(2)
+    statuses = _SUMMARY_STATUSES
+    counts, not_due = _summary_counts(register, cells)
 
     def total(quarter: str, status: Status) -> int:
         return sum(counts.get((theme, quarter, status), 0) for theme in register.themes)
@@ -939,11 +985,11 @@ def _write_summary_sheet(
         valign="vcenter",
         text_wrap=True,
     )
-    num = styles(border=1, border_color=_GRID, align="center")
-    label = styles(border=1, border_color=_GRID, bold=True)
+    num = styles(**_SUMMARY_NUMBER)
+    label = styles(**_SUMMARY_LABEL)
 
     # Block 1: all measures by quarter (the chart's data).
-    top = 3
+    top = _SUMMARY_TOP
     heads = ["Quarter", *[str(s) for s in statuses], "Not yet due"]
     for col, text in enumerate(heads):
         sheet.write_string(top, col, text, head)
@@ -955,7 +1001,7 @@ def _write_summary_sheet(
         sheet.write_number(r, 1 + len(statuses), not_due[quarter], num)
 
     # Block 2: by theme and quarter.
-    top2 = top + 7
+    top2 = _SUMMARY_BY_THEME
     sheet.write_string(top2 - 1, 0, "By theme and quarter", styles(bold=True, font_size=11))
     sheet.merge_range(top2, 0, top2 + 1, 0, "", head)
     sheet.write_string(top2, 0, "Theme", head)
@@ -965,20 +1011,10 @@ def _write_summary_sheet(
         sheet.write_string(top2, first, quarter, head)
         for j, status in enumerate(statuses):
             sheet.write_string(top2 + 1, first + j, str(status), head)
-    r = top2 + 2
-    for theme in register.themes:
-        sheet.put_row(
-            r,
-            [
-                (0, clean_text(theme), label),
-                *(
-                    (1 + q * len(statuses) + j, counts.get((theme, quarter, status), 0), num)
-                    for q, quarter in enumerate(QUARTERS)
-                    for j, status in enumerate(statuses)
-                ),
-            ],
-        )
-        r += 1
+    # A row per theme: 2,000 at national scale, made by the forked copy (`_LaterRows`).
+    themes = register.themes
+    sheet.write_rows_later(_SUMMARY_THEME_ROW, len(themes), _SUMMARY_WIDTH, later.summary)
+    r = _SUMMARY_THEME_ROW + len(themes)
     total_label = styles(border=1, border_color=_GRID, bold=True, top=2)
     total_num = styles(border=1, border_color=_GRID, bold=True, top=2, align="center")
     sheet.write_string(r, 0, "All themes", total_label)
@@ -1860,14 +1896,14 @@ class _BulkSheet(_FastSheet):
     The Data sheet of a national collection has hundreds of thousands of cells; through
     xlsxwriter's per-cell path (store each cell, then assemble it) they cost several
     seconds of a merge that must take three (issue 6). `write_rows_later` takes the
-    block's size and what gives its XML; `_write_rows` writes the rows above it and marks
-    where the block goes (`insert`), and the packager puts the block's bytes there. Nothing
-    else may be written at or below the block's first row.
+    block's size and what gives its XML; `_write_rows` writes the rows above it, marks
+    where the block goes (`insert`), then writes the rows below it, and the packager puts
+    the block's bytes at the mark. Nothing else may be written in the block's rows.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._later: tuple[int, Callable[[], _Segment]] | None = None
+        self._later: tuple[int, int, Callable[[], _Segment]] | None = None
         self.insert: tuple[Any, int, Callable[[], _Segment]] | None = None
 
     def write_rows_later(
@@ -1878,7 +1914,7 @@ class _BulkSheet(_FastSheet):
         if count:
             self._check_dimensions(first_row, 0)
             self._check_dimensions(first_row + count - 1, width - 1)
-            self._later = (first_row, xml)
+            self._later = (first_row, count, xml)
 
     def add_table(
         self,
@@ -1914,8 +1950,9 @@ class _BulkSheet(_FastSheet):
         if self._later is None:
             super()._write_rows()
             return
-        first, xml = self._later
-        last = getattr(self, "dim_rowmax")  # noqa: B009  (untyped base class)
+        first, count, xml = self._later
+        lowest = getattr(self, "dim_rowmin")  # noqa: B009  (untyped base class)
+        last = getattr(self, "dim_rowmax")  # noqa: B009
         self.dim_rowmax = first - 1  # xlsxwriter writes the rows above the block
         try:
             super()._write_rows()
@@ -1923,6 +1960,12 @@ class _BulkSheet(_FastSheet):
             self.dim_rowmax = last
         fh: Any = getattr(self, "fh")  # noqa: B009  (untyped base class)
         self.insert = (fh, fh.tell(), xml)
+        if last >= first + count:  # and those below it
+            self.dim_rowmin = first + count
+            try:
+                super()._write_rows()
+            finally:
+                self.dim_rowmin = lowest
 
 
 class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
@@ -1942,7 +1985,7 @@ class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
         return _Packager()
 
 
-def _write_data_sheet(workbook: Any, styles: _Styles, data: _DataRows, hidden: bool) -> None:
+def _write_data_sheet(workbook: Any, styles: _Styles, data: _LaterRows, hidden: bool) -> None:
     sheet = workbook.add_worksheet(DATA_SHEET, worksheet_class=_BulkSheet)
     names = list(C.DATA_LABELS)
     for col, name in enumerate(names):
@@ -1952,7 +1995,7 @@ def _write_data_sheet(workbook: Any, styles: _Styles, data: _DataRows, hidden: b
             _DATA_WIDTHS.get(name, 14),
             data.wrap if name in (C.EXPLANATION, C.COMMENT) else None,
         )
-    sheet.write_rows_later(1, data.count, len(names), data.xml)
+    sheet.write_rows_later(1, data.count, len(names), data.data)
     sheet.add_table(
         0,
         0,
@@ -1975,43 +2018,77 @@ def _write_data_sheet(workbook: Any, styles: _Styles, data: _DataRows, hidden: b
         sheet.hide()
 
 
-class _DataRows:
-    """The Data sheet's rows as deflated XML, made in a forked process where it may fork.
+class _LaterRows:
+    """The Data sheet's rows and the Summary's rows by theme, as deflated XML, made in a
+    forked process where it may fork.
 
     The rows hold their text inline (`t="inlineStr"`), so they depend on nothing the
-    other sheets add (the shared strings); their three formats take their style indices
-    before any other format is used. `xml()` gives the rows, waiting for the process; if
-    it could not be started or failed, they are made here instead. `close()` ends the
-    process if the rows were never asked for.
+    other sheets add (the shared strings); their formats take their style indices before
+    any other format is used. `data()` and `summary()` give the rows, waiting for the
+    process; if it could not be started or failed, they are made here instead. `close()`
+    ends the process if the rows were never asked for.
     """
 
     def __init__(
-        self, styles: _Styles, columns: Mapping[str, list[Any]], register: Register
+        self,
+        styles: _Styles,
+        columns: Mapping[str, list[Any]],
+        register: Register,
+        cells: Mapping[tuple[str, str], _Cell],
     ) -> None:
         self.text = styles(valign="top")
         self.wrap = styles(valign="top", text_wrap=True)
         self.number = styles(valign="top", num_format="#,##0.##")
+        formats = (
+            self.text,
+            self.wrap,
+            self.number,
+            styles(**_SUMMARY_LABEL),
+            styles(**_SUMMARY_NUMBER),
+        )
         self.count = len(next(iter(columns.values()), []))
         self._columns = columns
         self._register = register
-        self._indices = [f._get_xf_index() for f in (self.text, self.wrap, self.number)]
-        self._made: _Segment | None = None
+        self._cells = cells
+        self._indices = [f._get_xf_index() for f in formats]
+        self._made: tuple[_Segment, _Segment] | None = None
         self._child = _Forked.start(self._make)
 
     def _make(self) -> bytes:
-        xml = _data_rows_xml(self._columns, self._register, *self._indices)
-        return _Segment.of(xml, _ZIP_LEVEL, last=False).to_bytes()
+        text, wrap, number, label, count = self._indices
+        data = _data_rows_xml(self._columns, self._register, text, wrap, number)
+        summary = _summary_rows_xml(self._register, self._cells, label, count)
+        first = _Segment.of(data, _ZIP_LEVEL, last=False).to_bytes()
+        second = _Segment.of(summary, _ZIP_LEVEL, last=False).to_bytes()
+        return _PIECE_SIZE.pack(len(first)) + first + second
 
-    def xml(self) -> _Segment:
-        """The rows' XML, deflated, as a segment of the sheet's part."""
+    def _segments(self) -> tuple[_Segment, _Segment]:
         if self._made is None:
             made = self._child.result() if self._child is not None else None
-            self._made = _Segment.from_bytes(made if made is not None else self._make())
+            if made is None:
+                made = self._make()
+            (size,) = _PIECE_SIZE.unpack_from(made)
+            start = _PIECE_SIZE.size
+            self._made = (
+                _Segment.from_bytes(made[start : start + size]),
+                _Segment.from_bytes(made[start + size :]),
+            )
         return self._made
+
+    def data(self) -> _Segment:
+        """The Data rows' XML, deflated, as a segment of the sheet's part."""
+        return self._segments()[0]
+
+    def summary(self) -> _Segment:
+        """The Summary's rows by theme, deflated, as a segment of the sheet's part."""
+        return self._segments()[1]
 
     def close(self) -> None:
         if self._child is not None:
             self._child.close()
+
+
+_PIECE_SIZE = struct.Struct("<Q")
 
 
 class _Forked:
