@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from xlsxwriter.utility import xl_col_to_name
 
 from rag_workbook import __version__
 from rag_workbook import columns as C
@@ -633,7 +634,8 @@ AWKWARD = [
 
 
 def test_data_text_reads_back_as_written(tmp_path: Path) -> None:
-    # The Data rows hold their text inline, not as shared strings: each reader must still
+    # The Data rows hold their one-off text (comments, explanations) inline and their
+    # repeated text (theme, measure, status...) as shared strings: each reader must still
     # get exactly the text (edge spaces, escapes, look-alike _xHHHH_ codes, new lines).
     register = stockton_register()
     comments = dict(zip((m.measure_id for m in register.measures), AWKWARD, strict=False))
@@ -654,7 +656,18 @@ def test_data_text_reads_back_as_written(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         data = zf.read("xl/worksheets/sheet3.xml").decode()
     body = data[data.index('<row r="2"') :]  # below the header row
-    assert 't="inlineStr"' in body and 't="s"' not in body
+    letter = xl_col_to_name(comment)
+    comments_xml = re.findall(rf'<c r="{letter}\d+"[^>]*[^/]>', body)  # blanks left out
+    assert comments_xml and all('t="inlineStr"' in c for c in comments_xml)
+    themes_xml = re.findall(r'<c r="A\d+"[^>]*[^/]>', body)
+    assert themes_xml and all('t="s"' in c for c in themes_xml)
+    # and the shared strings count every use of them
+    with zipfile.ZipFile(path) as zf:
+        sst = zf.read("xl/sharedStrings.xml").decode()
+        uses = sum(
+            zf.read(n).decode().count('t="s"') for n in zf.namelist() if "worksheets/sheet" in n
+        )
+    assert f'count="{uses}"' in sst
 
 
 def test_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,7 @@ import tempfile
 import textwrap
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -432,7 +433,7 @@ def _build(
     styles = _Styles(workbook)
     # The Data rows (a national collection's largest part) and the Summary's rows by theme
     # are made by a second process while this one writes the other sheets.
-    data = _LaterRows(styles, columns, register, cells)
+    data = _LaterRows(styles, columns, register, cells, workbook.str_table)
     try:
         _write_dashboard_sheet(
             workbook, styles, register, cells, icon_style, show_direction, options
@@ -2022,11 +2023,13 @@ class _LaterRows:
     """The Data sheet's rows and the Summary's rows by theme, as deflated XML, made in a
     forked process where it may fork.
 
-    The rows hold their text inline (`t="inlineStr"`), so they depend on nothing the
-    other sheets add (the shared strings); their formats take their style indices before
-    any other format is used. `data()` and `summary()` give the rows, waiting for the
-    process; if it could not be started or failed, they are made here instead. `close()`
-    ends the process if the rows were never asked for.
+    The Data columns that repeat a few texts (theme, measure, quarter, status, lead...)
+    take their shared-string indices here, before any other sheet adds a string; the
+    rest of the text is held inline (`t="inlineStr"`), so the rows depend on nothing the
+    other sheets add. Their formats take their style indices before any other format is
+    used. `data()` and `summary()` give the rows, waiting for the process; if it could not
+    be started or failed, they are made here instead. `close()` ends the process if the
+    rows were never asked for.
     """
 
     def __init__(
@@ -2035,6 +2038,7 @@ class _LaterRows:
         columns: Mapping[str, list[Any]],
         register: Register,
         cells: Mapping[tuple[str, str], _Cell],
+        strings: Any,
     ) -> None:
         self.text = styles(valign="top")
         self.wrap = styles(valign="top", text_wrap=True)
@@ -2051,12 +2055,13 @@ class _LaterRows:
         self._register = register
         self._cells = cells
         self._indices = [f._get_xf_index() for f in formats]
+        self._shared = _share_data_texts(columns, strings)
         self._made: tuple[_Segment, _Segment] | None = None
         self._child = _Forked.start(self._make)
 
     def _make(self) -> bytes:
         text, wrap, number, label, count = self._indices
-        data = _data_rows_xml(self._columns, self._register, text, wrap, number)
+        data = _data_rows_xml(self._columns, self._register, text, wrap, number, self._shared)
         summary = _summary_rows_xml(self._register, self._cells, label, count)
         first = _Segment.of(data, _ZIP_LEVEL, last=False).to_bytes()
         second = _Segment.of(summary, _ZIP_LEVEL, last=False).to_bytes()
@@ -2169,26 +2174,84 @@ class _Forked:
             return -1
 
 
+# The Data columns whose texts repeat (a few hundred kinds over 25,000 rows at national
+# scale) and so go to the shared strings; the others (explanation, comment, source,
+# override reason) are nearly all different and are held inline.
+_DATA_SHARED = frozenset(
+    {
+        C.THEME,
+        C.MEASURE_ID,
+        C.MEASURE_TEXT,
+        C.QUARTER,
+        C.STATUS,
+        C.LEAD,
+        C.POLARITY,
+        C.BASIS,
+        C.IS_OVERRIDE,
+        C.DIRECTION,
+        C.REASON,
+        C.SUBMITTED,
+    }
+)
+
+
+def _data_text(name: str) -> Callable[[Any], str]:
+    """How a Data column's cell becomes its text."""
+    if name == C.IS_OVERRIDE:
+        return lambda v: "Yes" if _flag(v) else "No"
+    return clean_text
+
+
+class _SharedTexts(NamedTuple):
+    """The `_DATA_SHARED` columns as their cells' texts, and each text's shared-string index."""
+
+    texts: dict[str, list[str]]
+    indices: dict[str, dict[str, int]]
+
+
+def _share_data_texts(columns: Mapping[str, list[Any]], strings: Any) -> _SharedTexts:
+    """The `_DATA_SHARED` columns' texts, each added to the workbook's string table
+    (xlsxwriter's SharedStringTable) with every use counted."""
+    index = strings._get_shared_string_index  # counts one use of the text
+    texts: dict[str, list[str]] = {}
+    indices: dict[str, dict[str, int]] = {}
+    for name in C.DATA_LABELS:
+        if name not in _DATA_SHARED:
+            continue
+        texts[name] = column = _per_value(columns[name], _data_text(name))
+        indices[name] = found = {}
+        for text, uses in Counter(column).items():
+            if text:
+                found[text] = index(text)
+                strings.count += uses - 1
+    return _SharedTexts(texts, indices)
+
+
 def _data_rows_xml(
-    columns: Mapping[str, list[Any]], register: Register, text: int, wrap: int, number: int
+    columns: Mapping[str, list[Any]],
+    register: Register,
+    text: int,
+    wrap: int,
+    number: int,
+    shared: _SharedTexts,
 ) -> bytes:
-    """The Data sheet's rows from row 2 as `<row>` XML, in register order, text inline."""
+    """The Data sheet's rows from row 2 as `<row>` XML, in register order: the `shared`
+    columns' texts as shared strings, the others inline."""
     names = list(C.DATA_LABELS)
-    converted: dict[str, list[str | float | None]] = {}
+    converted: dict[str, list[Any]] = {}
     for name in names:
         if name in (C.VALUE, C.TARGET):
             converted[name] = [_number(v) for v in columns[name]]
-        elif name == C.IS_OVERRIDE:
-            converted[name] = _per_value(columns[name], lambda v: "Yes" if _flag(v) else "No")
+        elif name in shared.texts:
+            converted[name] = shared.texts[name]
         else:
-            converted[name] = _per_value(columns[name], clean_text)
+            converted[name] = _per_value(columns[name], _data_text(name))
     # Rows in register order, then measure ID, then quarter (a stable sort, as before).
     order = {m.measure_id: i for i, m in enumerate(register.measures)}
     quarters = {q: i for i, q in enumerate(QUARTERS)}
-    ids = _per_value(columns[C.MEASURE_ID], clean_text)
     keys = [
         (order.get(mid, len(order)), mid, quarters.get(quarter, len(quarters)))
-        for mid, quarter in zip(ids, _per_value(columns[C.QUARTER], clean_text), strict=True)
+        for mid, quarter in zip(converted[C.MEASURE_ID], converted[C.QUARTER], strict=True)
     ]
     sequence = sorted(range(len(keys)), key=keys.__getitem__)
     if sequence == list(range(len(sequence))):  # as the merge gives them
@@ -2208,10 +2271,16 @@ def _data_rows_xml(
             continue
         xf = f' s="{wrap if name in (C.EXPLANATION, C.COMMENT) else text}"'
         blank = f"{xf}/>"
-        made = {
-            v: f'{xf} t="inlineStr"><is>{_text_element(str(v))}</is></c>' if v else blank
-            for v in dict.fromkeys(col)
-        }
+        indices = shared.indices.get(name)
+        if indices is not None:
+            made = {
+                v: f'{xf} t="s"><v>{indices[v]}</v></c>' if v else blank for v in dict.fromkeys(col)
+            }
+        else:
+            made = {
+                v: f'{xf} t="inlineStr"><is>{_text_element(str(v))}</is></c>' if v else blank
+                for v in dict.fromkeys(col)
+            }
         tails.append(list(map(made.__getitem__, col)))
     letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(len(tails))]
     template = (
