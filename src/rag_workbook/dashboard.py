@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast
 
 import xlsxwriter
 import xlsxwriter.comments
@@ -1306,6 +1306,13 @@ def _gf2_square(matrix: Sequence[int]) -> list[int]:
     return [_gf2_times(matrix, row) for row in matrix]
 
 
+class _Around(NamedTuple):
+    """A part deflated in the two pieces around its inserted segment."""
+
+    head: _Segment
+    tail: _Segment
+
+
 class _Deflater:
     """Zip parts deflated on a worker thread, laid out as zipfile lays them out.
 
@@ -1347,29 +1354,42 @@ class _Deflater:
 
     def _deflate(
         self, data: Any, insert: tuple[int, Callable[[], _Segment]] | None = None
-    ) -> tuple[int, int, bytes]:
+    ) -> tuple[int, int, bytes] | _Around:
+        """The part deflated as (crc, length, packed); for a part with an insert, the
+        pieces before and after it, which `_joined` puts around the inserted segment
+        (so that this thread goes on with the next parts while the segment is made)."""
         payload = data.getvalue()
         if insert is not None:
             # Deflate streams put end to end make one, when all but the last end on a
             # byte (a sync flush) and none refers back past its own start.
-            offset, segment = insert
+            offset, _ = insert
             head = _Segment.of(payload[:offset].encode("utf-8"), self.level, last=False)
             tail = _Segment.of(payload[offset:].encode("utf-8"), self.level, last=True)
-            return head.then(segment()).then(tail)  # (crc, length, packed), as below
+            return _Around(head, tail)
         if not isinstance(payload, bytes):
             payload = payload.encode("utf-8")
         packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
         packed = packer.compress(payload) + packer.flush()
         return zlib.crc32(payload), len(payload), packed
 
+    @staticmethod
+    def _joined(
+        deflated: tuple[int, int, bytes] | _Around,
+        insert: tuple[int, Callable[[], _Segment]] | None,
+    ) -> tuple[int, int, bytes]:
+        if isinstance(deflated, _Around) and insert is not None:
+            return deflated.head.then(insert[1]()).then(deflated.tail)  # (crc, length, packed)
+        return cast("tuple[int, int, bytes]", deflated)
+
     def archive(self) -> bytes:
         out: list[bytes] = []
         central: list[bytes] = []
         offset = 0
         for name, data, is_binary, size, insert, future in self.parts:
-            crc, length, packed = future.result()
+            deflated = future.result()
             if not is_binary and data.tell() != size:  # written to after it was handed over
-                crc, length, packed = self._deflate(data, insert)
+                deflated = self._deflate(data, insert)
+            crc, length, packed = self._joined(deflated, insert)
             encoded = name.encode("ascii") if name.isascii() else name.encode("utf-8")
             flags = 0 if name.isascii() else 0x800
             if max(length, len(packed), offset) >= 0xFFFFFFFF:
