@@ -542,6 +542,8 @@ def _parse_date(text: str) -> datetime | None:
 def _lines(text: str, width: float) -> int:
     """Lines `text` takes when wrapped in a column `width` characters wide (Arial 10)."""
     per_line = max(1, int(width * 1.3) - 2)
+    if len(text) <= per_line and "\n" not in text and "\t" not in text:
+        return 1  # the usual measure text or comment: one line, as below
     return sum(
         # A line that fits without tabs (which textwrap expands) is one line.
         1 if len(part) <= per_line and "\t" not in part else _wrapped_lines(part, per_line)
