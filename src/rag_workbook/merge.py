@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 from rag_workbook import columns as c
 from rag_workbook.gcpause import collector_paused
 from rag_workbook.layout import NO_VALUE_WORDS
-from rag_workbook.model import QUARTERS, CellValue, Register, ReturnData, RowNotes, Severity
+from rag_workbook.model import (
+    QUARTER_INDEX,
+    QUARTERS,
+    CellValue,
+    Register,
+    ReturnData,
+    RowNotes,
+    Severity,
+)
 from rag_workbook.report import Issue, Report
 
 if TYPE_CHECKING:
@@ -269,10 +277,7 @@ def _latest_comment(
 
 
 def _quarter_index(quarter: str) -> int:
-    return _QUARTER_AT.get(quarter, -1)
-
-
-_QUARTER_AT = {quarter: i for i, quarter in enumerate(QUARTERS)}
+    return QUARTER_INDEX.get(quarter, -1)
 
 
 def _source(found: tuple[CellValue, ReturnData]) -> str:
@@ -353,7 +358,7 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         usable.append(data)
 
     known = {m.measure_id for m in register.measures}
-    quarter_at = _QUARTER_AT
+    quarter_at = QUARTER_INDEX
     winner: dict[tuple[str, str], tuple[CellValue, ReturnData]] = {}
     notes: dict[tuple[str, str], tuple[RowNotes, ReturnData]] = {}
     covered: set[str] = set()

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 QUARTERS: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
+# Each quarter's position in QUARTERS, for look-ups over a national collection's rows.
+QUARTER_INDEX: dict[str, int] = {quarter: i for i, quarter in enumerate(QUARTERS)}
 
 
 class Status(StrEnum):

@@ -37,6 +37,7 @@ import numpy.typing as npt
 from rag_workbook import columns as col
 from rag_workbook import layout
 from rag_workbook.model import (
+    QUARTER_INDEX,
     QUARTERS,
     Basis,
     Direction,
@@ -420,7 +421,7 @@ def rate_columns(
     """
     position = {m.measure_id: i for i, m in enumerate(register.measures)}
     midx = _indices(position, columns[col.MEASURE_ID], len(register.measures))
-    qidx = _indices(_QUARTER_AT, columns[col.QUARTER], -1)
+    qidx = _indices(QUARTER_INDEX, columns[col.QUARTER], -1)
     dues = columns[col.DUE]
     due: BoolArray = (
         np.array(dues, dtype=bool)
@@ -480,9 +481,6 @@ def _as_series(added: Mapping[str, npt.NDArray[Any]], index: pd.Index) -> dict[s
         else values
         for name, values in added.items()
     }
-
-
-_QUARTER_AT = {quarter: i for i, quarter in enumerate(QUARTERS)}
 
 
 def _indices(table: Mapping[Any, int], keys: Sequence[Any], missing: int) -> IntArray:
