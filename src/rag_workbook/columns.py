@@ -83,3 +83,21 @@ def is_missing(value: object) -> bool:
         return value != value  # NaN
     kind = type(value)
     return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
+
+
+# What Excel may take for the start of a formula when a user edits a cell (F2, Enter): "=",
+# "+", "-" or "@", alone or after tabs, line breaks or spaces.
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def looks_like_formula(text: str) -> bool:
+    """True when Excel could turn this text into a formula once a user edits its cell, so it
+    must be written with the quote prefix (Excel's "text, not a formula" mark).
+
+    Example:
+        >>> looks_like_formula("=cmd|' /C calc'!A0"), looks_like_formula("\\t@SUM(1)")
+        (True, True)
+        >>> looks_like_formula("-20% on baseline"), looks_like_formula("about 700")
+        (True, False)
+    """
+    return text.lstrip("\t\r\n ").startswith(_FORMULA_STARTS)
