@@ -3,20 +3,80 @@
 Input: an `.xlsx` file. Output: a PDF of its visible sheets, and PNG pictures of PDF pages
 for tests and the README. Each LibreOffice run gets a private user profile in a temporary
 folder, so parallel runs (and a LibreOffice the analyst has open) do not clash.
+
+The PDF is tagged and declares PDF/UA (ISO 14289-1) conformance, as far as LibreOffice
+(7.4 or newer reads the JSON filter options used here) can make it, for publishing under
+the accessibility regulations. Its title is the workbook's title (File > Properties,
+`docProps/core.xml`); its language (the catalog's /Lang) is the locale setting of
+LibreOffice's profile, which the private profile sets to `language` (en-GB by default):
+LibreOffice does not take it from the workbook (`dc:language` is ignored).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from rag_workbook.errors import RagWorkbookError
 
 
 class RenderError(RagWorkbookError, RuntimeError):
     """LibreOffice or pdftoppm is missing, failed or took too long."""
+
+
+PDF_LANGUAGE = "en-GB"  # the language the PDF declares (/Lang): British English
+
+# calc_pdf_Export's options: tagged (structure for screen readers), PDF/UA, and no cell
+# notes as PDF annotations (LibreOffice writes their pop-ups with an empty rectangle, which
+# PDF readers reject; the explanations are printed on the page instead).
+_PDF_OPTIONS = {"UseTaggedPDF": True, "PDFUACompliance": True, "ExportNotes": False}
+
+
+def pdf_filter(*, tagged: bool = True) -> str:
+    """The `--convert-to` argument for LibreOffice's Calc PDF export.
+
+    Args:
+        tagged: a tagged PDF/UA export (True) or LibreOffice's plain PDF (False).
+
+    Returns:
+        `pdf:calc_pdf_Export:{...}` with the filter options as LibreOffice's JSON
+        (`{"Name": {"type": "boolean", "value": "true"}, ...}`), or `pdf` when untagged.
+
+    Example:
+        >>> pdf_filter()[:38]
+        'pdf:calc_pdf_Export:{"UseTaggedPDF": {'
+    """
+    if not tagged:
+        return "pdf"
+    options = {
+        name: {"type": "boolean", "value": "true" if value else "false"}
+        for name, value in _PDF_OPTIONS.items()
+    }
+    return "pdf:calc_pdf_Export:" + json.dumps(options)
+
+
+def _write_profile(profile: Path, language: str) -> None:
+    """A fresh user profile whose locale setting (Tools > Options > Languages) is `language`:
+    LibreOffice's PDF export declares that locale as the document's language."""
+    user = profile / "user"
+    user.mkdir(parents=True)
+    tag = escape(language)
+    (user / "registrymodifications.xcu").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        '<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" '
+        f'oor:op="fuse"><value>{tag}</value></prop></item>\n'
+        '<item oor:path="/org.openoffice.Office.Linguistic/General"><prop '
+        f'oor:name="DefaultLocale" oor:op="fuse"><value>{tag}</value></prop></item>\n'
+        "</oor:items>\n",
+        encoding="utf-8",
+    )
 
 
 def find_soffice() -> str | None:
@@ -34,13 +94,25 @@ def find_soffice() -> str | None:
     return str(mac) if mac.exists() else None
 
 
-def convert_to_pdf(xlsx: Path, pdf: Path, *, timeout: float = 120) -> Path:
+def convert_to_pdf(
+    xlsx: Path,
+    pdf: Path,
+    *,
+    timeout: float = 120,
+    tagged: bool = True,
+    language: str = PDF_LANGUAGE,
+) -> Path:
     """Convert a workbook to PDF with headless LibreOffice (every visible sheet is printed).
+
+    The PDF is tagged (PDF/UA where LibreOffice can), titled with the workbook's title and
+    declares `language`.
 
     Args:
         xlsx: the workbook to convert.
         pdf: the PDF to write (replaced if it exists).
         timeout: seconds to wait for LibreOffice.
+        tagged: write a tagged PDF/UA (True) or LibreOffice's plain PDF (False).
+        language: the document language the PDF declares (a BCP 47 tag such as "en-GB").
 
     Returns:
         `pdf`.
@@ -64,6 +136,7 @@ def convert_to_pdf(xlsx: Path, pdf: Path, *, timeout: float = 120) -> Path:
         profile = Path(tmp) / "profile"
         outdir = Path(tmp) / "out"
         outdir.mkdir()
+        _write_profile(profile, language)
         command = [
             soffice,
             f"-env:UserInstallation={profile.as_uri()}",
@@ -71,7 +144,7 @@ def convert_to_pdf(xlsx: Path, pdf: Path, *, timeout: float = 120) -> Path:
             "--norestore",
             "--nolockcheck",
             "--convert-to",
-            "pdf",
+            pdf_filter(tagged=tagged),
             "--outdir",
             str(outdir),
             str(xlsx.resolve()),
