@@ -56,7 +56,7 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
             "Reduce ASB incidents",
             "count",
             8000,
-            7600,
+            "Q1: 1,900\nQ2: 3,800\nQ3: 5,700\nQ4: 7,600",  # year to date, by quarter
             12,
             None,
             None,
@@ -84,7 +84,7 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
             "Repeat victims of ASB",
             "count",
             300,
-            280,
+            "Q1: 70\nQ2: 140\nQ3: 210\nQ4: 280",
             None,
             None,
             None,

@@ -12,7 +12,12 @@ Excel refuses array constants in custom validation formulas, so a list of no-dat
 cannot be allowed there. With a warning the lead may still type `n/a` or `-` (Excel asks
 once, "Continue?"), and the reader treats those words as "no value" with the text kept as
 the reason. Every text from the register or from `values`/`notes` is written with
-`write_string`, so nothing ever becomes a formula.
+`write_string`, so nothing ever becomes a formula, and a text Excel could take for a
+formula once a lead edits its cell (`=...`, `-...`) carries the quote prefix.
+
+The form is set in Arial (Liberation Sans, of the same widths, where LibreOffice has no
+Arial), so the column widths and row heights computed here hold in Excel and LibreOffice:
+no label is clipped and no wrapped text runs into the next row.
 """
 
 from __future__ import annotations
@@ -20,33 +25,145 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 
 from rag_workbook import __version__, layout
+from rag_workbook.columns import looks_like_formula
 from rag_workbook.errors import OutputError
-from rag_workbook.model import QUARTERS, Measure, Register, RowNotes, Status, TargetForm
+from rag_workbook.model import (
+    QUARTERS,
+    Basis,
+    Measure,
+    Polarity,
+    Register,
+    RowNotes,
+    Status,
+    TargetForm,
+)
 from rag_workbook.output import write_atomic
+from rag_workbook.rag import format_number, quarter_targets
 
 _STATUS_CHOICES = [str(s) for s in Status]
 _FIXED_CREATED = dt.datetime(2000, 1, 1)  # deterministic bytes when no submitted date is given
+_FONT = {"font_name": "Arial", "font_size": 11}
+# The Normal style in Arial 10, whose digit is as wide as Calibri 11's (7 pixels): column
+# widths then mean what xlsxwriter assumes, in Excel and in LibreOffice (which sizes columns
+# by the Normal font and has no Calibri of the same widths, so a Calibri form came out
+# wider than its page there).
+_WORKBOOK_OPTIONS = {
+    "strings_to_numbers": False,
+    "in_memory": True,
+    "default_format_properties": {"font_name": "Arial", "font_size": 10},
+    "default_row_height": 17,
+}
+_LINE_HEIGHT = 14.0  # points a line of Arial 11 takes in a row
+_ROW_PADDING = 4.0  # points above and below the lines of a table row
+_MAX_ROW_HEIGHT = 409.0  # Excel's limit
 _COL_WIDTHS = {
     layout.COL_ID: 7,
-    layout.COL_MEASURE: 48,
-    layout.COL_UNIT: 10,
+    layout.COL_MEASURE: 44,
+    layout.COL_UNIT: 11,
     layout.COL_BASELINE: 10,
-    layout.COL_TARGET: 12,
+    layout.COL_TARGET: 13,
     "Q1": 10,
     "Q2": 10,
     "Q3": 10,
     "Q4": 10,
-    layout.COL_OVERRIDE: 15,
-    layout.COL_OVERRIDE_REASON: 30,
-    layout.COL_COMMENT: 50,
+    layout.COL_OVERRIDE: 12,
+    layout.COL_OVERRIDE_REASON: 26,
+    layout.COL_COMMENT: 40,
 }
+_MAX_TARGET_WIDTH = 20  # a wider per-quarter target wraps
+
+
+@dataclass(frozen=True)
+class _Style:
+    """A cell format, and the same with the quote prefix for text Excel could take for a
+    formula when a lead edits its cell."""
+
+    plain: Any
+    quoted: Any
+
+    def pick(self, text: str) -> Any:
+        return self.quoted if looks_like_formula(text) else self.plain
+
+
+def _style(wb: Any, props: Mapping[str, object]) -> _Style:
+    plain = wb.add_format({**_FONT, **props})
+    return _Style(plain, wb.add_format({**_FONT, **props, "quote_prefix": True}))
+
+
+@dataclass(frozen=True)
+class _ReturnStyles:
+    """The formats of the Return sheet."""
+
+    title: _Style
+    label: _Style
+    fixed: _Style
+    editable: _Style
+    date: Any
+    head: Any
+    cell_fixed: _Style
+    cell_num: _Style
+    cell_text: _Style
+
+
+def _return_styles(wb: Any) -> _ReturnStyles:
+    box = {"locked": False, "bg_color": "#FFF9E5", "border": 1}
+    return _ReturnStyles(
+        title=_style(wb, {"bold": True, "font_size": 14}),
+        label=_style(wb, {"bold": True, "locked": True}),
+        fixed=_style(wb, {"locked": True}),
+        editable=_style(wb, box),
+        date=wb.add_format({**_FONT, **box, "num_format": "yyyy-mm-dd"}),
+        head=wb.add_format(
+            {**_FONT, "bold": True, "bg_color": "#D9E1F2", "border": 1}
+            | {"text_wrap": True, "valign": "top"}
+        ),
+        cell_fixed=_style(wb, {"locked": True, "border": 1, "text_wrap": True, "valign": "top"}),
+        cell_num=_style(wb, {**box, "valign": "top"}),
+        cell_text=_style(wb, {**box, "text_wrap": True, "valign": "top"}),
+    )
+
+
+def _chars_per_line(width: float, *, bold: bool = False) -> int:
+    """Characters of Arial 11 (bold: fewer) that fit a column `width` wide, with a margin."""
+    return max(1, int(width * (0.9 if bold else 1.0)) - 1)
+
+
+def _lines(text: str, width: float, *, bold: bool = False) -> int:
+    """Lines `text` takes wrapped at word breaks in a column `width` wide (at least 1)."""
+    per_line = _chars_per_line(width, bold=bold)
+    total = 0
+    for part in text.split("\n"):
+        lines, used = 1, 0
+        for word in part.split():
+            # A word longer than a line is broken across lines.
+            size = len(word)
+            if used and used + 1 + size > per_line:
+                lines, used = lines + 1, 0
+            if used:
+                used += 1
+            while size > per_line:
+                lines, size = lines + 1, size - per_line
+            used += size
+        total += lines
+    return max(1, total)
+
+
+def _text_width(text: str, *, bold: bool = False) -> float:
+    """The narrowest column width in which `text` takes one line."""
+    longest = max((len(line) for line in text.split("\n")), default=0)
+    return (longest + 1) / (0.9 if bold else 1.0) + 1
+
+
+def _row_height(lines: int) -> float:
+    return min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * lines + _ROW_PADDING)
 
 
 def _theme_measures(register: Register, theme: str) -> tuple[Measure, ...]:
@@ -66,24 +183,48 @@ def _parse_date(text: str) -> dt.datetime | None:
     return value.replace(tzinfo=None)
 
 
-def _target_cell(measure: Measure) -> float | str | None:
+def _change_text(change: float) -> str:
+    """A % change target in words: '5% below baseline' rather than '-5%', which a reader
+    may take for a minus sign lost and Excel for a formula."""
+    if change == 0:
+        return "the baseline"
+    side = "below" if change < 0 else "above"
+    return f"{format_number(abs(change))}% {side} baseline"
+
+
+def _target_cell(
+    measure: Measure, targets: tuple[float, float, float, float] | None
+) -> float | str | None:
+    """What the Target column shows: for a Cumulative measure the year-to-date figure due
+    by the end of each quarter ('Q1: 123.5' ... 'Q4: 494', one line each), as `rag`
+    profiles it; for a Snapshot measure its target (a % change also as the number)."""
+    unit = "%" if measure.unit.strip() == "%" else ""
+    if measure.basis is Basis.CUMULATIVE and targets is not None:
+        return "\n".join(
+            f"{q}: {format_number(t)}{unit}" for q, t in zip(QUARTERS, targets, strict=True)
+        )
     if measure.target is None:
         return None
     if measure.target_form == TargetForm.PERCENT_CHANGE:
-        return f"{measure.target:+g}% on baseline"
+        change = _change_text(measure.target)
+        if targets is None or measure.polarity is Polarity.MAINTAIN:
+            return change
+        return f"{format_number(targets[3])}{unit} ({change})"
     return measure.target
 
 
-def _write_any(ws: Any, row: int, col: int, value: float | str | None, fmt: Any) -> None:
-    """Numbers as numbers, everything else as literal text (never a formula)."""
+def _write_any(ws: Any, row: int, col: int, value: float | str | None, style: _Style) -> None:
+    """Numbers as numbers, everything else as literal text (never a formula, and with the
+    quote prefix where Excel could take it for one)."""
     if value is None or value == "":
-        ws.write_blank(row, col, None, fmt)
+        ws.write_blank(row, col, None, style.plain)
     elif isinstance(value, bool):
-        ws.write_string(row, col, str(value), fmt)
+        ws.write_string(row, col, str(value), style.plain)
     elif isinstance(value, (int, float)):
-        ws.write_number(row, col, float(value), fmt)
+        ws.write_number(row, col, float(value), style.plain)
     else:
-        ws.write_string(row, col, str(value), fmt)
+        text = str(value)
+        ws.write_string(row, col, text, style.pick(text))
 
 
 def write_return(
@@ -130,7 +271,7 @@ def write_return(
     submitted_at = _parse_date(submitted) if submitted else None
     buffer = io.BytesIO()
     try:
-        wb = xlsxwriter.Workbook(buffer, {"strings_to_numbers": False, "in_memory": True})
+        wb = xlsxwriter.Workbook(buffer, _WORKBOOK_OPTIONS)
         wb.set_properties(
             {
                 "title": f"{settings.partnership} {theme} return {settings.year}".strip(),
@@ -164,41 +305,46 @@ def _write_return_sheet(
     quarter: str,
     submitted_at: dt.datetime | None,
 ) -> None:
-    settings = register.settings
     ws = wb.add_worksheet(layout.RETURN_SHEET)
-    title = wb.add_format({"bold": True, "font_size": 14})
-    label = wb.add_format({"bold": True, "locked": True})
-    fixed = wb.add_format({"locked": True})
-    editable = wb.add_format({"locked": False, "bg_color": "#FFF9E5", "border": 1})
-    date_fmt = wb.add_format(
-        {"locked": False, "bg_color": "#FFF9E5", "border": 1, "num_format": "yyyy-mm-dd"}
-    )
-    head = wb.add_format(
-        {"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"}
-    )
-    cell_fixed = wb.add_format({"locked": True, "border": 1, "text_wrap": True, "valign": "top"})
-    cell_num = wb.add_format({"locked": False, "border": 1, "bg_color": "#FFF9E5", "valign": "top"})
-    cell_text = wb.add_format(
-        {"locked": False, "border": 1, "bg_color": "#FFF9E5", "text_wrap": True, "valign": "top"}
-    )
-
-    ws.write_string(0, 0, f"{settings.partnership}: {theme} performance return".strip(), title)
-    header_values: dict[str, str] = {
+    styles = _return_styles(wb)
+    settings = register.settings
+    title = f"{settings.partnership}: {theme} performance return".strip()
+    ws.write_string(0, 0, title, styles.title.pick(title))
+    ws.set_row(0, 21)
+    header_values = {
         "Partnership": settings.partnership,
         "Theme": theme,
         "Lead": _theme_lead(measures),
         "Year": settings.year,
         "Quarter": quarter,
-        "Submitted": "",
     }
+    _write_header_block(ws, styles, header_values, submitted_at)
+    targets = quarter_targets(register)
+    rows = [_row_cells(m, targets.get(m.measure_id), values, notes) for m in measures]
+    widths = _column_widths(rows)
+    _write_table(ws, styles, rows, widths)
+    first = layout.TABLE_HEADER_ROW + 1
+    last = first + len(measures) - 1
+    _add_table_validations(ws, first, last)
+    _finish_return_sheet(ws, last)
+
+
+def _write_header_block(
+    ws: Any,
+    styles: _ReturnStyles,
+    header_values: Mapping[str, str],
+    submitted_at: dt.datetime | None,
+) -> None:
+    """Labels in column A, values in column B: the partnership's, and the lead's two boxes
+    (the Quarter reported and the Submitted date)."""
     for offset, name in enumerate(layout.HEADER_LABELS):
         row = layout.HEADER_FIRST_ROW + offset
-        ws.write_string(row, 0, name, label)
+        ws.write_string(row, 0, name, styles.label.plain)
         if name == "Submitted":
             if submitted_at is not None:
-                ws.write_datetime(row, 1, submitted_at, date_fmt)
+                ws.write_datetime(row, 1, submitted_at, styles.date)
             else:
-                ws.write_blank(row, 1, None, date_fmt)
+                ws.write_blank(row, 1, None, styles.date)
             ws.data_validation(
                 row,
                 1,
@@ -214,7 +360,7 @@ def _write_return_sheet(
                 },
             )
         elif name == "Quarter":
-            _write_any(ws, row, 1, header_values[name], editable)
+            _write_any(ws, row, 1, header_values[name], styles.editable)
             ws.data_validation(
                 row,
                 1,
@@ -228,43 +374,86 @@ def _write_return_sheet(
                 },
             )
         else:
-            _write_any(ws, row, 1, header_values[name], fixed)
+            _write_any(ws, row, 1, header_values[name], styles.fixed)
 
+
+def _row_cells(
+    measure: Measure,
+    targets: tuple[float, float, float, float] | None,
+    values: Mapping[tuple[str, str], float | str],
+    notes: Mapping[str, RowNotes],
+) -> dict[str, float | str | None]:
+    """One measure's table row: column label -> what its cell holds."""
+    note = notes.get(measure.measure_id)
+    cells: dict[str, float | str | None] = {
+        layout.COL_ID: measure.measure_id,
+        layout.COL_MEASURE: measure.text,
+        layout.COL_UNIT: measure.unit,
+        layout.COL_BASELINE: measure.baseline,
+        layout.COL_TARGET: _target_cell(measure, targets),
+    }
+    for q in QUARTERS:
+        cells[q] = values.get((measure.measure_id, q))
+    cells[layout.COL_OVERRIDE] = str(note.override) if note and note.override else ""
+    cells[layout.COL_OVERRIDE_REASON] = note.override_reason if note else ""
+    cells[layout.COL_COMMENT] = note.comment if note else ""
+    return cells
+
+
+def _column_widths(rows: Sequence[Mapping[str, float | str | None]]) -> dict[str, float]:
+    """The table's column widths: column A also holds the header block's bold labels; the
+    Target column widens (up to a limit) to its longest line, so the per-quarter targets
+    take one line each."""
+    widths: dict[str, float] = {name: float(_COL_WIDTHS[name]) for name in layout.TABLE_COLUMNS}
+    labels = max(_text_width(label, bold=True) for label in layout.HEADER_LABELS)
+    widths[layout.COL_ID] = max(widths[layout.COL_ID], labels)
+    for row in rows:
+        target = row[layout.COL_TARGET]
+        if isinstance(target, str):
+            need = min(_MAX_TARGET_WIDTH, _text_width(target))
+            widths[layout.COL_TARGET] = max(widths[layout.COL_TARGET], need)
+    return widths
+
+
+def _write_table(
+    ws: Any,
+    styles: _ReturnStyles,
+    rows: Sequence[Mapping[str, float | str | None]],
+    widths: Mapping[str, float],
+) -> None:
+    """The header row and one row per measure, each row as tall as its longest text."""
     hrow = layout.TABLE_HEADER_ROW
+    header_lines = 1
+    for col, name in enumerate(layout.TABLE_COLUMNS):
+        ws.write_string(hrow, col, name, styles.head)
+        ws.set_column(col, col, widths[name])
+        header_lines = max(header_lines, _lines(name, widths[name], bold=True))
+    ws.set_row(hrow, _row_height(header_lines))
+    locked = {layout.COL_ID, layout.COL_MEASURE, layout.COL_UNIT, layout.COL_BASELINE}
+    locked.add(layout.COL_TARGET)
+    for i, cells in enumerate(rows):
+        row = hrow + 1 + i
+        lines = 1
+        for col, name in enumerate(layout.TABLE_COLUMNS):
+            value = cells[name]
+            style = styles.cell_fixed if name in locked else styles.cell_text
+            if name in QUARTERS:
+                style = styles.cell_num
+            _write_any(ws, row, col, value, style)
+            if isinstance(value, str):
+                lines = max(lines, _lines(value, widths[name]))
+        ws.set_row(row, _row_height(lines))
+
+
+def _add_table_validations(ws: Any, first: int, last: int) -> None:
+    """Numbers in the quarter cells (a warning: no-data words stay possible), a status in
+    the override cells."""
     cols = {name: i for i, name in enumerate(layout.TABLE_COLUMNS)}
-    for name, col in cols.items():
-        ws.write_string(hrow, col, name, head)
-        ws.set_column(col, col, _COL_WIDTHS.get(name, 12))
-
-    first = hrow + 1
-    for i, m in enumerate(measures):
-        row = first + i
-        _write_any(ws, row, cols[layout.COL_ID], m.measure_id, cell_fixed)
-        _write_any(ws, row, cols[layout.COL_MEASURE], m.text, cell_fixed)
-        _write_any(ws, row, cols[layout.COL_UNIT], m.unit, cell_fixed)
-        _write_any(ws, row, cols[layout.COL_BASELINE], m.baseline, cell_fixed)
-        _write_any(ws, row, cols[layout.COL_TARGET], _target_cell(m), cell_fixed)
-        for q in QUARTERS:
-            _write_any(ws, row, cols[q], values.get((m.measure_id, q)), cell_num)
-        note = notes.get(m.measure_id)
-        override = str(note.override) if note and note.override else ""
-        _write_any(ws, row, cols[layout.COL_OVERRIDE], override, cell_text)
-        _write_any(
-            ws,
-            row,
-            cols[layout.COL_OVERRIDE_REASON],
-            note.override_reason if note else "",
-            cell_text,
-        )
-        _write_any(ws, row, cols[layout.COL_COMMENT], note.comment if note else "", cell_text)
-
-    last = first + len(measures) - 1
-    q1, q4 = cols["Q1"], cols["Q4"]
     ws.data_validation(
         first,
-        q1,
+        cols["Q1"],
         last,
-        q4,
+        cols["Q4"],
         {
             "validate": "decimal",
             "criteria": "between",
@@ -292,6 +481,11 @@ def _write_return_sheet(
             "input_message": "Only if the calculated status is wrong; give a reason.",
         },
     )
+
+
+def _finish_return_sheet(ws: Any, last: int) -> None:
+    """Protection, frozen panes and the print setup of the Return sheet."""
+    hrow = layout.TABLE_HEADER_ROW
     # Protection without a password: leads cannot break the table by accident, the
     # analyst can still unprotect it.
     ws.protect(
@@ -303,7 +497,7 @@ def _write_return_sheet(
             "select_unlocked_cells": True,
         },
     )
-    ws.freeze_panes(first, cols[layout.COL_MEASURE] + 1)
+    ws.freeze_panes(hrow + 1, layout.TABLE_COLUMNS.index(layout.COL_MEASURE) + 1)
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)
@@ -315,9 +509,10 @@ def _write_return_sheet(
 
 def _write_instructions(wb: Any, register: Register, theme: str) -> None:
     ws = wb.add_worksheet(layout.INSTRUCTIONS_SHEET)
-    bold = wb.add_format({"bold": True, "font_size": 13})
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-    ws.set_column(0, 0, 100)
+    bold = _style(wb, {"bold": True, "font_size": 13})
+    wrap = _style(wb, {"text_wrap": True, "valign": "top"})
+    width = 90
+    ws.set_column(0, 0, width)
     settings = register.settings
     deadline = ""
     for key, val in settings.extra.items():
@@ -338,14 +533,22 @@ def _write_instructions(wb: Any, register: Register, theme: str) -> None:
         "6. Grey columns (ID, measure, unit, baseline, target) are locked. Do not add, move or "
         "delete rows or columns; keep the sheet names.",
         "7. Save the file (any name, .xlsx preferred) and send it back to the analyst.",
+        "",
+        "Target: for a year-to-date (Cumulative) measure, the year-to-date figure due by the "
+        "end of each quarter (Q1: ... Q4: the annual target); for any other measure, the value "
+        "to reach.",
     ]
     if deadline:
         lines.append("")
         lines.append(f"Deadline: {deadline}")
-    ws.write_string(0, 0, lines[0], bold)
+    ws.write_string(0, 0, lines[0], bold.pick(lines[0]))
+    ws.set_row(0, 20)
     for i, text in enumerate(lines[1:], start=1):
         if text:
-            ws.write_string(i, 0, text, wrap)
+            ws.write_string(i, 0, text, wrap.pick(text))
+            ws.set_row(i, _row_height(_lines(text, width)))
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
 
 
 def _write_meta(wb: Any, register: Register, theme: str, measures: tuple[Measure, ...]) -> None:
@@ -360,9 +563,11 @@ def _write_meta(wb: Any, register: Register, theme: str, measures: tuple[Measure
         "fingerprint": register.fingerprint,
         "measures": ",".join(m.measure_id for m in measures),
     }
+    quoted = wb.add_format({"quote_prefix": True})
     for row, key in enumerate(layout.META_KEYS):
         ws.write_string(row, 0, key)
-        ws.write_string(row, 1, meta.get(key, ""))
+        value = meta.get(key, "")
+        ws.write_string(row, 1, value, quoted if looks_like_formula(value) else None)
     ws.hide()
     # Also as document properties, which the reader finds without parsing the sheet
     # (a twelfth of reading a return, issue 6); the sheet stays for older readers.

@@ -54,7 +54,7 @@ from rag_workbook.report import Issue, Report
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["apply_rag", "format_number", "rate_columns", "rated_frame"]
+__all__ = ["apply_rag", "format_number", "quarter_targets", "rate_columns", "rated_frame"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -162,6 +162,10 @@ class _Rules:
             self.band_pct,
         )
         self.reference[-1], self.blocker[-1] = np.nan, _OK
+        # Per (measure, quarter): the profile share the value is judged at (1 for Snapshot),
+        # and the figure it is compared with (NaN where nothing to judge by).
+        self.share: FloatArray = np.where(self.cumulative[:, None], self.profile, 1.0)
+        self.targets: FloatArray = self.reference[:, None] * self.share
 
         # Indexed by polarity code; -1 (not in the register) picks the last entry, "".
         self.polarity_text: ObjArray = _POLARITY_TEXT[self.polarity]
@@ -179,8 +183,7 @@ class _Rules:
     def _middles(self) -> ObjArray:
         """' vs profiled target 100: ' per (measure, quarter); '' where nothing to judge by."""
         size = len(self.polarity)
-        share = np.where(self.cumulative[:, None], self.profile, 1.0)
-        reference = self.reference[:, None] * share
+        share, reference = self.share, self.targets
         # 0 target, 1 baseline; + 2 profiled, + 4 annual (cumulative only); * 2 + unit is %
         what = (self.polarity == 2).astype(np.int64)[:, None] + np.where(
             self.cumulative[:, None], np.where(share >= 1.0, 4, 2), 0
@@ -347,6 +350,31 @@ def _issues(register: Register, blocked_with_value: set[int], blockers: IntArray
             )
         )
     return issues
+
+
+def quarter_targets(register: Register) -> dict[str, tuple[float, float, float, float] | None]:
+    """The figure each quarter's value of each measure is compared with, as `apply_rag`
+    compares it (its Target column).
+
+    Args:
+        register: the measures and how each is judged.
+
+    Returns:
+        Measure ID -> (Q1, Q2, Q3, Q4): for Cumulative measures the annual target (the
+        baseline for Maintain) times the profile share due by the end of the quarter, for
+        Snapshot measures the target itself in every quarter; None when the measure
+        cannot be judged (no target, or a % change target or Maintain rule without a
+        usable baseline).
+
+    Example:
+        >>> quarter_targets(register)["1.1"]  # doctest: +SKIP
+        (123.5, 247.0, 370.5, 494.0)
+    """
+    targets = _Rules(register.measures).targets.tolist()
+    return {
+        m.measure_id: None if math.isnan(row[3]) else (row[0], row[1], row[2], row[3])
+        for m, row in zip(register.measures, targets, strict=False)
+    }
 
 
 def apply_rag(frame: pd.DataFrame, register: Register) -> tuple[pd.DataFrame, Report]:
@@ -549,8 +577,8 @@ def _rate(
 
     polarity = rules.polarity[midx]
     maintain = polarity == 2
-    share = np.where(rules.cumulative[midx], rules.profile[midx, qsafe], 1.0)
-    target = np.where(known, rules.reference[midx] * share, np.nan)
+    share = rules.share[midx, qsafe]
+    target = np.where(known, rules.targets[midx, qsafe], np.nan)
     blocker = rules.blocker[midx]
 
     # --- the rules, vectorised -------------------------------------------------------
