@@ -261,3 +261,11 @@ def test_libreoffice_draws_every_cell_whole_inside_its_cell(form: Path, tmp_path
             value = ws.cell(r, c).value
             got = " ".join(t for *_, t in sorted(drawn.get((mid, name), [])))
             assert got == ("" if value is None else _cell_text(value)), (mid, name)
+
+    # The Instructions page: every line drawn whole, in order, none cut at the page's edge.
+    instructions = openpyxl.load_workbook(form)[layout.INSTRUCTIONS_SHEET]
+    texts = [str(c.value) for c in instructions["A"] if c.value]
+    page = [w for w in _words(pdf, 2) if w[1] < footer_y]
+    assert " ".join(w[4] for w in sorted(page, key=lambda w: (round(w[1]), w[0]))) == " ".join(
+        " ".join(texts).split()
+    )
