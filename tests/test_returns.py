@@ -354,18 +354,26 @@ def test_find_returns(tmp_path: Path) -> None:
     folder = tmp_path / "returns"
     shutil.copytree(FIXTURES / "folder", folder)
     (folder / "~$ASB return.xlsx").write_bytes(b"\x00" * 165)
-    (folder / "sub").mkdir()
+    (folder / "sub" / "late").mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "filled_clean.xlsx", folder / "sub" / "late" / "ASB v2.xlsx")
+    (folder / ".git").mkdir()
+    shutil.copyfile(FIXTURES / "filled_clean.xlsx", folder / ".git" / "old.xlsx")
     late = tmp_path / "late.ods"
     shutil.copyfile(FIXTURES / "libreoffice_resaved.ods", late)
     paths, report = find_returns(
         [folder, str(tmp_path / "*.ods"), tmp_path / "missing.xlsx", str(tmp_path / "*.xlsb")]
     )
+    # Sub-folders are searched; hidden folders, hidden and lock files are named as notes.
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
         "late.ods",
         "returns/ASB return.xlsx",
+        "returns/sub/late/ASB v2.xlsx",
     ]
     assert [(i.code, str(i.severity), Path(i.file).name) for i in report.issues] == [
+        ("file-skipped", "info", ".git"),
+        ("file-skipped", "info", ".hidden_return.xlsx"),
         ("not-a-spreadsheet", "info", "notes.txt"),
+        ("file-skipped", "info", "~$ASB return.xlsx"),
         ("file-not-found", "error", "missing.xlsx"),
         ("file-not-found", "error", "*.xlsb"),
     ]
