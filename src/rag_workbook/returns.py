@@ -841,9 +841,10 @@ def read_return(path: str | Path, register: Register, *, display: str | None = N
 
 
 def _reader_failed(exc: BaseException) -> bool:
-    """Whether a reader raised `exc` for a bad file: python-calamine's own errors and its
-    panics, zip and deflate errors. Anything else is a bug of ours."""
-    if isinstance(exc, (CalamineError, zipfile.BadZipFile, zlib.error)):
+    """Whether a reader raised `exc` for a bad file: python-calamine's own errors, its
+    panics and its I/O errors on the file's bytes in memory ("corrupt deflate stream"),
+    zip and deflate errors. Anything else is a bug of ours."""
+    if isinstance(exc, (CalamineError, OSError, zipfile.BadZipFile, zlib.error)):
         return True
     kind = type(exc)
     return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
