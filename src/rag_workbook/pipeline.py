@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -22,6 +22,8 @@ from rag_workbook.report import Issue, Report
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from rag_workbook.dashboard import InputFile
 
 
 # Modules the stages after reading need (numpy, xlsxwriter: about 0.15 s to import; pandas
@@ -299,58 +301,43 @@ def merge_to_dashboard(
     out_path = Path(out)
     if out_path.exists() and not any(r.readable for r in result.returns if not r.previous):
         # Nothing could be read: the last good dashboard is worth more than a blank one.
-        return RunResult(
-            register=result.register,
-            columns=result.columns,
-            report=result.report,
-            returns=result.returns,
-            quarter=result.quarter,
-            kept=out_path,
-        )
-    from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
+        return replace(result, kept=out_path)
+    from rag_workbook.dashboard import InputFile, write_dashboard
 
     _make_folder(out_path.parent)
     inputs_used = [InputFile.from_return(r) for r in result.returns]
     written = write_dashboard(
         result.columns, result.register, result.report, out, inputs=inputs_used
     )
-    pdf_path = None
-    report = result.report
-    if pdf:
-        from rag_workbook.render import RenderError
+    if not pdf:
+        return replace(result, output=written)
+    pdf_path, report = _write_pdf(result, written.with_suffix(".pdf"), inputs_used)
+    return replace(result, report=report, output=written, pdf=pdf_path)
 
-        try:
-            # Only the committee pages (Dashboard, Summary) go into the PDF.
-            pdf_path = write_dashboard_pdf(
-                result.columns,
-                result.register,
-                result.report,
-                written.with_suffix(".pdf"),
-                inputs=inputs_used,
-            )
-        except RenderError as exc:
-            # The workbook is written and good; say plainly why the PDF is not.
-            report = report + Report.of(
-                [
-                    Issue(
-                        code="pdf-not-written",
-                        severity=Severity.WARNING,
-                        message=str(exc),
-                        fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
-                        " or print the Dashboard sheet to PDF from Excel",
-                        file=written.with_suffix(".pdf").name,
-                    )
-                ]
-            )
-    return RunResult(
-        register=result.register,
-        columns=result.columns,
-        report=report,
-        returns=result.returns,
-        quarter=result.quarter,
-        output=written,
-        pdf=pdf_path,
-    )
+
+def _write_pdf(
+    result: RunResult, target: Path, inputs_used: Sequence[InputFile]
+) -> tuple[Path | None, Report]:
+    """The committee pages (Dashboard, Summary) as a PDF, or why not in the report."""
+    from rag_workbook.dashboard import write_dashboard_pdf
+    from rag_workbook.render import RenderError
+
+    try:
+        pdf_path = write_dashboard_pdf(
+            result.columns, result.register, result.report, target, inputs=inputs_used
+        )
+    except RenderError as exc:
+        # The workbook is written and good; say plainly why the PDF is not.
+        issue = Issue(
+            code="pdf-not-written",
+            severity=Severity.WARNING,
+            message=str(exc),
+            fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
+            " or print the Dashboard sheet to PDF from Excel",
+            file=target.name,
+        )
+        return None, result.report + Report.of([issue])
+    return pdf_path, result.report
 
 
 def _is_own_output_note(issue: object) -> TypeGuard[Issue]:
