@@ -459,3 +459,73 @@ def test_version_help_and_output_folders(tmp_path: Path, demo: tuple[Path, Path]
     issued = tmp_path / "also" / "new"
     assert run("returns", "issue", "-t", template, "--out", issued).returncode == 0
     assert len(list(issued.glob("*.xlsx"))) == 6
+
+
+# --- 9. interrupts end promptly -------------------------------------------------------
+
+
+def _session(leader: int) -> list[tuple[int, str]]:
+    """(pid, state) of every process of the session `leader` started, zombies included."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == leader:
+                found.append((int(entry), fields[0]))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("how", ["terminal", "twice"])
+def test_ctrl_c_ends_a_merge_within_2_s_leaving_the_dashboard_and_no_process(
+    tmp_path: Path, demo: tuple[Path, Path], how: str
+) -> None:
+    import signal
+    import time
+
+    template, returns = demo
+    out = tmp_path / "dashboard.xlsx"
+    assert run("merge", returns, "-t", template, "--out", out).returncode == 0
+    good = digest(out)
+    # 240 returns (a worker pool) that take the slower openpyxl path: a merge of ~30 s.
+    big = tmp_path / "big"
+    big.mkdir()
+    sources = sorted(returns.glob("*.xlsx"))
+    for i in range(240):
+        src = sources[i % len(sources)]
+        (big / f"{i:03d}_{src.name}").write_bytes(_utf16(src.read_bytes()))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag_workbook", "merge", str(big), "-t", str(template),
+         "--out", str(out), "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(_session(proc.pid)) < 4 and time.monotonic() < deadline:  # workers reading
+            time.sleep(0.1)
+        time.sleep(1.0)
+        start = time.monotonic()
+        if how == "terminal":  # Ctrl-C at a terminal signals the whole process group
+            os.killpg(proc.pid, signal.SIGINT)
+        else:  # pressed twice, the second time at once
+            os.kill(proc.pid, signal.SIGINT)
+            time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        took = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert took < 2.0
+    assert proc.returncode in ((130,) if how == "terminal" else (130, -signal.SIGINT))
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert digest(out) == good
+    time.sleep(0.5)  # a fallback reader whose worker was killed ends within 0.2 s
+    # Zombies are dead processes waiting for init (some containers' init never reaps).
+    assert [p for p, state in _session(proc.pid) if state != "Z"] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

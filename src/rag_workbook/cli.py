@@ -238,13 +238,23 @@ def _native_stderr_silenced() -> Iterator[TextIO]:
 def _end_children() -> None:
     """Kill every worker process this run started (pool workers, fallback readers)."""
     import multiprocessing
+    import signal
 
     from rag_workbook.returns import end_fallback_readers
 
     end_fallback_readers()
-    for child in multiprocessing.active_children():
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            child.kill()
+    children = multiprocessing.active_children()
+    # SIGINT first: a forked worker ends its own fallback reader and exits (see
+    # _interrupts_end_promptly); whatever is still running a moment later is killed.
+    for child in children:
+        with contextlib.suppress(OSError, TypeError):
+            os.kill(child.pid, signal.SIGINT)  # type: ignore[arg-type]
+    for child in children:  # reaped, so that none is left even as a zombie
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            child.join(timeout=0.3)
+            if child.is_alive():
+                child.kill()
+                child.join(timeout=0.5)
 
 
 @contextmanager
@@ -267,6 +277,11 @@ def _interrupts_end_promptly() -> Iterator[None]:
     def on_interrupt(signum: int, frame: object) -> None:
         nonlocal interrupted
         if os.getpid() != main_pid:  # a forked worker: the main process answers
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process may send one more
+            with contextlib.suppress(Exception):
+                from rag_workbook.returns import end_fallback_readers
+
+                end_fallback_readers()
             os._exit(EXIT_INTERRUPTED)
         interrupted = True
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends at once

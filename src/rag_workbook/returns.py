@@ -948,8 +948,9 @@ _FALLBACK_READERS: set[subprocess.Popen[bytes]] = set()
 def end_fallback_readers() -> None:
     """Kill the openpyxl reader processes still running (the command line's Ctrl-C)."""
     for proc in list(_FALLBACK_READERS):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             proc.kill()
+            proc.wait(timeout=0.5)
 
 
 def _fallback_sheets(shown: str, data: bytes) -> _Sheets:
