@@ -1550,7 +1550,7 @@ def own_output_issue(shown: str, what: str = "a dashboard") -> Issue:
     return Issue(
         code=OWN_OUTPUT,
         severity=Severity.INFO,
-        message=f"skipped: {what} rag-workbook wrote, not a return",
+        message=f"{what} rag-workbook wrote, not a return; not read",
         fix="keep outputs out of the returns folder if you prefer; they are never read as returns",
         file=shown,
     )
@@ -1895,24 +1895,27 @@ def _walk(folder: Path) -> list[tuple[Path, str]]:
     for name, path, is_dir, is_file in listed:
         if is_dir:
             if name.startswith("."):
-                out.append((Path(path), "a hidden folder, not searched"))
+                out.append((Path(path), "a hidden folder; not searched"))
             else:
                 out.extend(_walk(Path(path)))
         elif is_file:
             if name.startswith(("~$", ".~lock")):
-                out.append((Path(path), "a lock file Excel or LibreOffice keeps while open"))
+                out.append((Path(path), _LOCK_FILE))
             elif name.startswith("."):
-                out.append((Path(path), "a hidden file"))
+                out.append((Path(path), "a hidden file; not read"))
             else:
                 out.append((Path(path), ""))
     return out
+
+
+_LOCK_FILE = "a lock file Excel or LibreOffice keeps while a workbook is open; not read"
 
 
 def _skipped(path: Path, why: str) -> Issue:
     return Issue(
         code="file-skipped",
         severity=Severity.INFO,
-        message=f"skipped: {why}",
+        message=why,
         fix="",
         file=str(path),
     )
@@ -1922,10 +1925,10 @@ def _consider(p: Path, found: dict[str, Path], issues: list[Issue], *, explicit:
     """Keep a spreadsheet; name anything else (lock files, other kinds of file) in a note."""
     name = p.name
     if name.startswith(("~$", ".~lock")):
-        issues.append(_skipped(p, "a lock file Excel or LibreOffice keeps while open"))
+        issues.append(_skipped(p, _LOCK_FILE))
         return
     if name.startswith(".") and not explicit:
-        issues.append(_skipped(p, "a hidden file"))
+        issues.append(_skipped(p, "a hidden file; not read"))
         return
     if p.suffix.lower() not in SPREADSHEET_SUFFIXES:
         if p.suffix.lower() == ".json" and is_own_output(p):
