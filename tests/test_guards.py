@@ -529,3 +529,45 @@ def test_ctrl_c_ends_a_merge_within_2_s_leaving_the_dashboard_and_no_process(
     # Zombies are dead processes waiting for init (some containers' init never reaps).
     assert [p for p, state in _session(proc.pid) if state != "Z"] == []
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.requires("soffice")
+def test_a_dashboard_resaved_by_libreoffice_is_still_told_by_its_content(
+    tmp_path: Path, demo: tuple[Path, Path], soffice: str
+) -> None:
+    template, returns = demo
+    out = tmp_path / "dashboard.xlsx"
+    assert run("merge", returns, "-t", template, "--out", out).returncode == 0
+    lo = tmp_path / "lo"
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+         "--convert-to", "xlsx", "--outdir", str(lo), str(out)],
+        capture_output=True, timeout=180, check=True,
+    )  # fmt: skip
+    shutil.copyfile(lo / "dashboard.xlsx", returns / "Q3 dashboard (final).xlsx")
+    report = tmp_path / "report.json"
+    proc = run("check", returns, "-t", template, "--report-json", report)
+    assert proc.returncode == 0, proc.stderr
+    assert issues_of(report) == [("own-output-skipped", "info", "Q3 dashboard (final).xlsx")]
+
+
+def test_the_openpyxl_path_is_bounded_in_time_and_memory(
+    tmp_path: Path, demo: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag_workbook import returns as r
+
+    template, returns = demo
+    register = read_template(template)
+    path = tmp_path / "ASB.xlsx"
+    path.write_bytes(_utf16((returns / "ASB_Q3_return.xlsx").read_bytes()))
+    assert r.read_return(path, register, display=path.name).readable
+    monkeypatch.setattr(r, "FALLBACK_SECONDS", 0.01)
+    slow = r.read_return(path, register, display=path.name)
+    assert [(i.code, i.file) for i in slow.issues] == [("file-unreadable", "ASB.xlsx")]
+    assert "within 0.01 s" in slow.issues[0].message  # type: ignore[attr-defined]
+    assert slow.sha256 == digest(path)
+    monkeypatch.setattr(r, "FALLBACK_SECONDS", 30.0)
+    monkeypatch.setattr(r, "FALLBACK_MEMORY", 16 << 20)  # too little to start Python
+    big = r.read_return(path, register, display=path.name)
+    assert [(i.code, i.file) for i in big.issues] == [("file-unreadable", "ASB.xlsx")]
+    assert "more than 16 MB of memory" in big.issues[0].message  # type: ignore[attr-defined]
