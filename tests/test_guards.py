@@ -110,17 +110,27 @@ def test_returns_issue_refuses_to_write_over_its_template(tmp_path: Path) -> Non
     assert hashes(tmp_path) == before
 
 
-def test_a_case_insensitive_twin_is_the_same_file(tmp_path: Path, demo: tuple[Path, Path]) -> None:
+def test_a_case_insensitive_twin_is_the_same_file_only_where_case_is_ignored(
+    tmp_path: Path, demo: tuple[Path, Path]
+) -> None:
+    template, returns = demo
     probe = tmp_path / "Probe.txt"
     probe.write_text("x")
-    if not (tmp_path / "probe.txt").exists():
-        pytest.skip("this file system tells names apart by case")
-    template, returns = demo
+    ignores_case = (tmp_path / "probe.txt").exists()
+    probe.unlink()
     before = hashes(tmp_path)
-    twin = returns / "asb_q3_RETURN.XLSX"
-    proc = run("merge", returns, "-t", template, "--out", twin.with_suffix(".xlsx"))
-    assert proc.returncode == 2
-    assert hashes(tmp_path) == before
+    twin = returns / "asb_q3_RETURN.xlsx"  # ASB_Q3_return.xlsx, by another case
+    proc = run("merge", returns, "-t", template, "--out", twin)
+    # Two outputs that do not exist yet, named apart only by case.
+    pair = run("merge", returns, "-t", template, "--out", tmp_path / "new" / "D.xlsx",
+               "--report-json", tmp_path / "new" / "d.xlsx")  # fmt: skip
+    if ignores_case:
+        assert proc.returncode == 2 and pair.returncode == 2
+        assert hashes(tmp_path) == before
+    else:  # different files here: written as asked
+        assert proc.returncode == 0 and pair.returncode == 0
+        assert digest(returns / "ASB_Q3_return.xlsx") == before["demo/returns/ASB_Q3_return.xlsx"]
+        assert zipfile.is_zipfile(twin) and (tmp_path / "new" / "d.xlsx").exists()
 
 
 # --- 2. nothing to merge, nothing written ---------------------------------------------
@@ -571,3 +581,33 @@ def test_the_openpyxl_path_is_bounded_in_time_and_memory(
     big = r.read_return(path, register, display=path.name)
     assert [(i.code, i.file) for i in big.issues] == [("file-unreadable", "ASB.xlsx")]
     assert "more than 16 MB of memory" in big.issues[0].message  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file size limits")
+def test_a_full_disk_leaves_the_last_dashboard_and_report_whole(
+    tmp_path: Path, demo: tuple[Path, Path]
+) -> None:
+    import resource
+    import signal
+
+    template, returns = demo
+    out, report = tmp_path / "dashboard.xlsx", tmp_path / "report.json"
+    args = ["merge", returns, "-t", template, "--out", out, "--report-json", report]
+    assert run(*args).returncode == 0
+    before = hashes(tmp_path)
+    size = report.stat().st_size
+
+    def small_disk() -> None:  # no file may grow past a few KB: a full disk, as writes see it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size // 2, size // 2))
+
+    check = ["check", returns, "-t", template, "--report-json", report]
+    for command in (args, check):  # the dashboard cannot be written; then the report alone
+        proc = subprocess.run(
+            [sys.executable, "-m", "rag_workbook", *map(str, command)],
+            capture_output=True, text=True, timeout=300, preexec_fn=small_disk,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
+        assert hashes(tmp_path) == before

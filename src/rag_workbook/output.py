@@ -176,4 +176,23 @@ def same_file(a: Path, b: Path) -> bool:
         return False  # one exists and the other does not: different files
     real_a = os.path.normcase(os.path.realpath(a))
     real_b = os.path.normcase(os.path.realpath(b))
-    return real_a.casefold() == real_b.casefold()
+    if real_a == real_b:
+        return True
+    if real_a.casefold() != real_b.casefold():
+        return False
+    return _ignores_case(Path(real_a).parent)
+
+
+def _ignores_case(folder: Path) -> bool:
+    """Whether names in `folder` are told apart without regard to case (True when that
+    cannot be told: the safe answer for a guard)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    twin = probe.parent / probe.name.swapcase()
+    if probe.name == twin.name:  # no letters to swap: ask the file system directly
+        with contextlib.suppress(OSError, ValueError):
+            return bool(os.pathconf(probe, "PC_CASE_INSENSITIVE"))  # macOS
+        return True
+    identity = _identity(twin)
+    return identity is not None and identity == _identity(probe)
