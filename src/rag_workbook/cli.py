@@ -183,6 +183,7 @@ def _write_report_json(path: Path, result: RunResult) -> None:
         ],
         "issues": result.report.sorted().to_list(),
         "output": str(result.output) if result.output else None,
+        "kept": str(result.kept) if result.kept else None,
     }
     from rag_workbook.output import write_atomic
 

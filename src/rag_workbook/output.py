@@ -152,7 +152,8 @@ def write_atomic(data: bytes, path: Path) -> Path:
     return path
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file `path` leads to, through any links; None if there is none."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
@@ -169,7 +170,7 @@ def same_file(a: Path, b: Path) -> bool:
         >>> same_file(Path("out/../returns/ASB.xlsx"), Path("returns/ASB.xlsx"))  # doctest: +SKIP
         True
     """
-    ida, idb = _identity(a), _identity(b)
+    ida, idb = file_identity(a), file_identity(b)
     if ida is not None and idb is not None:
         return ida == idb
     if ida is not None or idb is not None:
@@ -194,5 +195,5 @@ def _ignores_case(folder: Path) -> bool:
         with contextlib.suppress(OSError, ValueError):
             return bool(os.pathconf(probe, "PC_CASE_INSENSITIVE"))  # macOS
         return True
-    identity = _identity(twin)
-    return identity is not None and identity == _identity(probe)
+    identity = file_identity(twin)
+    return identity is not None and identity == file_identity(probe)

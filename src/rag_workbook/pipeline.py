@@ -147,25 +147,34 @@ def guard_outputs(
         Traceback (most recent call last):
         rag_workbook.errors.InputError: --out returns/ASB.xlsx is the return ...
     """
-    from rag_workbook.output import same_file
+    from rag_workbook.output import file_identity, same_file
 
     inputs: list[tuple[str, Path]] = [("the return", p) for p in returns]
     if template is not None:
         inputs.append(("the template", Path(template)))
     if previous is not None:
         inputs.append(("the previous dashboard", Path(previous)))
+    # An output that does not exist yet is no input (each input exists, and a
+    # case-insensitive twin would have been found too): one stat per input, and only when
+    # some output exists (2,000 returns at national scale).
+    existing: dict[tuple[int, int], tuple[str, Path]] = {}
+    for what, out in outputs:
+        identity = file_identity(Path(out))
+        if identity is not None:
+            existing.setdefault(identity, (what, Path(out)))
+    for label, path in inputs if existing else ():
+        found = existing.get(file_identity(path) or (-1, -1))
+        if found is not None:
+            what, target = found
+            raise InputError(
+                f"{what} {target} is {label} {path}; an output never replaces an input, "
+                f"so nothing was written: choose another {what}"
+            )
     for index, (what, out) in enumerate(outputs):
-        target = Path(out)
-        for label, path in inputs:
-            if same_file(target, path):
-                raise InputError(
-                    f"{what} {target} is {label} {path}; an output never replaces an input, "
-                    f"so nothing was written: choose another {what}"
-                )
         for other_what, other in outputs[:index]:
-            if same_file(target, Path(other)):
+            if same_file(Path(out), Path(other)):
                 raise InputError(
-                    f"{what} {target} is the same file as {other_what} {other}; "
+                    f"{what} {out} is the same file as {other_what} {other}; "
                     f"nothing was written: choose another {what}"
                 )
 
@@ -350,15 +359,16 @@ def _without_own_outputs(paths: list[Path], outputs: list[Path]) -> tuple[list[P
     """The paths found less the tool's own earlier outputs that this run will replace
     (told by their content), with a note for each: rerunning with --out inside the returns
     folder replaces the last dashboard as usual."""
-    from rag_workbook.output import same_file
+    from rag_workbook.output import file_identity
     from rag_workbook.returns import is_own_output, own_output_issue
 
-    if not outputs:
+    replaced = {i for out in outputs if (i := file_identity(out)) is not None}
+    if not replaced:  # no output exists yet: none can be among the returns
         return paths, []
     kept: list[Path] = []
     notes: list[Issue] = []
     for path in paths:
-        if any(same_file(path, out) for out in outputs) and is_own_output(path):
+        if file_identity(path) in replaced and is_own_output(path):
             notes.append(own_output_issue(str(path)))
         else:
             kept.append(path)
