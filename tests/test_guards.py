@@ -224,10 +224,11 @@ def test_a_temporary_file_never_outlives_the_next_run(
     stale.write_bytes(b"half a dashboard")
     other = tmp_path / ".report.json.abcd1234.tmp"
     other.write_bytes(b"{")
-    proc = run("merge", returns, "-t", template, "--out", out, "--report-json", "report.json")
+    proc = run("merge", returns, "-t", template, "--out", out, "--report-json", "report.json",
+               cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert not stale.exists() and not other.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dashboard.xlsx", "demo"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dashboard.xlsx", "demo", "report.json"]
 
 
 def test_a_temporary_file_being_written_by_another_run_is_left_alone(tmp_path: Path) -> None:
