@@ -44,8 +44,9 @@ def _temp_prefix(name: str, limit: int) -> str:
     room = limit - len(".") - len(".") - _RANDOM_CHARS - len(_TEMP_SUFFIX)
     encoded = os.fsencode(name)
     if len(encoded) > room:
-        name = os.fsdecode(encoded[: max(room, 1)]).rstrip("\udcff")
-        while len(os.fsencode(name)) > room and name:
+        name = os.fsdecode(encoded[: max(room, 1)])
+        # A character cut in two decodes to escaped bytes at the end: drop them.
+        while name and "\udc80" <= name[-1] <= "\udcff":
             name = name[:-1]
     return f".{name}."
 
