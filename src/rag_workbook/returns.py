@@ -29,7 +29,7 @@ Decisions worth knowing:
   skips. A dashboard this tool wrote, found among the returns, is told by its content and
   skipped with a note, never read as a return.
 - A workbook python-calamine cannot read (.xlsx/.xlsm only) is read by openpyxl in a
-  process of its own, bounded in time and memory; merged cells are not known on that path.
+  process of its own, bounded in time and memory, with the same rows and merged ranges.
 - Readers' errors for bad files become one issue in the lead's words; any other exception
   while reading is a bug of ours, reported as `internal-error`.
 """
@@ -1003,11 +1003,11 @@ def _fallback_sheets(shown: str, data: bytes) -> _Sheets:
         )
     if error is not None:
         raise _Refusal(_open_issue(shown, CalamineError(error)))
-    sheets: dict[str, tuple[list[list[object]], int]] = found["sheets"]
+    sheets: dict[str, tuple[list[list[object]], int, _Merged]] = found["sheets"]
 
     def read(name: str) -> tuple[list[list[object]], int, Callable[[], _Merged]]:
-        rows, height = sheets.get(name, ([], 0))
-        return rows or [[""]], height, list
+        rows, height, merged = sheets.get(name, ([], 0, []))
+        return rows or [[""]], height, lambda: merged
 
     return _Sheets(list(found["names"]), set(found["visible"]), read)
 
@@ -1057,6 +1057,7 @@ def _openpyxl_sheets(data: bytes) -> dict[str, object]:
         names = list(wb.sheetnames)
         visible = [ws.title for ws in wb.worksheets if ws.sheet_state == "visible"]
         raw: dict[str, tuple[list[tuple[object, ...]], int]] = {}
+        merges: dict[str, list[str]] = {}
         budget = _MAX_CELLS
         for ws in wb.worksheets:
             width = min(max(ws.max_column or 1, 1), 16_384)
@@ -1065,21 +1066,63 @@ def _openpyxl_sheets(data: bytes) -> dict[str, object]:
             height = max(ws.max_row or 0, len(rows))
             raw[ws.title] = (cast("list[tuple[object, ...]]", rows[:cap]), height)
             budget = max(0, budget - cap * width)
+            merges[ws.title] = _merge_refs(wb, ws)
     except MemoryError:
         raise
     except Exception:  # whatever openpyxl raises for a bad file: it cannot read it either
         return {"error": "unreadable"}
-    sheets = {name: (_as_calamine_rows(rows), height) for name, (rows, height) in raw.items()}
+    sheets = {
+        name: (_as_calamine_rows(rows), height, _as_ranges(merges[name]))
+        for name, (rows, height) in raw.items()
+    }
     return {"names": names, "visible": visible or names, "sheets": sheets}
 
 
+_MERGE_REF = re.compile(r'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
+
+
+def _merge_refs(wb: object, ws: object) -> list[str]:
+    """The merged ranges of a sheet ("A1:B2"), from its XML part: openpyxl's read-only
+    worksheets do not parse them. [] when the part cannot be found."""
+    archive = getattr(wb, "_archive", None)
+    part = getattr(ws, "_worksheet_path", None)
+    if archive is None or not part:
+        return []
+    with archive.open(part) as member:
+        xml = member.read(safety.LIMITS.max_part_bytes)
+    text = xml.decode("utf-16") if xml.startswith((b"\xff\xfe", b"\xfe\xff")) else None
+    if text is None:
+        text = xml.decode("utf-8", "replace")
+    return [f"{a}:{b}" for a, b in _MERGE_REF.findall(text)]
+
+
+def _as_ranges(refs: list[str]) -> _Merged:
+    """ "A1:B2" as python-calamine gives merged ranges: ((0, 0), (1, 1))."""
+    out: _Merged = []
+    for ref in refs:
+        first, last = ref.split(":")
+        out.append((_rowcol(first), _rowcol(last)))
+    return out
+
+
+def _as_calamine_cell(v: object) -> object:
+    if v is None:
+        return ""
+    if type(v) is int:
+        return float(v)
+    if isinstance(v, dt.datetime) and v.time() == dt.time():
+        return v.date()
+    return v
+
+
 def _as_calamine_rows(rows: list[tuple[object, ...]]) -> list[list[object]]:
-    """openpyxl's row tuples as python-calamine's rows: '' for blanks, float for numbers,
-    every row as wide as the widest, trailing blank rows dropped."""
+    """openpyxl's row tuples as python-calamine's rows: '' for blanks, float for numbers, a
+    date for a date-time at midnight, every row as wide as the widest, trailing blank rows
+    dropped."""
     out: list[list[object]] = []
     width = 0
     for row in rows:
-        cells: list[object] = ["" if v is None else float(v) if type(v) is int else v for v in row]
+        cells: list[object] = [_as_calamine_cell(v) for v in row]
         while cells and cells[-1] == "":
             cells.pop()
         width = max(width, len(cells))
