@@ -354,18 +354,26 @@ def test_find_returns(tmp_path: Path) -> None:
     folder = tmp_path / "returns"
     shutil.copytree(FIXTURES / "folder", folder)
     (folder / "~$ASB return.xlsx").write_bytes(b"\x00" * 165)
-    (folder / "sub").mkdir()
+    (folder / "sub" / "late").mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "filled_clean.xlsx", folder / "sub" / "late" / "ASB v2.xlsx")
+    (folder / ".git").mkdir()
+    shutil.copyfile(FIXTURES / "filled_clean.xlsx", folder / ".git" / "old.xlsx")
     late = tmp_path / "late.ods"
     shutil.copyfile(FIXTURES / "libreoffice_resaved.ods", late)
     paths, report = find_returns(
         [folder, str(tmp_path / "*.ods"), tmp_path / "missing.xlsx", str(tmp_path / "*.xlsb")]
     )
+    # Sub-folders are searched; hidden folders, hidden and lock files are named as notes.
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
         "late.ods",
         "returns/ASB return.xlsx",
+        "returns/sub/late/ASB v2.xlsx",
     ]
     assert [(i.code, str(i.severity), Path(i.file).name) for i in report.issues] == [
+        ("file-skipped", "info", ".git"),
+        ("file-skipped", "info", ".hidden_return.xlsx"),
         ("not-a-spreadsheet", "info", "notes.txt"),
+        ("file-skipped", "info", "~$ASB return.xlsx"),
         ("file-not-found", "error", "missing.xlsx"),
         ("file-not-found", "error", "*.xlsb"),
     ]
@@ -483,3 +491,35 @@ def test_header_words_read_the_same_long_or_short() -> None:
     assert _norm(short) == "q3actual" == _norm(long)
     assert _classify(short) == _classify(short) == (True, "Q3", _classify(short)[2])
     assert _classify(long)[1] == "Q3"
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(p.name for p in FIXTURES.glob("*.xlsx") if p.name != "formulas_no_cached_value.xlsx"),
+)
+def test_the_openpyxl_path_reads_what_python_calamine_reads(
+    tmp_path: Path, register: Register, name: str
+) -> None:
+    """A workbook python-calamine cannot open (its XML as UTF-16) is read through openpyxl
+    in a process of its own: the same values, notes, merged cells, issues and sources."""
+    import io
+
+    source = FIXTURES / name
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            part = src.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                text = part.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+                part = b"\xfe\xff" + text.encode("utf-16-be")
+            dst.writestr(info.filename, part, zipfile.ZIP_DEFLATED)
+    utf16 = tmp_path / name
+    utf16.write_bytes(out.getvalue())
+    want = read_return(source, register, display=name)
+    got = read_return(utf16, register, display=name)
+
+    def facts(data: ReturnData) -> tuple[object, ...]:
+        return (data.theme, data.lead, data.year, data.quarter, data.values, data.notes,
+                [(i.code, i.sheet, i.cell, i.value) for i in data.issues])  # type: ignore[attr-defined]  # fmt: skip
+
+    assert facts(got) == facts(want)

@@ -27,9 +27,11 @@ from rag_workbook.model import Severity
 from rag_workbook.report import Report
 
 if TYPE_CHECKING:
+    from rag_workbook.model import Register
     from rag_workbook.pipeline import RunResult
 
-EXIT_OK, EXIT_ISSUES, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_OK, EXIT_ISSUES, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
+NO_RETURN = "no-return"
 PROGRESS_MIN_FILES = 20
 
 
@@ -77,8 +79,8 @@ def _cannot_run() -> Iterator[None]:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        click.echo("interrupted; an existing output is left as it was", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         # A bug of ours, not bad input: say so in one paragraph; the traceback is for
         # whoever fixes it (RAG_WORKBOOK_DEBUG=1).
@@ -93,21 +95,52 @@ def _cannot_run() -> Iterator[None]:
         sys.exit(EXIT_CANNOT_RUN)
 
 
-def _print_report(report: Report, *, limit: int) -> None:
-    # The chase list is one line per lead on the terminal; the Issues sheet keeps a row per measure.
-    chase: dict[str, list[str]] = {}
+def _plural(count: int, word: str) -> str:
+    """'1 error', '2 errors'; 'info' is the same for one or many."""
+    if count == 1 or word == str(Severity.INFO):
+        return f"{count} {word}"
+    return f"{count} {word}s"
+
+
+def _chase_lines(report: Report, register: Register | None) -> list[str]:
+    """One line per lead of the `no-return` issues, grouped by the lead (register order)."""
+    chase: dict[tuple[str, str, str], list[str]] = {}
     for issue in report.issues:
-        if issue.code == "no-return":
-            chase.setdefault(issue.fix, []).append(issue.measure_id)
-    issues = [i for i in report.sorted().issues if i.code != "no-return"]
-    for fix, measure_ids in chase.items():
-        who = fix.removeprefix("chase ")
-        click.echo(f"  chase   {who}: no return for {', '.join(measure_ids)}", err=True)
-    for issue in issues[:limit]:
-        click.echo(f"  {issue.severity:<7} {issue}", err=True)
-    if len(issues) > limit:
+        if issue.code != NO_RETURN:
+            continue
+        measure = register.measure(issue.measure_id) if register is not None else None
+        key = (
+            (measure.lead or "the theme lead", measure.lead_email, measure.theme)
+            if measure is not None
+            else ("the theme lead", "", "")
+        )
+        chase.setdefault(key, []).append(issue.measure_id)
+    lines = []
+    for (lead, email, theme), measure_ids in chase.items():
+        who = f"{lead} <{email}>" if email else lead
+        what = f" ({theme})" if theme else ""
+        lines.append(f"chase {who}{what}: no return for {', '.join(measure_ids)}")
+    return lines
+
+
+def _print_report(report: Report, *, limit: int, register: Register | None = None) -> None:
+    """Worst first: errors, warnings, the chase list (a line per lead), then notes."""
+    ordered = [i for i in report.sorted().issues if i.code != NO_RETURN]
+    shown = 0
+    for severity in (Severity.ERROR, Severity.WARNING):
+        for issue in (i for i in ordered if i.severity == severity):
+            if shown < limit:
+                click.echo(f"  {issue.severity:<7} {issue}", err=True)
+            shown += 1
+    for line in _chase_lines(report, register):
+        click.echo(f"  {Severity.WARNING:<7} {line}", err=True)
+    for issue in (i for i in ordered if i.severity == Severity.INFO):
+        if shown < limit:
+            click.echo(f"  {issue.severity:<7} {issue}", err=True)
+        shown += 1
+    if shown > limit:
         click.echo(
-            f"  ... and {len(issues) - limit} more (see the Issues sheet or --report-json)",
+            f"  ... and {shown - limit} more (see the Issues sheet or --report-json)",
             err=True,
         )
 
@@ -125,11 +158,16 @@ def _summary(result: RunResult) -> str:
         f"Measures: {len(result.register.measures)} in {len(result.register.themes)} themes; "
         f"reporting quarter: {result.quarter or 'none'}",
         f"Statuses: {statuses}",
-        f"Issues: {report.count(Severity.ERROR)} errors, {report.count(Severity.WARNING)} "
-        f"warnings, {report.count(Severity.INFO)} notes",
+        "Issues: "
+        + ", ".join(_plural(report.count(s), str(s)) for s in (Severity.ERROR, Severity.WARNING))
+        + f", {_plural(report.count(Severity.INFO), str(Severity.INFO))}",
     ]
     if result.output is not None:
         lines.append(f"Dashboard: {result.output}")
+    if result.kept is not None:
+        lines.append(
+            f"Dashboard: not written, as no return could be read; {result.kept} is left as it was"
+        )
     if result.pdf is not None:
         lines.append(f"PDF: {result.pdf}")
     return "\n".join(lines)
@@ -145,18 +183,25 @@ def _write_report_json(path: Path, result: RunResult) -> None:
         ],
         "issues": result.report.sorted().to_list(),
         "output": str(result.output) if result.output else None,
+        "kept": str(result.kept) if result.kept else None,
     }
+    from rag_workbook.output import write_atomic
+
+    data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     try:
-        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        click.echo(f"error: cannot write the JSON report {path}: {exc.strerror or exc}", err=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True)
+        write_atomic(data, path)
+    except (OSError, RagWorkbookError) as exc:
+        reason = str(exc) if isinstance(exc, RagWorkbookError) else exc.strerror or str(exc)
+        click.echo(f"error: cannot write the JSON report {path}: {reason}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
 
 
 def _finish(result: RunResult, *, strict: bool, report_json: Path | None, limit: int) -> None:
     if len(result.report):
         click.echo("Issues found:", err=True)
-        _print_report(result.report, limit=limit)
+        _print_report(result.report, limit=limit, register=result.register)
     if report_json is not None:
         _write_report_json(report_json, result)
     click.echo(_summary(result))
@@ -191,8 +236,69 @@ def _native_stderr_silenced() -> Iterator[TextIO]:
         real.close()
 
 
+def _end_children() -> None:
+    """Kill every worker process this run started (pool workers, fallback readers)."""
+    import multiprocessing
+    import signal
+
+    from rag_workbook.returns import end_fallback_readers
+
+    end_fallback_readers()
+    children = multiprocessing.active_children()
+    # SIGINT first: a forked worker ends its own fallback reader and exits (see
+    # _interrupts_end_promptly); whatever is still running a moment later is killed.
+    for child in children:
+        with contextlib.suppress(OSError, TypeError):
+            os.kill(child.pid, signal.SIGINT)  # type: ignore[arg-type]
+    for child in children:  # reaped, so that none is left even as a zombie
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            child.join(timeout=0.3)
+            if child.is_alive():
+                child.kill()
+                child.join(timeout=0.5)
+
+
+@contextmanager
+def _interrupts_end_promptly() -> Iterator[None]:
+    """Ctrl-C ends the run at once: workers are killed and KeyboardInterrupt raised here
+    (exit 130, through _cannot_run); a second Ctrl-C ends the process outright.
+
+    Waiting for a process pool to finish its batches took 15-33 s; worker processes
+    forked from here end themselves on the same Ctrl-C instead of finishing their batch.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    main_pid = os.getpid()
+    interrupted = False
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if os.getpid() != main_pid:  # a forked worker: the main process answers
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process may send one more
+            with contextlib.suppress(Exception):
+                from rag_workbook.returns import end_fallback_readers
+
+                end_fallback_readers()
+            os._exit(EXIT_INTERRUPTED)
+        interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends at once
+        _end_children()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        if not interrupted and os.getpid() == main_pid:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _run(step: Callable[..., RunResult], *args: Any, quiet: bool, **kwargs: Any) -> RunResult:
-    with _native_stderr_silenced() as stderr:
+    with _interrupts_end_promptly(), _native_stderr_silenced() as stderr:
         bar = _Progress(quiet, stderr)
         try:
             return step(*args, progress=bar.advance, on_found=bar.found, **kwargs)
@@ -235,7 +341,7 @@ _limit_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="rag-workbook")
+@click.version_option(__version__, "-V", "--version", prog_name="rag-workbook")
 def cli() -> None:
     """Turn quarterly performance returns into a committee-ready RAG dashboard workbook.
 
@@ -299,20 +405,49 @@ def returns() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A previous dashboard; its values pre-fill earlier quarters.",
 )
-def issue(template: Path, out_dir: Path, previous: Path | None) -> None:
-    """Write one return workbook per theme, ready to e-mail to its lead."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite a return of the same name that differs from the blank form "
+    "(a lead's filled return); without it such a file is kept and named.",
+)
+def issue(template: Path, out_dir: Path, previous: Path | None, force: bool) -> None:
+    """Write one return workbook per theme, ready to e-mail to its lead.
+
+    A file of the same name that differs from the blank form (a lead's filled return)
+    is never replaced unless --force is given: that theme is skipped, named, and the
+    exit status is 1.
+    """
+    skipped: list[Path] = []
     with _cannot_run():
-        from rag_workbook.forms import issue_returns
+        from rag_workbook.forms import issue_returns, return_file_name
+        from rag_workbook.pipeline import guard_outputs
         from rag_workbook.template import read_template
 
         register = read_template(template)
-        written = issue_returns(register, out_dir, previous=previous)
+        guard_outputs(
+            [("--out", out_dir / return_file_name(register, t)) for t in register.themes],
+            template=template,
+            previous=previous,
+        )
+        written = issue_returns(
+            register, out_dir, previous=previous, force=force, on_skip=skipped.append
+        )
     for path in written:
         click.echo(f"  {path}")
-    click.echo(f"Wrote {len(written)} return workbooks to {out_dir}")
+    click.echo(f"Wrote {_plural(len(written), 'return workbook')} to {out_dir}")
+    if skipped:
+        for path in skipped:
+            click.echo(
+                f"  {Severity.ERROR:<7} {path}: return-kept: the file differs from the blank "
+                "form (a lead may have filled it in), so it was not replaced; move it away, "
+                "or run again with --force to overwrite it",
+                err=True,
+            )
+        sys.exit(EXIT_ISSUES)
 
 
-@cli.command()
+@cli.command(short_help="Read and check RETURNS; write no workbook.")
 @click.argument("inputs", nargs=-1, required=True, metavar="RETURNS...")
 @_template_option
 @_strict_option
@@ -333,7 +468,14 @@ def check(
     with _cannot_run():
         from rag_workbook.pipeline import check_returns
 
-        result = _run(check_returns, list(inputs), template, jobs=jobs, quiet=quiet)
+        result = _run(
+            check_returns,
+            list(inputs),
+            template,
+            jobs=jobs,
+            quiet=quiet,
+            outputs=[("--report-json", report_json)] if report_json is not None else [],
+        )
     _finish(result, strict=strict, report_json=report_json, limit=limit)
 
 
@@ -385,6 +527,7 @@ def merge(
             pdf=pdf,
             previous=previous,
             quiet=quiet,
+            outputs=[("--report-json", report_json)] if report_json is not None else [],
         )
     _finish(result, strict=strict, report_json=report_json, limit=limit)
 

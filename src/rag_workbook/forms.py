@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,6 +262,34 @@ def write_return(
         >>> write_return("ASB.xlsx", register, "ASB", values={("1.1", "Q1"): 120.0})
     """
     path = Path(path)
+    data = build_return(
+        register, theme, values=values, notes=notes, quarter=quarter, submitted=submitted
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
+    return write_atomic(data, path)
+
+
+def build_return(
+    register: Register,
+    theme: str,
+    *,
+    values: Mapping[tuple[str, str], float | str] | None = None,
+    notes: Mapping[str, RowNotes] | None = None,
+    quarter: str = "",
+    submitted: str = "",
+) -> bytes:
+    """The bytes of the return workbook `write_return` writes (the same arguments).
+
+    Raises:
+        ValueError: when `theme` has no measures in the register.
+        OutputError: when the workbook cannot be made.
+
+    Example:
+        >>> data = build_return(register, "ASB")
+    """
     measures = _theme_measures(register, theme)
     if not measures:
         raise ValueError(f"theme {theme!r} has no measures in the register")
@@ -287,12 +315,8 @@ def write_return(
     except ValueError:
         raise
     except Exception as exc:
-        raise OutputError(f"cannot write {path}: {exc}") from exc
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
-    return write_atomic(buffer.getvalue(), path)
+        raise OutputError(f"cannot make the {theme} return: {exc}") from exc
+    return buffer.getvalue()
 
 
 def _write_return_sheet(
@@ -664,18 +688,27 @@ def read_previous_values(previous: str | Path) -> dict[tuple[str, str], float]:
 
 
 def issue_returns(
-    register: Register, out_dir: str | Path, *, previous: str | Path | None = None
+    register: Register,
+    out_dir: str | Path,
+    *,
+    previous: str | Path | None = None,
+    force: bool = False,
+    on_skip: Callable[[Path], object] | None = None,
 ) -> list[Path]:
     """Write one blank return workbook per theme into `out_dir`.
 
     A lead with several themes gets one file per theme. File names come from the theme
     and its lead (see `return_file_name`). Quarters that have a value in `previous` are
-    pre-filled; the reporting quarter is the register's `current_quarter` setting.
+    pre-filled; the reporting quarter is the register's `current_quarter` setting. A file
+    of the same name that differs from the blank form would be a lead's filled return:
+    it is never replaced unless `force`; its path goes to `on_skip` instead.
 
     Args:
         register: the register of measures and settings.
         out_dir: the folder to write into (created when missing).
         previous: a previous dashboard.xlsx whose Data sheet pre-fills earlier quarters.
+        force: overwrite files that differ from the blank form too.
+        on_skip: called with the path of each file kept rather than replaced.
 
     Returns:
         The paths written, in register theme order.
@@ -698,13 +731,25 @@ def issue_returns(
     for theme in register.themes:
         ids = {m.measure_id for m in _theme_measures(register, theme)}
         values = {key: v for key, v in prefill.items() if key[0] in ids}
-        written.append(
-            write_return(
-                out / return_file_name(register, theme),
-                register,
-                theme,
-                values=values,
-                quarter=quarter,
-            )
-        )
+        path = out / return_file_name(register, theme)
+        data = build_return(register, theme, values=values, quarter=quarter)
+        if not force and _differs(path, data):
+            if on_skip is not None:
+                on_skip(path)
+            continue
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+        written.append(write_atomic(data, path))
     return written
+
+
+def _differs(path: Path, data: bytes) -> bool:
+    """True when `path` holds something other than `data` (a missing file does not)."""
+    try:
+        return path.read_bytes() != data
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return path.exists()

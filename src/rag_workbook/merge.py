@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -307,6 +307,41 @@ def _fmt(cell: CellValue) -> str:
     return repr(cell.text) if cell.text else "(empty)"
 
 
+SUPERSEDED_NOTE = "this return is superseded by the newer"
+
+
+def _return_issues(returns: Sequence[ReturnData]) -> tuple[list[Issue], set[str]]:
+    """Every return's issues, and the measures whose cells a reader refused (for which
+    "value missing" would say it twice).
+
+    The issues of a return that a newer submission for the same theme superseded are
+    marked as such and become notes: the newer return is the one that counts, and they
+    never count as refusals nor put a lead on the chase list.
+    """
+    newest: dict[str, ReturnData] = {}
+    for data in _newest_first(r for r in returns if r.readable and r.theme and not r.previous):
+        newest.setdefault(data.theme, data)
+    issues: list[Issue] = []
+    refused: set[str] = set()
+    for data in returns:
+        newer = newest.get(data.theme) if data.readable and not data.previous else None
+        superseded = newer is not None and newer is not data
+        for issue in data.issues:
+            if not isinstance(issue, Issue):
+                continue
+            if superseded and newer is not None:
+                issue = replace(
+                    issue,
+                    severity=Severity.INFO,
+                    message=f"{issue.message} ({SUPERSEDED_NOTE} {newer.file}, "
+                    f"submitted {newer.submitted or 'unknown'})",
+                )
+            elif issue.severity == Severity.ERROR and issue.measure_id:
+                refused.add(issue.measure_id)
+            issues.append(issue)
+    return issues, refused
+
+
 def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeResult:
     """Merge the returns into the master frame.
 
@@ -315,7 +350,8 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
     every different value it supersedes is reported as `superseded-value`. Comments and
     overrides belong to the quarter the return reports (its Quarter, else the latest
     quarter it gives a value for). Measures no return covers are on the chase list
-    (`no-return`, with the lead and e-mail).
+    (`no-return`, with the lead and e-mail). The issues of a return that a newer return
+    for the same theme superseded become notes saying so (see `_return_issues`).
 
     Args:
         returns: what `read_returns` gave, in any order.
@@ -327,15 +363,7 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
     Example:
         >>> result = merge_returns(read_returns(paths, register), register)  # doctest: +SKIP
     """
-    issues: list[Issue] = []
-    # Measures whose cells the reader already refused: "value missing" would say it twice.
-    refused: set[str] = set()
-    for data in returns:
-        for issue in data.issues:
-            if isinstance(issue, Issue):
-                issues.append(issue)
-                if issue.severity == Severity.ERROR and issue.measure_id:
-                    refused.add(issue.measure_id)
+    issues, refused = _return_issues(returns)
 
     seen_hashes: dict[str, str] = {}
     usable: list[ReturnData] = []

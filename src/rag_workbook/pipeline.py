@@ -11,16 +11,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from rag_workbook.errors import InputError
 from rag_workbook.gcpause import collector_paused
 from rag_workbook.model import CellValue, Register, ReturnData, Severity
 from rag_workbook.report import Issue, Report
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from rag_workbook.dashboard import InputFile
 
 
 # Modules the stages after reading need (numpy, xlsxwriter: about 0.15 s to import; pandas
@@ -52,6 +55,7 @@ class RunResult:
     quarter: str
     output: Path | None = None
     pdf: Path | None = None
+    kept: Path | None = None  # a dashboard left as it was: no return could be read
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:
@@ -71,6 +75,7 @@ def check_returns(
     progress: Callable[[int], None] | None = None,
     on_found: Callable[[int], None] | None = None,
     previous: str | Path | None = None,
+    outputs: Sequence[tuple[str, str | Path]] = (),
 ) -> RunResult:
     """Read, check, merge and rate the returns; write nothing.
 
@@ -84,13 +89,17 @@ def check_returns(
         previous: a dashboard this tool wrote earlier; its values fill the quarters that
             no return gives (any return's value wins over it, and a different one is
             reported as superseded).
+        outputs: (name, path) of files the caller will write after this (a JSON report,
+            named "--report-json"): refused, before
+            anything is read, when one is an input or another of them (see guard_outputs).
 
     Returns:
         A RunResult whose frame has one row per measure and quarter with statuses.
 
     Raises:
         TemplateError: the template cannot be used.
-        InputError: `previous` is not a dashboard this tool can read.
+        InputError: `previous` is not a dashboard this tool can read; no return file was
+            found at all; or an output would replace an input.
 
     Example:
         >>> result = check_returns(["returns/"], "template.xlsx")  # doctest: +SKIP
@@ -105,7 +114,74 @@ def check_returns(
         on_found=on_found,
         previous=previous,
         later=(),
+        outputs=outputs,
     )
+
+
+def guard_outputs(
+    outputs: Sequence[tuple[str, str | Path]],
+    *,
+    returns: Sequence[Path] = (),
+    template: str | Path | None = None,
+    previous: str | Path | None = None,
+) -> None:
+    """Refuse, before anything is read or written, an output that is one of the inputs.
+
+    An output is refused when it is the same file (through any symlink, hard link,
+    relative path, or a case-insensitive twin on such a file system) as a return found,
+    the template, the previous dashboard, or another output of the same run.
+
+    Args:
+        outputs: (what it is, as the user named it, e.g. "--out"; its path) of each file
+            the run would write.
+        returns: the return files found (returns.find_returns; the tool's own earlier
+            outputs found among them are not returns).
+        template: the template.
+        previous: the previous dashboard.
+
+    Raises:
+        InputError: one output is an input or another output; the message names both.
+
+    Example:
+        >>> guard_outputs([("--out", "returns/ASB.xlsx")], returns=[Path("returns/ASB.xlsx")])
+        Traceback (most recent call last):
+        rag_workbook.errors.InputError: --out returns/ASB.xlsx is the return ...
+    """
+    from rag_workbook.output import file_identity, same_file
+
+    inputs: list[tuple[str, Path]] = [("the return", p) for p in returns]
+    if template is not None:
+        inputs.append(("the template", Path(template)))
+    if previous is not None:
+        inputs.append(("the previous dashboard", Path(previous)))
+    # An output that does not exist yet is no input (each input exists, and a
+    # case-insensitive twin would have been found too): one stat per input, and only when
+    # some output exists (2,000 returns at national scale).
+    existing: dict[tuple[int, int], tuple[str, Path]] = {}
+    for what, out in outputs:
+        identity = file_identity(Path(out))
+        if identity is not None:
+            existing.setdefault(identity, (what, Path(out)))
+    for label, path in inputs if existing else ():
+        found = existing.get(file_identity(path) or (-1, -1))
+        if found is not None:
+            what, target = found
+            raise InputError(
+                f"{what} {target} is {label} {path}; an output never replaces an input, "
+                f"so nothing was written: choose another {what}"
+            )
+    for index, (what, out) in enumerate(outputs):
+        for other_what, other in outputs[:index]:
+            if same_file(Path(out), Path(other)):
+                raise InputError(
+                    f"{what} {out} is the same file as {other_what} {other}; "
+                    f"nothing was written: choose another {what}"
+                )
+
+
+def _nothing_found(inputs: Sequence[str | Path]) -> InputError:
+    where = ", ".join(str(i) for i in inputs)
+    return InputError(f"no returns found in {where}; nothing written")
 
 
 def _check(
@@ -118,14 +194,24 @@ def _check(
     on_found: Callable[[int], None] | None,
     previous: str | Path | None,
     later: tuple[str, ...],
+    outputs: Sequence[tuple[str, str | Path]],
 ) -> RunResult:
-    """check_returns, importing `later` modules (for the stages after it) while files are read."""
+    """check_returns, importing `later` modules (for the stages after it) while files are read.
+
+    Before reading anything: nothing found is refused, and so is an output over an input.
+    """
     from rag_workbook.merge import merge_returns, read_returns
     from rag_workbook.returns import find_returns
     from rag_workbook.template import read_template
 
-    register = read_template(template)
+    if not Path(template).is_file():
+        read_template(template)  # raises the template error, which says what to do
     paths, found_report = find_returns(inputs)
+    paths, own = _without_own_outputs(paths, [Path(p) for _, p in outputs])
+    if not paths:
+        raise _nothing_found(inputs)
+    guard_outputs(outputs, returns=paths, template=template, previous=previous)
+    register = read_template(template)
     if on_found is not None:
         on_found(len(paths))
     data = read_returns(
@@ -138,6 +224,13 @@ def _check(
     )
     from rag_workbook.rag import rate_columns
 
+    # The tool's own dashboards found among the returns (told by their content as they
+    # were read) are not inputs: a note each, and not on the About sheet.
+    own += [i for d in data if not d.readable for i in d.issues if _is_own_output_note(i)]
+    data = [d for d in data if d.readable or not any(_is_own_output_note(i) for i in d.issues)]
+    found_report = found_report + Report.of(own)
+    if not data:
+        raise _nothing_found(inputs)
     if previous is not None:
         data.append(_previous_as_return(Path(previous)))
     merged = merge_returns(data, register)
@@ -163,8 +256,14 @@ def merge_to_dashboard(
     progress: Callable[[int], None] | None = None,
     on_found: Callable[[int], None] | None = None,
     previous: str | Path | None = None,
+    outputs: Sequence[tuple[str, str | Path]] = (),
 ) -> RunResult:
     """Read, check, merge and rate the returns, then write the dashboard workbook.
+
+    Nothing is read or written when no return file is found, or when an output (`out`,
+    its PDF, `outputs`) is an input (see guard_outputs). When files were found but none
+    could be read, an existing workbook at `out` is left as it was (`kept`); a new path
+    gets the dashboard with its Issues sheet. A missing folder of `out` is created.
 
     Args:
         inputs: return files, folders or glob patterns.
@@ -178,12 +277,15 @@ def merge_to_dashboard(
         progress: called with the number of files just read.
         on_found: called once with the number of return files found, before reading.
         previous: a dashboard this tool wrote earlier, to fill quarters no return gives.
+        outputs: other files the caller will write (a JSON report), as (name, path).
 
     Returns:
-        The RunResult, with `output` (and `pdf`) set.
+        The RunResult, with `output` (and `pdf`) set, or `kept` when the existing
+        dashboard was left as it was.
 
     Raises:
         TemplateError: the template cannot be used.
+        InputError: no return was found, or an output would replace an input.
         OutputLockedError: the dashboard is open in Excel.
         OutputError: the dashboard cannot be written.
 
@@ -199,50 +301,90 @@ def merge_to_dashboard(
         on_found=on_found,
         previous=previous,
         later=("rag_workbook.dashboard",),
+        outputs=[
+            ("--out", out),
+            *([("the PDF", Path(out).with_suffix(".pdf"))] if pdf else []),
+            *outputs,
+        ],
     )
-    from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
+    out_path = Path(out)
+    if out_path.exists() and not any(r.readable for r in result.returns if not r.previous):
+        # Nothing could be read: the last good dashboard is worth more than a blank one.
+        return replace(result, kept=out_path)
+    from rag_workbook.dashboard import InputFile, write_dashboard
 
+    _make_folder(out_path.parent)
     inputs_used = [InputFile.from_return(r) for r in result.returns]
     written = write_dashboard(
         result.columns, result.register, result.report, out, inputs=inputs_used
     )
-    pdf_path = None
-    report = result.report
-    if pdf:
-        from rag_workbook.render import RenderError
+    if not pdf:
+        return replace(result, output=written)
+    pdf_path, report = _write_pdf(result, written.with_suffix(".pdf"), inputs_used)
+    return replace(result, report=report, output=written, pdf=pdf_path)
 
-        try:
-            # Only the committee pages (Dashboard, Summary) go into the PDF.
-            pdf_path = write_dashboard_pdf(
-                result.columns,
-                result.register,
-                result.report,
-                written.with_suffix(".pdf"),
-                inputs=inputs_used,
-            )
-        except RenderError as exc:
-            # The workbook is written and good; say plainly why the PDF is not.
-            report = report + Report.of(
-                [
-                    Issue(
-                        code="pdf-not-written",
-                        severity=Severity.WARNING,
-                        message=str(exc),
-                        fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
-                        " or print the Dashboard sheet to PDF from Excel",
-                        file=written.with_suffix(".pdf").name,
-                    )
-                ]
-            )
-    return RunResult(
-        register=result.register,
-        columns=result.columns,
-        report=report,
-        returns=result.returns,
-        quarter=result.quarter,
-        output=written,
-        pdf=pdf_path,
-    )
+
+def _write_pdf(
+    result: RunResult, target: Path, inputs_used: Sequence[InputFile]
+) -> tuple[Path | None, Report]:
+    """The committee pages (Dashboard, Summary) as a PDF, or why not in the report."""
+    from rag_workbook.dashboard import write_dashboard_pdf
+    from rag_workbook.render import RenderError
+
+    try:
+        pdf_path = write_dashboard_pdf(
+            result.columns, result.register, result.report, target, inputs=inputs_used
+        )
+    except RenderError as exc:
+        # The workbook is written and good; say plainly why the PDF is not.
+        issue = Issue(
+            code="pdf-not-written",
+            severity=Severity.WARNING,
+            message=str(exc),
+            fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
+            " or print the Dashboard sheet to PDF from Excel",
+            file=target.name,
+        )
+        return None, result.report + Report.of([issue])
+    return pdf_path, result.report
+
+
+def _is_own_output_note(issue: object) -> TypeGuard[Issue]:
+    from rag_workbook.returns import OWN_OUTPUT
+
+    return isinstance(issue, Issue) and issue.code == OWN_OUTPUT
+
+
+def _without_own_outputs(paths: list[Path], outputs: list[Path]) -> tuple[list[Path], list[Issue]]:
+    """The paths found less the tool's own earlier outputs that this run will replace
+    (told by their content), with a note for each: rerunning with --out inside the returns
+    folder replaces the last dashboard as usual."""
+    from rag_workbook.output import file_identity
+    from rag_workbook.returns import is_own_output, own_output_issue
+
+    replaced = {i for out in outputs if (i := file_identity(out)) is not None}
+    if not replaced:  # no output exists yet: none can be among the returns
+        return paths, []
+    kept: list[Path] = []
+    notes: list[Issue] = []
+    for path in paths:
+        if file_identity(path) in replaced and is_own_output(path):
+            notes.append(own_output_issue(str(path)))
+        else:
+            kept.append(path)
+    return kept, notes
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the output's folder when missing, as `returns issue --out` does."""
+    from rag_workbook.errors import OutputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the folder {folder}: {exc.strerror or exc}; choose another --out"
+        ) from exc
 
 
 def _previous_as_return(previous: Path) -> ReturnData:

@@ -166,9 +166,13 @@ def convert_to_pdf(
                 f"LibreOffice could not convert {xlsx.name} to PDF"
                 + (f": {detail[-1]}" if detail else "")
             )
+        from rag_workbook.errors import RagWorkbookError
+        from rag_workbook.output import write_atomic
+
         try:
-            shutil.move(str(produced), pdf)
-        except OSError as exc:
+            # Atomic, as every output: a temporary file beside the PDF, then a rename.
+            write_atomic(produced.read_bytes(), pdf)
+        except (OSError, RagWorkbookError) as exc:
             raise RenderError(f"cannot write {pdf}: {exc}") from exc
     return pdf
 

@@ -7,7 +7,8 @@ files, folders and globs the analyst gives into the list of workbooks to read.
 
 The reader never depends on the positions in `layout.py`: it finds the table by its header
 labels and the header block by its labels. It makes one pass over python-calamine's
-`to_python()` rows; openpyxl and pandas are never touched here.
+`to_python()` rows; pandas is never touched here, and openpyxl only in the fallback
+reader's own process.
 
 Decisions worth knowing:
 - The *value area* of a return is the Q1..Q4, status override, override reason and comment
@@ -24,11 +25,18 @@ Decisions worth knowing:
 - Merged cells: values sit in the top-left cell. A merge in the override/reason/comment
   columns spanning several measure rows applies its text to each of them; a merge across
   several quarter cells keeps the value in its first cell and is reported.
-- `find_returns` does not recurse into sub-folders.
+- `find_returns` searches folders recursively (not hidden ones) and names every file it
+  skips. A dashboard this tool wrote, found among the returns, is told by its content and
+  skipped with a note, never read as a return.
+- A workbook python-calamine cannot read (.xlsx/.xlsm only) is read by openpyxl in a
+  process of its own, bounded in time and memory, with the same rows and merged ranges.
+- Readers' errors for bad files become one issue in the lead's words; any other exception
+  while reading is a bug of ours, reported as `internal-error`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import glob
@@ -37,17 +45,26 @@ import io
 import itertools
 import math
 import os
+import pickle
 import re
 import struct
+import subprocess
+import sys
 import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from python_calamine import CalamineSheet, CalamineWorkbook, SheetVisibleEnum
+from python_calamine import (
+    CalamineError,
+    CalamineSheet,
+    CalamineWorkbook,
+    PasswordError,
+    SheetVisibleEnum,
+)
 
 from rag_workbook import layout, safety
 from rag_workbook.model import (
@@ -735,11 +752,38 @@ class _Ctx:
 
 
 def _unreadable(path: Path, display: str, issue: Issue, digest: str = "") -> ReturnData:
+    """A refused file: its one issue, and its SHA-256 for the About sheet when it can be had."""
+    if not digest:
+        digest = _file_digest(path)
     return ReturnData(path=str(path), file=display, sha256=digest, issues=(issue,), readable=False)
+
+
+def _file_digest(path: Path) -> str:
+    """The SHA-256 of a file read in chunks (any size, little memory), or '' if unreadable."""
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except (OSError, ValueError):
+        return ""
+
+
+class _Refusal(Exception):
+    """A file the readers cannot read, with the issue that says so in the lead's words;
+    raised inside this module only."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
 
 
 def read_return(path: str | Path, register: Register, *, display: str | None = None) -> ReturnData:
     """Read one return workbook into values, row notes and issues; never raises for bad input.
+
+    A workbook python-calamine cannot read (a UTF-16 `.xlsx`, some `.xlsm` with macro
+    sheets) is read through openpyxl in a process of its own, bounded in time and memory
+    (`FALLBACK_SECONDS`, `FALLBACK_MEMORY`), with the same results and sources. What the
+    readers raise for a bad file becomes one issue in the lead's words; anything else
+    raised while reading is a bug of ours and becomes an `internal-error` issue.
 
     Args:
         path: the workbook (.xlsx, .xlsm, .xls, .xlsb or .ods).
@@ -757,20 +801,10 @@ def read_return(path: str | Path, register: Register, *, display: str | None = N
     """
     p = path if isinstance(path, Path) else Path(path)
     shown = display if display is not None else str(path)
-    data: bytes | None = None
     try:
         problem, data = safety.check_and_read(p, shown)
-    except Exception as exc:  # the pre-flight check must never stop a merge
-        problem = Issue(
-            code="file-unreadable",
-            severity=Severity.ERROR,
-            message=f"cannot check the file ({exc})",
-            fix="check the file exists and is a workbook",
-            file=shown,
-        )
-    if problem is not None:
-        return _unreadable(p, shown, problem)
-    try:
+        if problem is not None:
+            return _unreadable(p, shown, problem)
         if data is None:  # too large for the check to have read it whole
             data = p.read_bytes()
     except OSError as exc:
@@ -780,20 +814,40 @@ def read_return(path: str | Path, register: Register, *, display: str | None = N
             Issue(
                 code="file-unreadable",
                 severity=Severity.ERROR,
-                message=f"cannot read the file ({exc.strerror or exc})",
+                message=f"cannot read the file ({exc.strerror or type(exc).__name__})",
                 fix="check the file is not open elsewhere and you may read it",
                 file=shown,
             ),
         )
+    except MemoryError:
+        return _unreadable(p, shown, _fail_issue(shown, "the file is too large to read"))
+    except Exception as exc:
+        return _unreadable(p, shown, _internal_issue(shown, exc))
     digest = hashlib.sha256(data).hexdigest()
     try:
         return _read(p, shown, data, digest, register)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise
+    except _Refusal as refusal:
+        return _unreadable(p, shown, refusal.issue, digest)
     except MemoryError:
         return _unreadable(p, shown, _fail_issue(shown, "the file is too large to read"), digest)
-    except BaseException as exc:  # Rust panics surface as BaseException
-        return _unreadable(p, shown, _open_issue(shown, exc), digest)
+    except Exception as exc:
+        if _reader_failed(exc):
+            return _unreadable(p, shown, _open_issue(shown, exc), digest)
+        return _unreadable(p, shown, _internal_issue(shown, exc), digest)
+    except BaseException as exc:  # a Rust panic in python-calamine is a BaseException
+        if _reader_failed(exc):
+            return _unreadable(p, shown, _open_issue(shown, exc), digest)
+        raise
+
+
+def _reader_failed(exc: BaseException) -> bool:
+    """Whether a reader raised `exc` for a bad file: python-calamine's own errors, its
+    panics and its I/O errors on the file's bytes in memory ("corrupt deflate stream"),
+    zip and deflate errors. Anything else is a bug of ours."""
+    if isinstance(exc, (CalamineError, OSError, zipfile.BadZipFile, zlib.error)):
+        return True
+    kind = type(exc)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
 
 
 def _fail_issue(shown: str, message: str) -> Issue:
@@ -801,28 +855,41 @@ def _fail_issue(shown: str, message: str) -> Issue:
         code="file-unreadable",
         severity=Severity.ERROR,
         message=message,
-        fix="open it in Excel, save it as .xlsx and send it again",
+        fix="ask the lead to save it from Excel as .xlsx and send it again",
+        file=shown,
+    )
+
+
+def _internal_issue(shown: str, exc: BaseException) -> Issue:
+    """A bug of ours while reading a file: named as such, never blamed on the lead."""
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return Issue(
+        code="internal-error",
+        severity=Severity.ERROR,
+        message=f"rag-workbook failed while reading this file ({type(exc).__name__}"
+        + (f": {detail}" if detail else "")
+        + "); this is a bug in rag-workbook, not in the file",
+        fix="please report this with the file (RAG_WORKBOOK_DEBUG=1 shows the details); "
+        "the rest of the merge went on",
         file=shown,
     )
 
 
 def _open_issue(shown: str, exc: BaseException) -> Issue:
-    name = type(exc).__name__
-    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else name
-    if name == "PasswordError" or "password" in detail.lower() or "encrypt" in detail.lower():
+    """A reader's refusal in the lead's words; the reader's own message is never shown."""
+    if isinstance(exc, PasswordError):
         return Issue(
             code="file-encrypted",
             severity=Severity.ERROR,
-            message="the workbook is password-protected or encrypted",
-            fix="ask the lead to remove the password (File > Info > Protect) and send it again",
+            message="the workbook is password-protected, so it cannot be read",
+            fix="ask the lead to remove the password (File > Info > Protect Workbook) "
+            "and send it again",
             file=shown,
         )
-    return Issue(
-        code="file-unreadable",
-        severity=Severity.ERROR,
-        message=f"not a readable workbook ({detail})",
-        fix="open it in Excel, save it as .xlsx and send it again",
-        file=shown,
+    return _fail_issue(
+        shown,
+        "the workbook is damaged or saved in a form that cannot be read (neither "
+        "python-calamine nor openpyxl could open it)",
     )
 
 
@@ -838,6 +905,231 @@ def _rows_of(sheet: CalamineSheet) -> tuple[list[list[object]], int]:
     nrows = max(1, min(height, cap))
     rows = cast("list[list[object]]", sheet.to_python(skip_empty_area=False, nrows=nrows))
     return rows, height
+
+
+# --- the two ways into a workbook: python-calamine, else openpyxl in its own process ----
+
+_Merged = list[tuple[tuple[int, int], tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class _Sheets:
+    """A workbook's sheets as the reader needs them, whichever library opened it.
+
+    `read(name)` gives the rows from A1 (capped, see _rows_of), the sheet's height, and
+    a function giving its merged ranges.
+    """
+
+    names: list[str]
+    visible: set[str]
+    read: Callable[[str], tuple[list[list[object]], int, Callable[[], _Merged]]]
+
+
+def _calamine_sheets(wb: CalamineWorkbook) -> _Sheets:
+    def read(name: str) -> tuple[list[list[object]], int, Callable[[], _Merged]]:
+        sheet = wb.get_sheet_by_name(name)
+        rows, height = _rows_of(sheet)
+
+        def merged() -> _Merged:
+            return list(sheet.merged_cell_ranges or [])
+
+        return rows, height, merged
+
+    names = list(wb.sheet_names)
+    visible = {m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible}
+    return _Sheets(names, visible or set(names), read)
+
+
+FALLBACK_SECONDS = 8.0  # most time openpyxl may take over one file
+FALLBACK_MEMORY = 1 << 30  # most memory (address space) its process may use
+_FALLBACK_READERS: set[subprocess.Popen[bytes]] = set()
+
+
+def end_fallback_readers() -> None:
+    """Kill the openpyxl reader processes still running (the command line's Ctrl-C)."""
+    for proc in list(_FALLBACK_READERS):
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait(timeout=0.5)
+
+
+def _fallback_sheets(shown: str, data: bytes) -> _Sheets:
+    """The workbook read by openpyxl in a process of its own, bounded in time and memory.
+
+    Raises:
+        _Refusal: openpyxl cannot read it either, or not within the bounds.
+    """
+    command = [
+        sys.executable,
+        "-c",
+        "from rag_workbook.returns import _fallback_main as m; m()",
+        str(FALLBACK_MEMORY),
+    ]
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    _FALLBACK_READERS.add(proc)
+    try:
+        out, _ = proc.communicate(data, timeout=FALLBACK_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise _Refusal(
+            _fail_issue(
+                shown,
+                f"the workbook could not be read within {FALLBACK_SECONDS:g} s, the limit for "
+                "one return (it may be very large)",
+            )
+        ) from None
+    finally:
+        _FALLBACK_READERS.discard(proc)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    try:
+        found: dict[str, Any] = pickle.loads(out) if proc.returncode == 0 else {"error": "memory"}
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        found = {"error": "memory"}
+    error = found.get("error")
+    if error == "internal":
+        raise RuntimeError(f"the openpyxl reader failed: {found.get('detail', '')}")
+    if error == "memory":
+        raise _Refusal(
+            _fail_issue(
+                shown,
+                f"reading the workbook needed more than {FALLBACK_MEMORY >> 20:,} MB of "
+                "memory, the limit for one return (it may be very large)",
+            )
+        )
+    if error is not None:
+        raise _Refusal(_open_issue(shown, CalamineError(error)))
+    sheets: dict[str, tuple[list[list[object]], int, _Merged]] = found["sheets"]
+
+    def read(name: str) -> tuple[list[list[object]], int, Callable[[], _Merged]]:
+        rows, height, merged = sheets.get(name, ([], 0, []))
+        return rows or [[""]], height, lambda: merged
+
+    return _Sheets(list(found["names"]), set(found["visible"]), read)
+
+
+def _fallback_main() -> None:
+    """The openpyxl reader's process: the workbook's bytes on stdin, a pickle on stdout;
+    its memory limit (bytes of address space) as its one argument."""
+    import threading
+    import time
+
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else FALLBACK_MEMORY
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    parent = os.getppid()
+
+    def watch() -> None:  # end with the process that started this one
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    data = sys.stdin.buffer.read()
+    try:
+        result = _openpyxl_sheets(data)
+    except MemoryError:
+        result = {"error": "memory"}
+    except Exception as exc:
+        result = {"error": "internal", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+    sys.stdout.buffer.write(pickle.dumps(result))
+    sys.stdout.buffer.flush()
+
+
+def _openpyxl_sheets(data: bytes) -> dict[str, object]:
+    """Every worksheet's rows as python-calamine's to_python gives them (numbers as float,
+    blanks as ''), within the reader's caps; {'error': ...} when openpyxl cannot read it."""
+    import warnings
+
+    warnings.simplefilter("ignore")  # openpyxl warns about every extension it skips
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(
+            io.BytesIO(data), read_only=True, data_only=True, keep_links=False
+        )
+        names = list(wb.sheetnames)
+        visible = [ws.title for ws in wb.worksheets if ws.sheet_state == "visible"]
+        raw: dict[str, tuple[list[tuple[object, ...]], int]] = {}
+        merges: dict[str, list[str]] = {}
+        budget = _MAX_CELLS
+        for ws in wb.worksheets:
+            width = min(max(ws.max_column or 1, 1), 16_384)
+            cap = max(1, min(safety.LIMITS.max_rows_per_sheet, budget // width))
+            rows = list(ws.iter_rows(max_row=cap + 1, max_col=width, values_only=True))
+            height = max(ws.max_row or 0, len(rows))
+            raw[ws.title] = (cast("list[tuple[object, ...]]", rows[:cap]), height)
+            budget = max(0, budget - cap * width)
+            merges[ws.title] = _merge_refs(wb, ws)
+    except MemoryError:
+        raise
+    except Exception:  # whatever openpyxl raises for a bad file: it cannot read it either
+        return {"error": "unreadable"}
+    sheets = {
+        name: (_as_calamine_rows(rows), height, _as_ranges(merges[name]))
+        for name, (rows, height) in raw.items()
+    }
+    return {"names": names, "visible": visible or names, "sheets": sheets}
+
+
+_MERGE_REF = re.compile(r'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
+
+
+def _merge_refs(wb: object, ws: object) -> list[str]:
+    """The merged ranges of a sheet ("A1:B2"), from its XML part: openpyxl's read-only
+    worksheets do not parse them. [] when the part cannot be found."""
+    archive = getattr(wb, "_archive", None)
+    part = getattr(ws, "_worksheet_path", None)
+    if archive is None or not part:
+        return []
+    with archive.open(part) as member:
+        xml = member.read(safety.LIMITS.max_part_bytes)
+    text = xml.decode("utf-16") if xml.startswith((b"\xff\xfe", b"\xfe\xff")) else None
+    if text is None:
+        text = xml.decode("utf-8", "replace")
+    return [f"{a}:{b}" for a, b in _MERGE_REF.findall(text)]
+
+
+def _as_ranges(refs: list[str]) -> _Merged:
+    """ "A1:B2" as python-calamine gives merged ranges: ((0, 0), (1, 1))."""
+    out: _Merged = []
+    for ref in refs:
+        first, last = ref.split(":")
+        out.append((_rowcol(first), _rowcol(last)))
+    return out
+
+
+def _as_calamine_cell(v: object) -> object:
+    if v is None:
+        return ""
+    if type(v) is int:
+        return float(v)
+    if isinstance(v, dt.datetime) and v.time() == dt.time():
+        return v.date()
+    return v
+
+
+def _as_calamine_rows(rows: list[tuple[object, ...]]) -> list[list[object]]:
+    """openpyxl's row tuples as python-calamine's rows: '' for blanks, float for numbers, a
+    date for a date-time at midnight, every row as wide as the widest, trailing blank rows
+    dropped."""
+    out: list[list[object]] = []
+    width = 0
+    for row in rows:
+        cells: list[object] = [_as_calamine_cell(v) for v in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        width = max(width, len(cells))
+        out.append(cells)
+    while out and not out[-1]:
+        out.pop()
+    return [cells + [""] * (width - len(cells)) for cells in out]
 
 
 _QUARTER_ROLES = frozenset(QUARTERS)
@@ -907,52 +1199,28 @@ def _meta_properties(data: bytes) -> dict[str, str]:
     return meta
 
 
+# The sheet the return table was found on: name, rows, header row, column roles, header
+# block, position among the sheets, and its merged ranges.
+_Found = tuple[str, list[list[object]], int, dict[int, str], dict[str, object], int, _Merged]
+
+
 def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) -> ReturnData:
-    ctx = _Ctx(register, shown)
+    """Read one return's bytes: open the workbook (python-calamine; openpyxl in a bounded
+    process of its own for an .xlsx/.xlsm that python-calamine cannot read), find its
+    metadata and the sheet with the return table, then read the table."""
     suffix = path.suffix.lower()
-    with CalamineWorkbook.from_filelike(io.BytesIO(data)) as wb:
-        names = list(wb.sheet_names)
-        meta_name = next((n for n in names if n.strip().lower() == layout.META_SHEET), None)
-        meta = _meta_properties(data) if suffix in (".xlsx", ".xlsm") else {}
-        if not meta and meta_name is not None:
-            for row in wb.get_sheet_by_name(meta_name).to_python(nrows=50):
-                if len(row) >= 2 and isinstance(row[0], str):
-                    meta[row[0].strip().lower()] = _text(row[1])
-            if meta.get("kind") != layout.META_KIND:
-                meta = {}
-        visible = {
-            m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible
-        } or set(names)
-        candidates = [n for n in names if _norm(n) == _norm(layout.RETURN_SHEET)]
-        candidates += [n for n in names if n in visible and n not in candidates]
-        chosen: (
-            tuple[str, list[list[object]], int, dict[int, str], dict[str, object], int] | None
-        ) = None
-        merged: list[tuple[tuple[int, int], tuple[int, int]]] = []
-        for name in candidates:
-            if name == meta_name:
-                continue
-            sheet = wb.get_sheet_by_name(name)
-            rows, height = _rows_of(sheet)
-            header = _find_header(rows)
-            if header is not None:
-                chosen = (name, rows, header[0], header[1], header[2], names.index(name))
-                if height > len(rows):
-                    ctx.add(
-                        "rows-not-read",
-                        Severity.WARNING,
-                        f"the sheet has {height:,} rows; only the first {len(rows):,} were "
-                        "read (a return has a few dozen)",
-                        "delete the rows below the table and send the return again",
-                        sheet=name,
-                        cell=_a1(len(rows), 0),
-                    )
-                try:
-                    merged = list(sheet.merged_cell_ranges or [])
-                except Exception:
-                    merged = []
-                break
-    if chosen is None:
+    ctx = _Ctx(register, shown)
+    if _is_own_output(data, suffix):
+        raise _Refusal(own_output_issue(shown))
+    try:
+        with CalamineWorkbook.from_filelike(io.BytesIO(data)) as wb:
+            meta, found = _find_table(ctx, _calamine_sheets(wb), data, suffix)
+    except BaseException as exc:
+        if not _reader_failed(exc) or suffix not in (".xlsx", ".xlsm"):
+            raise
+        ctx = _Ctx(register, shown)
+        meta, found = _find_table(ctx, _fallback_sheets(shown, data), data, suffix)
+    if found is None:
         ctx.add(
             "no-return-table",
             Severity.ERROR,
@@ -966,7 +1234,7 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
             issues=ctx.final_issues(),
             readable=False,
         )
-    sheet_name, rows, hrow, roles, header_block, sheet_index = chosen
+    sheet_name, rows, hrow, roles, header_block, sheet_index, merged = found
     ctx.sheet = sheet_name
     problems = (
         _formula_problems(data, sheet_name, sheet_index) if suffix in (".xlsx", ".xlsm") else {}
@@ -975,20 +1243,75 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
     def saved_time() -> str:
         return _saved_time(data, suffix) if suffix in (".xlsx", ".xlsm", ".ods") else ""
 
-    return _read_table(
-        path,
-        shown,
-        digest,
-        ctx,
-        meta,
-        rows,
-        hrow,
-        roles,
-        header_block,
-        merged,
-        problems,
-        saved_time,
-    )
+    table = _Table(rows, hrow, roles, merged, problems)
+    return _read_table(path, shown, digest, ctx, meta, table, header_block, saved_time)
+
+
+def _find_table(
+    ctx: _Ctx, book: _Sheets, data: bytes, suffix: str
+) -> tuple[dict[str, str], _Found | None]:
+    """The return's metadata (document properties, else the hidden sheet) and the first
+    sheet with a return table: a sheet named Return first, then the visible ones."""
+    names = book.names
+    meta_name = next((n for n in names if n.strip().lower() == layout.META_SHEET), None)
+    meta = _meta_properties(data) if suffix in (".xlsx", ".xlsm") else {}
+    if not meta and meta_name is not None:
+        for row in book.read(meta_name)[0][:50]:
+            if len(row) >= 2 and isinstance(row[0], str):
+                meta[row[0].strip().lower()] = _text(row[1])
+        if meta.get("kind") != layout.META_KIND:
+            meta = {}
+    candidates = [n for n in names if _norm(n) == _norm(layout.RETURN_SHEET)]
+    candidates += [n for n in names if n in book.visible and n not in candidates]
+    for name in candidates:
+        if name == meta_name:
+            continue
+        rows, height, merged_of = book.read(name)
+        header = _find_header(rows)
+        if header is None:
+            continue
+        if height > len(rows):
+            ctx.add(
+                "rows-not-read",
+                Severity.WARNING,
+                f"the sheet has {height:,} rows; only the first {len(rows):,} were "
+                "read (a return has a few dozen)",
+                "delete the rows below the table and send the return again",
+                sheet=name,
+                cell=_a1(len(rows), 0),
+            )
+        try:
+            merged = merged_of()
+        except CalamineError:  # merges unreadable: the values are still read
+            merged = []
+        return meta, (name, rows, header[0], header[1], header[2], names.index(name), merged)
+    return meta, None
+
+
+@dataclass(frozen=True)
+class _Table:
+    """The return table as found: the sheet's rows, the header row and its column roles,
+    the sheet's merged ranges and the cells with formula problems."""
+
+    rows: list[list[object]]
+    hrow: int
+    roles: dict[int, str]
+    merged: _Merged
+    problems: dict[tuple[int, int], str]
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where each role's column is: the ID, the quarters and the notes."""
+
+    id_col: int
+    value_cols: dict[str, int]
+    note_cols: dict[str, int]
+
+    @property
+    def area(self) -> list[int]:
+        """The value area's columns (quarters and notes), in sheet order."""
+        return sorted([*self.value_cols.values(), *self.note_cols.values()])
 
 
 def _read_table(
@@ -997,17 +1320,69 @@ def _read_table(
     digest: str,
     ctx: _Ctx,
     meta: dict[str, str],
-    rows: list[list[object]],
-    hrow: int,
-    roles: dict[int, str],
+    table: _Table,
     header: dict[str, object],
-    merged: list[tuple[tuple[int, int], tuple[int, int]]],
-    problems: dict[tuple[int, int], str],
     saved_time: Callable[[], str],
 ) -> ReturnData:
-    register = ctx.register
+    """The values and notes of the table's measure rows, then the return's facts (theme,
+    lead, year, submitted) from its metadata, header block and file."""
+    cols = _column_roles(ctx, table)
+    fill = _merge_fills(ctx, table, cols)
+    values: list[CellValue] = []
+    notes: list[RowNotes] = []
+    seen: dict[str, int] = {}
+    ids_present: list[str] = []
+    _read_rows(ctx, table, cols, fill, values, notes, seen, ids_present)
+    theme = _recognise_theme(ctx, meta, header, ids_present, path)
+    _check_meta(ctx, meta, header)
+    if theme:
+        for m in ctx.register.measures_of(theme):
+            if m.measure_id not in seen:
+                ctx.add(
+                    "measure-missing-from-return",
+                    Severity.WARNING,
+                    f"measure {m.measure_id} of {theme} has no row in this return",
+                    "add its row back (copy it from the return the analyst sent)",
+                    measure_id=m.measure_id,
+                )
+    return ReturnData(
+        path=str(path),
+        file=shown,
+        sha256=digest,
+        theme=theme,
+        lead=_text(header.get("lead", "")) or meta.get("lead", ""),
+        year=_text(header.get("year", "")) or meta.get("year", ""),
+        quarter=_parse_quarter(header.get("quarter", "")),
+        submitted=_submitted(header, saved_time, path),
+        fingerprint=meta.get("fingerprint", ""),
+        values=tuple(values),
+        notes=tuple(notes),
+        issues=ctx.final_issues(),
+        readable=True,
+    )
 
-    # Column roles; the first column of a role wins, later duplicates are reported.
+
+def _submitted(header: dict[str, object], saved_time: Callable[[], str], path: Path) -> str:
+    """The Submitted date of the header block, else the workbook's saved time, else the
+    file's modification time."""
+    submitted = _parse_date(header.get("submitted", ""))
+    if not submitted:
+        submitted = saved_time()
+    if not submitted:
+        try:
+            submitted = (
+                dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+                .replace(tzinfo=None, microsecond=0)
+                .isoformat()
+            )
+        except OSError:
+            submitted = ""
+    return submitted
+
+
+def _column_roles(ctx: _Ctx, table: _Table) -> _Columns:
+    """Column roles; the first column of a role wins, later duplicates are reported."""
+    rows, hrow, roles = table.rows, table.hrow, table.roles
     col_of: dict[str, int] = {}
     for c in sorted(roles):
         role = roles[c]
@@ -1033,18 +1408,23 @@ def _read_table(
             )
         elif role != ROLE_KNOWN:
             col_of[role] = c
-    value_cols = {r: c for r, c in col_of.items() if r in QUARTERS}
-    note_cols = {r: col_of[r] for r in (ROLE_OVERRIDE, ROLE_REASON, ROLE_COMMENT) if r in col_of}
-    id_col = col_of[ROLE_ID]
-    area_cols = sorted(list(value_cols.values()) + list(note_cols.values()))
+    return _Columns(
+        id_col=col_of[ROLE_ID],
+        value_cols={r: c for r, c in col_of.items() if r in QUARTERS},
+        note_cols={r: col_of[r] for r in (ROLE_OVERRIDE, ROLE_REASON, ROLE_COMMENT) if r in col_of},
+    )
 
-    # Merges: text columns spread down their merged rows; quarter merges are reported.
+
+def _merge_fills(ctx: _Ctx, table: _Table, cols: _Columns) -> dict[int, list[tuple[int, object]]]:
+    """Merges: text columns spread down their merged rows (row -> [(col, text)]); merges
+    of quarter cells are reported."""
+    rows, hrow = table.rows, table.hrow
     fill: dict[tuple[int, int], object] = {}
-    for (r0, c0), (r1, c1) in merged:
+    for (r0, c0), (r1, c1) in table.merged:
         if r1 <= hrow:
             continue
         top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else ""
-        covered_q = [c for c in value_cols.values() if c0 <= c <= c1]
+        covered_q = [c for c in cols.value_cols.values() if c0 <= c <= c1]
         if len(covered_q) > 1 or (covered_q and r1 > r0):
             ctx.add(
                 "merged-value-cells",
@@ -1055,24 +1435,35 @@ def _read_table(
                 cell=_a1(r0, c0),
                 value=_text(top),
             )
-        if c0 in (id_col, *note_cols.values()) and not covered_q:
+        if c0 in (cols.id_col, *cols.note_cols.values()) and not covered_q:
             for r in range(max(r0, hrow + 1), r1 + 1):
                 fill[(r, c0)] = top
-
-    # Each row is read padded to the columns used, with merged text spread into its empty
-    # cells (on a copy: `rows` is not changed).
-    width = max(id_col, *area_cols) + 1
     fill_rows: dict[int, list[tuple[int, object]]] = {}
     for (r, c), v in fill.items():
         fill_rows.setdefault(r, []).append((c, v))
+    return fill_rows
 
-    values: list[CellValue] = []
-    notes: list[RowNotes] = []
-    seen: dict[str, int] = {}
-    ids_present: list[str] = []
+
+def _read_rows(
+    ctx: _Ctx,
+    table: _Table,
+    cols: _Columns,
+    fill_rows: dict[int, list[tuple[int, object]]],
+    values: list[CellValue],
+    notes: list[RowNotes],
+    seen: dict[str, int],
+    ids_present: list[str],
+) -> None:
+    """Each measure row's values and notes, appended to `values` and `notes`; each row is
+    read padded to the columns used, with merged text spread into its empty cells (on a
+    copy: the rows are not changed)."""
+    rows, problems = table.rows, table.problems
+    id_col, value_cols, note_cols = cols.id_col, cols.value_cols, cols.note_cols
+    area_cols = cols.area
+    width = max(id_col, *area_cols) + 1
     sheet = ctx.sheet
-    measure_of = register.measure
-    for r in range(hrow + 1, len(rows)):
+    measure_of = ctx.register.measure
+    for r in range(table.hrow + 1, len(rows)):
         row = rows[r]
         if len(row) < width:
             row = [*row, *([""] * (width - len(row)))]
@@ -1083,60 +1474,14 @@ def _read_table(
                     row[c] = v
         raw_id = row[id_col]
         if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):  # _is_empty
-            filled = _filled(row, area_cols)
-            flagged = [c for c in area_cols if (r, c) in problems] if problems else []
-            if filled or flagged:
-                where = ", ".join(_a1(r, c) for c, _ in filled) or ", ".join(
-                    _a1(r, c) for c in flagged
-                )
-                ctx.add(
-                    "row-without-id",
-                    Severity.WARNING,
-                    f"row {r + 1} has entries ({where}) but no measure ID; they are not read",
-                    "type the measure ID in the ID column or move the entries to its row",
-                    cell=_a1(r, id_col),
-                    value="; ".join(_text(v) for _, v in filled),
-                )
+            _row_without_id(ctx, row, r, id_col, area_cols, problems)
             continue
-        mid = _measure_id(raw_id, register)
+        mid = _measure_id(raw_id, ctx.register)
         if measure_of(mid) is None:
-            filled = _filled(row, area_cols)
-            looks_like_id = bool(re.fullmatch(r"[A-Za-z]{0,6}\s?[0-9][0-9A-Za-z.\-/]*", mid))
-            if filled or looks_like_id:
-                extra = (
-                    " (entries not read: "
-                    + ", ".join(f"{_a1(r, c)}={_text(v)}" for c, v in filled)
-                    + ")"
-                    if filled
-                    else ""
-                )
-                ctx.add(
-                    "unknown-measure",
-                    Severity.ERROR if filled else Severity.WARNING,
-                    f"measure ID '{mid}' is not in the register{extra}",
-                    "use the IDs of the return the analyst sent, or ask the analyst to add it",
-                    cell=_a1(r, id_col),
-                    value=mid,
-                    measure_id=mid,
-                )
+            _unknown_measure(ctx, row, r, id_col, area_cols, mid)
             continue
         if mid in seen:
-            filled = _filled(row, area_cols)
-            ctx.add(
-                "duplicate-measure",
-                Severity.WARNING,
-                f"measure {mid} appears again (first on row {seen[mid] + 1}); this row is not "
-                "read"
-                + (
-                    " (entries: " + ", ".join(f"{_a1(r, c)}={_text(v)}" for c, v in filled) + ")"
-                    if filled
-                    else ""
-                ),
-                "keep one row per measure",
-                cell=_a1(r, id_col),
-                value=mid,
-                measure_id=mid,
-            )
+            _duplicate_measure(ctx, row, r, id_col, area_cols, mid, seen[mid])
             continue
         seen[mid] = r
         ids_present.append(mid)
@@ -1155,47 +1500,159 @@ def _read_table(
         if notes_row is not None:
             notes.append(notes_row)
 
-    theme = _recognise_theme(ctx, meta, header, ids_present, path)
-    _check_meta(ctx, meta, header)
-    if theme:
-        for m in register.measures_of(theme):
-            if m.measure_id not in seen:
-                ctx.add(
-                    "measure-missing-from-return",
-                    Severity.WARNING,
-                    f"measure {m.measure_id} of {theme} has no row in this return",
-                    "add its row back (copy it from the return the analyst sent)",
-                    measure_id=m.measure_id,
-                )
-    submitted = _parse_date(header.get("submitted", ""))
-    if not submitted:
-        submitted = saved_time()
-    if not submitted:
-        try:
-            submitted = (
-                dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-                .replace(tzinfo=None, microsecond=0)
-                .isoformat()
-            )
-        except OSError:
-            submitted = ""
-    lead = _text(header.get("lead", "")) or meta.get("lead", "")
-    year = _text(header.get("year", "")) or meta.get("year", "")
-    return ReturnData(
-        path=str(path),
-        file=shown,
-        sha256=digest,
-        theme=theme,
-        lead=lead,
-        year=year,
-        quarter=_parse_quarter(header.get("quarter", "")),
-        submitted=submitted,
-        fingerprint=meta.get("fingerprint", ""),
-        values=tuple(values),
-        notes=tuple(notes),
-        issues=ctx.final_issues(),
-        readable=True,
+
+def _row_without_id(
+    ctx: _Ctx,
+    row: list[object],
+    r: int,
+    id_col: int,
+    area_cols: list[int],
+    problems: dict[tuple[int, int], str],
+) -> None:
+    """A row with entries but no measure ID: reported, not read."""
+    filled = _filled(row, area_cols)
+    flagged = [c for c in area_cols if (r, c) in problems] if problems else []
+    if filled or flagged:
+        where = ", ".join(_a1(r, c) for c, _ in filled) or ", ".join(_a1(r, c) for c in flagged)
+        ctx.add(
+            "row-without-id",
+            Severity.WARNING,
+            f"row {r + 1} has entries ({where}) but no measure ID; they are not read",
+            "type the measure ID in the ID column or move the entries to its row",
+            cell=_a1(r, id_col),
+            value="; ".join(_text(v) for _, v in filled),
+        )
+
+
+def _unknown_measure(
+    ctx: _Ctx, row: list[object], r: int, id_col: int, area_cols: list[int], mid: str
+) -> None:
+    """A row whose ID is not in the register: reported when it has entries or looks like
+    an ID, not read."""
+    filled = _filled(row, area_cols)
+    looks_like_id = bool(re.fullmatch(r"[A-Za-z]{0,6}\s?[0-9][0-9A-Za-z.\-/]*", mid))
+    if filled or looks_like_id:
+        extra = (
+            " (entries not read: " + ", ".join(f"{_a1(r, c)}={_text(v)}" for c, v in filled) + ")"
+            if filled
+            else ""
+        )
+        ctx.add(
+            "unknown-measure",
+            Severity.ERROR if filled else Severity.WARNING,
+            f"measure ID '{mid}' is not in the register{extra}",
+            "use the IDs of the return the analyst sent, or ask the analyst to add it",
+            cell=_a1(r, id_col),
+            value=mid,
+            measure_id=mid,
+        )
+
+
+def _duplicate_measure(
+    ctx: _Ctx,
+    row: list[object],
+    r: int,
+    id_col: int,
+    area_cols: list[int],
+    mid: str,
+    first: int,
+) -> None:
+    """A measure's second row: reported with its entries, not read."""
+    filled = _filled(row, area_cols)
+    ctx.add(
+        "duplicate-measure",
+        Severity.WARNING,
+        f"measure {mid} appears again (first on row {first + 1}); this row is not read"
+        + (
+            " (entries: " + ", ".join(f"{_a1(r, c)}={_text(v)}" for c, v in filled) + ")"
+            if filled
+            else ""
+        ),
+        "keep one row per measure",
+        cell=_a1(r, id_col),
+        value=mid,
+        measure_id=mid,
     )
+
+
+# --- the tool's own outputs found among the returns -----------------------------------
+
+# What the dashboard writes into its document properties (docProps/core.xml), and the
+# sheets every dashboard has: either tells a dashboard from a return, whatever its name.
+_OWN_DESCRIPTION = b"Made by rag_workbook"
+_OWN_SHEETS = (b'name="Data"', b'name="Issues"', b'name="About"')
+OWN_OUTPUT = "own-output-skipped"
+
+
+def _is_own_output(data: bytes, suffix: str) -> bool:
+    """Whether a workbook's bytes are a dashboard this tool wrote."""
+    if suffix not in (".xlsx", ".xlsm"):
+        return False
+    # Every dashboard has Excel Tables and a chart; an issued return has neither, so most
+    # returns are told apart by two searches of their bytes (2 us, against 13 us for
+    # unpacking the properties).
+    if data.find(b"xl/tables/") < 0 and data.find(b"xl/charts/") < 0:
+        return False
+    core = _small_member(data, "docProps/core.xml")
+    if core is not None and core.find(_OWN_DESCRIPTION) >= 0:
+        return True
+    book = _small_member(data, "xl/workbook.xml")
+    return book is not None and all(book.find(name) >= 0 for name in _OWN_SHEETS)
+
+
+def _small_member(data: bytes, name: str, limit: int = 1 << 20) -> bytes | None:
+    """The first `limit` bytes of a zip member, or None: by the local-header shortcut, else
+    through zipfile (a member written with a data descriptor, as LibreOffice writes)."""
+    quick = _quick_member(data, name)
+    if quick is not None:
+        return quick[:limit]
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(name) as member:
+            return member.read(limit)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError, zlib.error):
+        return None
+
+
+def own_output_issue(shown: str, what: str = "a dashboard") -> Issue:
+    """The note that names one of the tool's own outputs skipped among the returns."""
+    return Issue(
+        code=OWN_OUTPUT,
+        severity=Severity.INFO,
+        message=f"{what} rag-workbook wrote, not a return; not read",
+        fix="keep outputs out of the returns folder if you prefer; they are never read as returns",
+        file=shown,
+    )
+
+
+def is_own_output(path: Path) -> bool:
+    """Whether `path` is a file this tool wrote (a dashboard or a JSON report), told by its
+    content, not its name; False when it cannot be read.
+
+    Example:
+        >>> is_own_output(Path("returns/dashboard.xlsx"))  # doctest: +SKIP
+        True
+    """
+    suffix = path.suffix.lower()
+    try:
+        if path.stat().st_size > safety.LIMITS.max_file_bytes:
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if suffix == ".json":
+        return _is_own_report(data)
+    return _is_own_output(data, suffix)
+
+
+def _is_own_report(data: bytes) -> bool:
+    """Whether bytes are a JSON report this tool wrote (--report-json)."""
+    import json
+
+    try:
+        found = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(found, dict) and {"version", "returns", "issues"} <= found.keys()
 
 
 def _filled(row: list[object], cols: list[int]) -> list[tuple[int, object]]:
@@ -1434,10 +1891,12 @@ def _check_meta(ctx: _Ctx, meta: dict[str, str], header: dict[str, object]) -> N
 def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
     """Expand files, folders and glob patterns into the return workbooks to read.
 
-    Folders are not searched recursively. Inside folders (and glob matches) Excel lock
-    files (`~$*`), hidden files and non-spreadsheets are skipped; each skipped
-    non-spreadsheet gets an info issue. An explicitly named missing file, or a pattern
-    that matches nothing, is an error issue.
+    Folders are searched recursively, except hidden folders (`.name`), each named in a
+    note. Inside folders (and glob matches) Excel and LibreOffice lock files (`~$*`,
+    `.~lock*`), hidden files and non-spreadsheets are skipped, each named in a note; a JSON
+    report this tool wrote is named as such. A named missing file, or a pattern that
+    matches nothing, is an error issue. The tool's own dashboards among the workbooks are
+    told by their content when read (see read_return), not here.
 
     Args:
         inputs: file paths, folder paths and glob patterns, as typed by the analyst.
@@ -1450,38 +1909,17 @@ def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
     """
     found: dict[str, Path] = {}
     issues: list[Issue] = []
-
-    def consider(p: Path, *, explicit: bool) -> None:
-        name = p.name
-        if name.startswith("~$") or name.startswith(".~lock"):
-            return
-        if name.startswith(".") and not explicit:
-            return
-        if p.suffix.lower() not in SPREADSHEET_SUFFIXES:
-            issues.append(
-                Issue(
-                    code="not-a-spreadsheet",
-                    severity=Severity.WARNING if explicit else Severity.INFO,
-                    message="skipped: not a spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods)",
-                    fix="save returns as .xlsx",
-                    file=str(p),
-                )
-            )
-            return
-        found.setdefault(str(p), p)
-
     for item in inputs:
         text = str(item)
         p = Path(text)
         if p.is_dir():
-            # scandir: a folder's entries know whether they are files (no stat each) and
-            # their names; a Path is made only for each file kept (issue 6: 2,000 returns).
-            with os.scandir(p) as entries:
-                listed = sorted((e.name, e.path) for e in entries if e.is_file())
-            for _, path in listed:
-                consider(Path(path), explicit=False)
+            for path, skipped in _walk(p):
+                if skipped:
+                    issues.append(_skipped(path, skipped))
+                else:
+                    _consider(path, found, issues, explicit=False)
         elif p.is_file():
-            consider(p, explicit=True)
+            _consider(p, found, issues, explicit=True)
         elif glob.has_magic(text):
             matches = sorted(glob.glob(text))
             files = [Path(m) for m in matches if Path(m).is_file()]
@@ -1496,7 +1934,7 @@ def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
                     )
                 )
             for f in files:
-                consider(f, explicit=False)
+                _consider(f, found, issues, explicit=False)
         else:
             issues.append(
                 Issue(
@@ -1509,3 +1947,69 @@ def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
             )
     paths = sorted(found.values(), key=lambda q: str(q))
     return paths, Report.of(issues)
+
+
+def _walk(folder: Path) -> list[tuple[Path, str]]:
+    """Every file under `folder` (sorted, recursively), each with '' or why it is skipped;
+    a hidden folder comes once, with why, and is not entered."""
+    out: list[tuple[Path, str]] = []
+    # scandir: a folder's entries know whether they are files (no stat each) and their
+    # names; a Path is made only for each file kept (issue 6: 2,000 returns).
+    try:
+        with os.scandir(folder) as entries:
+            listed = sorted((e.name, e.path, e.is_dir(), e.is_file()) for e in entries)
+    except OSError:
+        return out
+    for name, path, is_dir, is_file in listed:
+        if is_dir:
+            if name.startswith("."):
+                out.append((Path(path), "a hidden folder; not searched"))
+            else:
+                out.extend(_walk(Path(path)))
+        elif is_file:
+            if name.startswith(("~$", ".~lock")):
+                out.append((Path(path), _LOCK_FILE))
+            elif name.startswith("."):
+                out.append((Path(path), "a hidden file; not read"))
+            else:
+                out.append((Path(path), ""))
+    return out
+
+
+_LOCK_FILE = "a lock file Excel or LibreOffice keeps while a workbook is open; not read"
+
+
+def _skipped(path: Path, why: str) -> Issue:
+    return Issue(
+        code="file-skipped",
+        severity=Severity.INFO,
+        message=why,
+        fix="",
+        file=str(path),
+    )
+
+
+def _consider(p: Path, found: dict[str, Path], issues: list[Issue], *, explicit: bool) -> None:
+    """Keep a spreadsheet; name anything else (lock files, other kinds of file) in a note."""
+    name = p.name
+    if name.startswith(("~$", ".~lock")):
+        issues.append(_skipped(p, _LOCK_FILE))
+        return
+    if name.startswith(".") and not explicit:
+        issues.append(_skipped(p, "a hidden file; not read"))
+        return
+    if p.suffix.lower() not in SPREADSHEET_SUFFIXES:
+        if p.suffix.lower() == ".json" and is_own_output(p):
+            issues.append(own_output_issue(str(p), "a JSON report"))
+            return
+        issues.append(
+            Issue(
+                code="not-a-spreadsheet",
+                severity=Severity.WARNING if explicit else Severity.INFO,
+                message="skipped: not a spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods)",
+                fix="save returns as .xlsx",
+                file=str(p),
+            )
+        )
+        return
+    found.setdefault(str(p), p)

@@ -102,6 +102,7 @@ FILE_ENCRYPTED = "file-encrypted"
 FILE_UNSAFE_XML = "file-unsafe-xml"
 NOT_A_WORKBOOK = "not-a-workbook"
 FORMAT_UNSUPPORTED = "format-unsupported"
+INTERNAL_ERROR = "internal-error"
 
 _FIX_RESEND = "ask the lead to send the return again, saved from Excel as .xlsx"
 _FIX_ENCRYPTED = (
@@ -203,12 +204,23 @@ def check_and_read(
             f"cannot read the file ({exc.strerror or exc})",
             "check the file exists, is not open elsewhere and that you may read it",
         ), None
-    except Exception as exc:  # a bug here must not stop the merge; the parser decides
+    except (struct.error, zlib.error, EOFError):
+        # A structure cut short where the check reads it: the file is damaged.
+        return _corrupt("a structure in it is cut short").issue(display), None
+    except MemoryError:
         return _issue(
-            FILE_CORRUPT,
+            FILE_TOO_LARGE,
             display,
-            f"the file could not be checked ({type(exc).__name__}: {exc})",
-            _FIX_RESEND,
+            "the file needs more memory to check than this computer has free",
+            _FIX_TOO_LARGE,
+        ), None
+    except Exception as exc:  # a bug of ours, not the lead's: say so, and go on
+        return _issue(
+            INTERNAL_ERROR,
+            display,
+            f"rag-workbook failed while checking this file ({type(exc).__name__}); this is a "
+            "bug in rag-workbook, not in the file",
+            "please report this with the file; the rest of the merge went on",
         ), None
 
 
