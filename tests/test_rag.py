@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from rag_workbook import columns as col
 from rag_workbook import layout, rag
+from rag_workbook.forms import write_template
 from rag_workbook.model import (
     QUARTERS,
     Basis,
@@ -30,7 +31,7 @@ from rag_workbook.model import (
     ToleranceForm,
 )
 from rag_workbook.rag import format_number
-from rag_workbook.template import read_template, write_template
+from rag_workbook.template import read_template
 
 DOWN, UP, KEEP = Polarity.REDUCE, Polarity.INCREASE, Polarity.MAINTAIN
 CUM, SNAP = Basis.CUMULATIVE, Basis.SNAPSHOT

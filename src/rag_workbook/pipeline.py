@@ -249,7 +249,7 @@ def _previous_as_return(previous: Path) -> ReturnData:
     """A previous dashboard's values as the oldest return, so any real return wins."""
     import hashlib
 
-    from rag_workbook.forms import read_previous_values
+    from rag_workbook.returns import read_previous_values
 
     values = read_previous_values(previous)
     return ReturnData(
