@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_workbook.gcpause import collector_paused
-from rag_workbook.model import CellValue, Register, ReturnData, Severity
-from rag_workbook.report import Issue, Report
+from rag_workbook.model import CellValue, Register, ReturnData
+from rag_workbook.report import Code, Issue, Report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,40 +200,15 @@ def merge_to_dashboard(
         previous=previous,
         later=("rag_workbook.dashboard",),
     )
-    from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
+    from rag_workbook.dashboard import InputFile, write_dashboard
 
     inputs_used = [InputFile.from_return(r) for r in result.returns]
     written = write_dashboard(
         result.columns, result.register, result.report, out, inputs=inputs_used
     )
-    pdf_path = None
-    report = result.report
+    pdf_path, report = None, result.report
     if pdf:
-        from rag_workbook.render import RenderError
-
-        try:
-            # Only the committee pages (Dashboard, Summary) go into the PDF.
-            pdf_path = write_dashboard_pdf(
-                result.columns,
-                result.register,
-                result.report,
-                written.with_suffix(".pdf"),
-                inputs=inputs_used,
-            )
-        except RenderError as exc:
-            # The workbook is written and good; say plainly why the PDF is not.
-            report = report + Report.of(
-                [
-                    Issue(
-                        code="pdf-not-written",
-                        severity=Severity.WARNING,
-                        message=str(exc),
-                        fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
-                        " or print the Dashboard sheet to PDF from Excel",
-                        file=written.with_suffix(".pdf").name,
-                    )
-                ]
-            )
+        pdf_path, report = _write_pdf(result, written, inputs_used)
     return RunResult(
         register=result.register,
         columns=result.columns,
@@ -243,6 +218,26 @@ def merge_to_dashboard(
         output=written,
         pdf=pdf_path,
     )
+
+
+def _write_pdf(
+    result: RunResult, written: Path, inputs: Sequence[Any]
+) -> tuple[Path | None, Report]:
+    """The committee pages (Dashboard, Summary) as a PDF beside the workbook, and the
+    report; when LibreOffice cannot make it the workbook still stands and the report says
+    why (`pdf-not-written`)."""
+    from rag_workbook.dashboard import write_dashboard_pdf
+    from rag_workbook.render import RenderError
+
+    target = written.with_suffix(".pdf")
+    try:
+        path = write_dashboard_pdf(
+            result.columns, result.register, result.report, target, inputs=inputs
+        )
+    except RenderError as exc:
+        issue = Issue.of(Code.PDF_NOT_WRITTEN, str(exc), file=target.name)
+        return None, result.report + Report.of([issue])
+    return path, result.report
 
 
 def _previous_as_return(previous: Path) -> ReturnData:

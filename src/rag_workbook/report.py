@@ -180,7 +180,11 @@ CATALOGUE: dict[Code, Entry] = {
         _W, "give an Absolute target (or an Absolute tolerance), or correct the baseline"
     ),
     Code.TARGET_MISSING: Entry(_W, "type the annual target in the Target column"),
-    Code.PDF_NOT_WRITTEN: Entry(_W, "install LibreOffice, or print the dashboard from Excel"),
+    Code.PDF_NOT_WRITTEN: Entry(
+        _W,
+        "install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
+        " or print the Dashboard sheet to PDF from Excel",
+    ),
 }
 
 

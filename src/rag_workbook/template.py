@@ -332,9 +332,38 @@ def _rows(sheet: Any) -> _Sheet:
     return _Sheet(rows, formats)
 
 
+# A setting found: its text, its 1-based row and the cell as read.
+_Found = dict[str, tuple[str, int, object]]
+
+
 def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
-    sheet = layout.SETTINGS_SHEET
-    found: dict[str, tuple[str, int, object]] = {}  # canonical key -> (text, row, raw)
+    """The Settings sheet: known keys, extra keys kept as given, each value checked."""
+    found, extra = _setting_rows(grid, problems)
+
+    def text(key: str, default: str = "") -> str:
+        return found[key][0] if key in found and found[key][0] else default
+
+    _check_partnership(found, problems)
+    show_direction = _show_direction(found, problems)
+    current_quarter = _current_quarter(found, problems)
+    defaults = Settings(partnership="")
+    return Settings(
+        partnership=text("Partnership"),
+        title=text("Title", defaults.title),
+        year=text("Year"),
+        meeting=text("Meeting"),
+        meeting_date=text("Meeting Date"),
+        agenda_item=text("Agenda Item"),
+        icon_style=text("Icon Style", defaults.icon_style),
+        current_quarter=current_quarter,
+        show_direction=show_direction,
+        extra=extra,
+    )
+
+
+def _setting_rows(grid: _Sheet, problems: _Problems) -> tuple[_Found, dict[str, str]]:
+    """Each key row once (a repeated key is a problem): known keys, then the others."""
+    found: _Found = {}
     extra: dict[str, str] = {}
     seen: dict[str, int] = {}
     for r, row in enumerate(grid.rows, start=1):
@@ -349,10 +378,9 @@ def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
         if norm in seen:
             problems.add(
                 Code.SETTING_REPEATED,
-                sheet,
+                layout.SETTINGS_SHEET,
                 f"A{r}",
                 f"setting '{key_text}' given twice (also in A{seen[norm]})",
-                "keep one row for each setting",
             )
             continue
         seen[norm] = r
@@ -361,72 +389,62 @@ def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
             extra[key_text] = _as_text(value, fmt)
         else:
             found[canonical] = (_as_text(value, fmt), r, value)
+    return found, extra
 
-    def text(key: str, default: str = "") -> str:
-        return found[key][0] if key in found and found[key][0] else default
 
-    partnership = text("Partnership")
-    if not partnership:
-        if "Partnership" in found:
-            problems.add(
-                Code.PARTNERSHIP_MISSING,
-                sheet,
-                f"B{found['Partnership'][1]}",
-                "the Partnership setting is empty",
-                "type the partnership's name",
-            )
-        else:
-            problems.add(
-                Code.PARTNERSHIP_MISSING,
-                sheet,
-                "",
-                "no Partnership setting",
-                "add a row with 'Partnership' in column A and its name in column B",
-            )
+def _check_partnership(found: _Found, problems: _Problems) -> None:
+    """The one setting every register needs."""
+    if "Partnership" in found and found["Partnership"][0]:
+        return
+    if "Partnership" in found:
+        cell, message, fix = (
+            f"B{found['Partnership'][1]}",
+            "the Partnership setting is empty",
+            "",
+        )
+    else:
+        cell, message, fix = (
+            "",
+            "no Partnership setting",
+            "add a row with 'Partnership' in column A and its name in column B",
+        )
+    problems.add(Code.PARTNERSHIP_MISSING, layout.SETTINGS_SHEET, cell, message, fix)
 
-    show_direction = True
-    if text("Show Direction"):
-        word = _norm(text("Show Direction"))
-        if word in ("yes", "y", "true", "1", "on"):
-            show_direction = True
-        elif word in ("no", "n", "false", "0", "off"):
-            show_direction = False
-        else:
-            problems.add(
-                Code.SETTING_INVALID,
-                sheet,
-                f"B{found['Show Direction'][1]}",
-                f"Show Direction must be Yes or No (got '{text('Show Direction')}')",
-                "type Yes or No",
-            )
 
-    quarter = ""
-    if text("Current Quarter"):
-        match = re.fullmatch(r"(?:q|qu|quarter)?([1-4])", _norm(text("Current Quarter")))
-        if match:
-            quarter = f"Q{match.group(1)}"
-        else:
-            problems.add(
-                Code.SETTING_INVALID,
-                sheet,
-                f"B{found['Current Quarter'][1]}",
-                f"Current Quarter must be Q1, Q2, Q3 or Q4 (got '{text('Current Quarter')}')",
-                "type Q1..Q4, or leave it blank for the latest quarter reported",
-            )
-
-    defaults = Settings(partnership="")
-    return Settings(
-        partnership=partnership,
-        title=text("Title", defaults.title),
-        year=text("Year"),
-        meeting=text("Meeting"),
-        meeting_date=text("Meeting Date"),
-        agenda_item=text("Agenda Item"),
-        icon_style=text("Icon Style", defaults.icon_style),
-        current_quarter=quarter,
-        show_direction=show_direction,
-        extra=extra,
+def _show_direction(found: _Found, problems: _Problems) -> bool:
+    """Show Direction: Yes (also when blank) or No."""
+    given = found.get("Show Direction", ("", 0, None))
+    word = _norm(given[0]) if given[0] else "yes"
+    if word in ("yes", "y", "true", "1", "on"):
+        return True
+    if word in ("no", "n", "false", "0", "off"):
+        return False
+    problems.add(
+        Code.SETTING_INVALID,
+        layout.SETTINGS_SHEET,
+        f"B{given[1]}",
+        f"Show Direction must be Yes or No (got '{given[0]}')",
+        "type Yes or No",
     )
+    return True
+
+
+def _current_quarter(found: _Found, problems: _Problems) -> str:
+    """Current Quarter: Q1..Q4 (also '3', 'Quarter 3'), or '' for the latest reported."""
+    given = found.get("Current Quarter", ("", 0, None))
+    if not given[0]:
+        return ""
+    match = re.fullmatch(r"(?:q|qu|quarter)?([1-4])", _norm(given[0]))
+    if match:
+        return f"Q{match.group(1)}"
+    problems.add(
+        Code.SETTING_INVALID,
+        layout.SETTINGS_SHEET,
+        f"B{given[1]}",
+        f"Current Quarter must be Q1, Q2, Q3 or Q4 (got '{given[0]}')",
+        "type Q1..Q4, or leave it blank for the latest quarter reported",
+    )
+    return ""
 
 
 class _Columns:
@@ -533,8 +551,48 @@ def _new_measure(fields: dict[str, Any]) -> Measure:
 
 def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[tuple[Measure, ...], dict[str, int]]:
     """The measures, and the column of each label found in the header row."""
+    columns = _header_columns(grid.rows, problems)
+    if columns is None:
+        return (), {}
+    # Column by column first; a row that passes every check of `_clean_row` becomes a
+    # Measure there, and any other row is read again by _read_measure, which words its
+    # problems. The checks are the same, so both give the same Measure for a clean row.
+    table = _Columns(grid, columns)
+    unusual: set[int] = set()  # rows with a cell that is not a number or profile
+    labels = (
+        "Theme", "ID", "Performance Measure", "Lead", "Lead Email", "Unit", "Data Source",
+        "Notes",
+    )  # fmt: skip
+    texts = [table.texts(n) for n in labels]
+    choices = [
+        table.choices("Polarity", _POLARITIES, None),
+        table.choices("Basis", _BASES, None),
+        table.choices("Target Type", _TARGET_FORMS, TargetForm.ABSOLUTE),
+        table.choices("Tolerance Type", _TOLERANCE_FORMS, ToleranceForm.PERCENT),
+    ]
+    numbers = [table.numbers(n, unusual) for n in ("Baseline", "Target", "Tolerance")]
+    profiles = table.profiles(unusual)
+    measures: list[Measure] = []
+    ids: dict[str, int] = {}
+    for i, (row, *cells) in enumerate(
+        zip(grid.rows[1:], *texts, *choices, *numbers, profiles, strict=True)
+    ):
+        if not any(cells[:3]) and all(_is_blank(v) for v in row):
+            continue
+        measure = _clean_row(cells, i + 2, ids) if i not in unusual else None
+        if measure is None:
+            measure = _read_measure(_RowCells(grid.pairs(i + 1), i + 2, columns, problems), ids)
+        if measure is not None:
+            measures.append(measure)
+    if not measures and not problems.issues:
+        problems.add(Code.NO_MEASURES, layout.MEASURES_SHEET, "A2", "no measures")
+    return tuple(measures), columns
+
+
+def _header_columns(rows: Sequence[Sequence[object]], problems: _Problems) -> dict[str, int] | None:
+    """The column of each known label in the header row; None when the row or a required
+    label is missing."""
     sheet = layout.MEASURES_SHEET
-    rows = grid.rows
     if not rows or all(_is_blank(v) for v in rows[0]):
         problems.add(
             Code.HEADER_MISSING,
@@ -543,12 +601,10 @@ def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[tuple[Measure, ..
             "no header row",
             "put the column labels (" + ", ".join(layout.MEASURES_COLUMNS) + ") in row 1",
         )
-        return (), {}
+        return None
     columns: dict[str, int] = {}
     for c, value in enumerate(rows[0]):
-        if _is_blank(value):
-            continue
-        canonical = _COLUMN_KEYS.get(norm_header(str(value)))
+        canonical = None if _is_blank(value) else _COLUMN_KEYS.get(norm_header(str(value)))
         if canonical is None:
             continue
         if canonical in columns:
@@ -557,7 +613,6 @@ def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[tuple[Measure, ..
                 sheet,
                 f"{column_name(c)}1",
                 f"second '{canonical}' column (also {column_name(columns[canonical])}1)",
-                "remove or rename one of them",
             )
             continue
         columns[canonical] = c
@@ -570,195 +625,204 @@ def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[tuple[Measure, ..
             "missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
             "add " + ("them" if len(missing) > 1 else "it") + " to the header row",
         )
-        return (), {}
-
-    def cell(row: list[tuple[object, str]], name: str) -> tuple[object, str]:
-        c = columns.get(name)
-        if c is None or c >= len(row):
-            return None, "General"
-        return row[c]
-
-    def ref(name: str, r: int) -> str:
-        return f"{column_name(columns[name])}{r}" if name in columns else f"row {r}"
-
-    # Column by column first; a row that passes every check below becomes a Measure here,
-    # and any other row is read again by _read_measure, which words its problems. The
-    # checks are those of _read_measure, so both give the same Measure for a clean row.
-    table = _Columns(grid, columns)
-    unusual: set[int] = set()  # rows with a cell that is not a number or profile
-    themes, ids_text, texts = (table.texts(n) for n in ("Theme", "ID", "Performance Measure"))
-    leads, emails, units, sources, notes = (
-        table.texts(n) for n in ("Lead", "Lead Email", "Unit", "Data Source", "Notes")
-    )
-    polarities = table.choices("Polarity", _POLARITIES, None)
-    bases = table.choices("Basis", _BASES, None)
-    target_forms = table.choices("Target Type", _TARGET_FORMS, TargetForm.ABSOLUTE)
-    tolerance_forms = table.choices("Tolerance Type", _TOLERANCE_FORMS, ToleranceForm.PERCENT)
-    baselines, targets, tolerances = (
-        table.numbers(n, unusual) for n in ("Baseline", "Target", "Tolerance")
-    )
-    profiles = table.profiles(unusual)
-
-    measures: list[Measure] = []
-    ids: dict[str, int] = {}
-    cells = zip(
-        rows[1:], themes, ids_text, texts, polarities, bases, target_forms, tolerance_forms,
-        baselines, targets, tolerances, profiles, leads, emails, units, sources, notes,
-        strict=True,
-    )  # fmt: skip
-    for i, (
-        row, theme, measure_id, text, polarity, basis, target_form, tolerance_form,
-        baseline, target, tolerance, profile, lead, email, unit, source, note,
-    ) in enumerate(cells):  # fmt: skip
-        if not (theme or measure_id or text) and all(_is_blank(v) for v in row):
-            continue
-        if (
-            theme
-            and measure_id
-            and text
-            and measure_id not in ids
-            and polarity is not None
-            and basis is not None
-            and target_form is not None
-            and tolerance_form is not None
-            and i not in unusual
-            and (tolerance is None or tolerance >= 0)
-            and (
-                target is not None
-                if polarity is not Polarity.MAINTAIN
-                else baseline is not None and tolerance is not None
-            )
-        ):
-            ids[measure_id] = i + 2
-            fields = {
-                "theme": theme,
-                "measure_id": measure_id,
-                "text": text,
-                "polarity": polarity,
-                "basis": basis,
-                "lead": lead,
-                "lead_email": email,
-                "unit": unit,
-                "baseline": baseline,
-                "target": target,
-                "target_form": target_form,
-                "tolerance": tolerance,
-                "tolerance_form": tolerance_form,
-                "profile": profile,
-                "data_source": source,
-                "notes": note,
-                "row": i + 2,
-            }
-            measures.append(_new_measure(fields) if _FILL_DIRECTLY else Measure(**fields))
-            continue
-        measure = _read_measure(grid.pairs(i + 1), i + 2, cell, ref, ids, problems)
-        if measure is not None:
-            measures.append(measure)
-    if not measures and not problems.lines:
-        problems.add(Code.NO_MEASURES, sheet, "A2", "no measures")
-    return tuple(measures), columns
+        return None
+    return columns
 
 
-def _read_measure(
-    row: list[tuple[object, str]],
-    r: int,
-    cell: Any,
-    ref: Any,
-    ids: dict[str, int],
-    problems: _Problems,
-) -> Measure | None:
-    sheet = layout.MEASURES_SHEET
-    before = len(problems.lines)
-
-    def text(name: str) -> str:
-        value, fmt = cell(row, name)
-        return _as_text(value, fmt)
-
-    theme, measure_id, measure_text = text("Theme"), text("ID"), text("Performance Measure")
-    for name, value, fix in (
-        ("Theme", theme, "type the theme the measure belongs to (e.g. ASB)"),
-        ("ID", measure_id, "give the measure an ID such as 1.1"),
-        ("Performance Measure", measure_text, "type the measure's text"),
+def _clean_row(cells: Sequence[Any], r: int, ids: dict[str, int]) -> Measure | None:
+    """The Measure of a row read column by column, or None when any check would fail."""
+    (
+        theme, measure_id, text, lead, email, unit, source, note,
+        polarity, basis, target_form, tolerance_form, baseline, target, tolerance, profile,
+    ) = cells  # fmt: skip
+    if not (
+        theme
+        and measure_id
+        and text
+        and measure_id not in ids
+        and polarity is not None
+        and basis is not None
+        and target_form is not None
+        and tolerance_form is not None
+        and (tolerance is None or tolerance >= 0)
+        and (
+            target is not None
+            if polarity is not Polarity.MAINTAIN
+            else baseline is not None and tolerance is not None
+        )
     ):
-        if not value:
-            problems.add(Code.MEASURE_INCOMPLETE, sheet, ref(name, r), f"empty {name}", fix)
-    label = f"measure {measure_id}" if measure_id else f"the measure in row {r}"
-    if measure_id:
-        if measure_id in ids:
-            problems.add(
-                Code.MEASURE_ID_REPEATED,
-                sheet,
-                ref("ID", r),
-                f"duplicate measure ID '{measure_id}' (also in {ref('ID', ids[measure_id])})",
-                "give each measure its own ID",
-            )
-        else:
-            ids[measure_id] = r
+        return None
+    ids[measure_id] = r
+    fields = {
+        "theme": theme,
+        "measure_id": measure_id,
+        "text": text,
+        "polarity": polarity,
+        "basis": basis,
+        "lead": lead,
+        "lead_email": email,
+        "unit": unit,
+        "baseline": baseline,
+        "target": target,
+        "target_form": target_form,
+        "tolerance": tolerance,
+        "tolerance_form": tolerance_form,
+        "profile": profile,
+        "data_source": source,
+        "notes": note,
+        "row": r,
+    }
+    return _new_measure(fields) if _FILL_DIRECTLY else Measure(**fields)
 
-    def choose(name: str, table: dict[str, Any], allowed: str, default: Any = None) -> Any:
-        raw = text(name)
+
+class _RowCells:
+    """One Measures row's cells by column label, their references, and its problems."""
+
+    def __init__(
+        self,
+        row: list[tuple[object, str]],
+        r: int,
+        columns: Mapping[str, int],
+        problems: _Problems,
+    ) -> None:
+        self.row, self.r, self.columns, self.problems = row, r, columns, problems
+        self.label = f"the measure in row {r}"
+
+    def cell(self, name: str) -> tuple[object, str]:
+        c = self.columns.get(name)
+        if c is None or c >= len(self.row):
+            return None, "General"
+        return self.row[c]
+
+    def text(self, name: str) -> str:
+        return _as_text(*self.cell(name))
+
+    def ref(self, name: str, r: int | None = None) -> str:
+        r = self.r if r is None else r
+        return f"{column_name(self.columns[name])}{r}" if name in self.columns else f"row {r}"
+
+    def add(self, code: Code, name: str, message: str, fix: str = "") -> None:
+        self.problems.add(code, layout.MEASURES_SHEET, self.ref(name), message, fix)
+
+    def choose(self, name: str, table: dict[str, Any], allowed: str, default: Any = None) -> Any:
+        """The word chosen in a column; `default` when blank (a problem if None)."""
+        raw = self.text(name)
         if not raw:
             if default is None:
-                problems.add(
-                    Code.CHOICE_MISSING,
-                    sheet,
-                    ref(name, r),
-                    f"{label} has no {name}",
-                    f"choose {allowed}",
+                self.add(
+                    Code.CHOICE_MISSING, name, f"{self.label} has no {name}", f"choose {allowed}"
                 )
             return default
         found = _lookup(table, raw)
         if found is None:
-            problems.add(
-                Code.CHOICE_UNKNOWN,
-                sheet,
-                ref(name, r),
-                f"unknown {name.lower()} '{raw}'",
-                f"use {allowed}",
-            )
+            self.add(Code.CHOICE_UNKNOWN, name, f"unknown {name.lower()} '{raw}'", f"use {allowed}")
             return default
         return found
 
-    polarity: Polarity | None = choose("Polarity", _POLARITIES, "Reduce, Increase or Maintain")
-    basis: Basis | None = choose("Basis", _BASES, "Cumulative or Snapshot")
-    target_form: TargetForm = choose(
-        "Target Type", _TARGET_FORMS, "Absolute or % change", TargetForm.ABSOLUTE
-    )
-    tolerance_form: ToleranceForm = choose(
-        "Tolerance Type", _TOLERANCE_FORMS, "% or Absolute", ToleranceForm.PERCENT
-    )
-
-    def number(name: str) -> float | None:
-        value, fmt = cell(row, name)
+    def number(self, name: str) -> float | None:
+        """The number in a column, None when blank or not a number (then a problem)."""
+        value, fmt = self.cell(name)
         parsed, ok = _parse_number(value, fmt)
         if not ok:
-            problems.add(
-                Code.NUMBER_INVALID,
-                sheet,
-                ref(name, r),
-                f"{name} must be a number (got '{_as_text(value, fmt)}')",
-                "type the number only, or leave it blank",
+            self.add(
+                Code.NUMBER_INVALID, name, f"{name} must be a number (got '{_as_text(value, fmt)}')"
             )
         return parsed
 
-    baseline, target, tolerance = number("Baseline"), number("Target"), number("Tolerance")
+
+def _read_measure(cells: _RowCells, ids: dict[str, int]) -> Measure | None:
+    """One row read cell by cell, every problem worded; None when it has any."""
+    before = len(cells.problems.issues)
+    theme, measure_id, text = _read_identity(cells, ids)
+    polarity: Polarity | None = cells.choose(
+        "Polarity", _POLARITIES, "Reduce, Increase or Maintain"
+    )
+    basis: Basis | None = cells.choose("Basis", _BASES, "Cumulative or Snapshot")
+    target_form: TargetForm = cells.choose(
+        "Target Type", _TARGET_FORMS, "Absolute or % change", TargetForm.ABSOLUTE
+    )
+    tolerance_form: ToleranceForm = cells.choose(
+        "Tolerance Type", _TOLERANCE_FORMS, "% or Absolute", ToleranceForm.PERCENT
+    )
+    baseline, target, tolerance = (cells.number(n) for n in ("Baseline", "Target", "Tolerance"))
+    _check_definition(cells, polarity, target_form, baseline, target, tolerance)
+    profile_raw, profile_fmt = cells.cell("Profile")
+    profile, ok = _parse_profile(profile_raw)
+    if not ok:
+        cells.add(
+            Code.PROFILE_INVALID, "Profile", f"bad profile '{_as_text(profile_raw, profile_fmt)}'"
+        )
+    if len(cells.problems.issues) != before or polarity is None or basis is None:
+        return None
+    return Measure(
+        theme=theme,
+        measure_id=measure_id,
+        text=text,
+        polarity=polarity,
+        basis=basis,
+        lead=cells.text("Lead"),
+        lead_email=cells.text("Lead Email"),
+        unit=cells.text("Unit"),
+        baseline=baseline,
+        target=target,
+        target_form=target_form,
+        tolerance=tolerance,
+        tolerance_form=tolerance_form,
+        profile=profile,
+        data_source=cells.text("Data Source"),
+        notes=cells.text("Notes"),
+        row=cells.r,
+    )
+
+
+def _read_identity(cells: _RowCells, ids: dict[str, int]) -> tuple[str, str, str]:
+    """Theme, ID and text, each required; an ID given twice is a problem."""
+    theme, measure_id, text = (cells.text(n) for n in ("Theme", "ID", "Performance Measure"))
+    for name, value, fix in (
+        ("Theme", theme, "type the theme the measure belongs to (e.g. ASB)"),
+        ("ID", measure_id, "give the measure an ID such as 1.1"),
+        ("Performance Measure", text, "type the measure's text"),
+    ):
+        if not value:
+            cells.add(Code.MEASURE_INCOMPLETE, name, f"empty {name}", fix)
+    if measure_id:
+        cells.label = f"measure {measure_id}"
+        if measure_id in ids:
+            cells.add(
+                Code.MEASURE_ID_REPEATED,
+                "ID",
+                f"duplicate measure ID '{measure_id}' (also in {cells.ref('ID', ids[measure_id])})",
+            )
+        else:
+            ids[measure_id] = cells.r
+    return theme, measure_id, text
+
+
+def _check_definition(
+    cells: _RowCells,
+    polarity: Polarity | None,
+    target_form: TargetForm,
+    baseline: float | None,
+    target: float | None,
+    tolerance: float | None,
+) -> None:
+    """What the polarity needs: a target to Reduce or Increase, a baseline and tolerance
+    to Maintain; and a tolerance that is not negative."""
+    label = cells.label
     if tolerance is not None and tolerance < 0:
-        problems.add(
+        cells.add(
             Code.TOLERANCE_NEGATIVE,
-            sheet,
-            ref("Tolerance", r),
+            "Tolerance",
             f"Tolerance must not be negative (got {_compact(tolerance)})",
-            "type the size of the amber band as a positive number",
         )
     if (
         polarity in (Polarity.REDUCE, Polarity.INCREASE)
         and target is None
-        and _is_blank_or_word(cell(row, "Target")[0])
+        and _is_blank_or_word(cells.cell("Target")[0])
     ):
-        problems.add(
+        cells.add(
             Code.DEFINITION_INCOMPLETE,
-            sheet,
-            ref("Target", r),
+            "Target",
             f"{label} ({polarity}) has no Target",
             "type the annual target"
             + (
@@ -767,57 +831,22 @@ def _read_measure(
                 else ""
             ),
         )
-    if polarity is Polarity.MAINTAIN:
-        if baseline is None and _is_blank_or_word(cell(row, "Baseline")[0]):
-            problems.add(
-                Code.DEFINITION_INCOMPLETE,
-                sheet,
-                ref("Baseline", r),
-                f"{label} (Maintain) has no Baseline",
-                "type the baseline the measure must stay close to",
-            )
-        if tolerance is None and _is_blank(cell(row, "Tolerance")[0]):
-            problems.add(
-                Code.DEFINITION_INCOMPLETE,
-                sheet,
-                ref("Tolerance", r),
-                f"{label} (Maintain) has no Tolerance",
-                "type how far from the baseline still counts as maintained",
-            )
-
-    profile_raw, profile_fmt = cell(row, "Profile")
-    profile, ok = _parse_profile(profile_raw)
-    if not ok:
-        problems.add(
-            Code.PROFILE_INVALID,
-            sheet,
-            ref("Profile", r),
-            f"bad profile '{_as_text(profile_raw, profile_fmt)}'",
-            "give 4 cumulative percentages that never decrease and end at 100, "
-            "e.g. 25, 50, 75, 100 (or leave it blank for an even profile)",
+    if polarity is not Polarity.MAINTAIN:
+        return
+    if baseline is None and _is_blank_or_word(cells.cell("Baseline")[0]):
+        cells.add(
+            Code.DEFINITION_INCOMPLETE,
+            "Baseline",
+            f"{label} (Maintain) has no Baseline",
+            "type the baseline the measure must stay close to",
         )
-
-    if len(problems.lines) != before or polarity is None or basis is None:
-        return None
-    return Measure(
-        theme=theme,
-        measure_id=measure_id,
-        text=measure_text,
-        polarity=polarity,
-        basis=basis,
-        lead=text("Lead"),
-        lead_email=text("Lead Email"),
-        unit=text("Unit"),
-        baseline=baseline,
-        target=target,
-        target_form=target_form,
-        tolerance=tolerance,
-        tolerance_form=tolerance_form,
-        profile=profile,
-        data_source=text("Data Source"),
-        notes=text("Notes"),
-        row=r,
-    )
+    if tolerance is None and _is_blank(cells.cell("Tolerance")[0]):
+        cells.add(
+            Code.DEFINITION_INCOMPLETE,
+            "Tolerance",
+            f"{label} (Maintain) has no Tolerance",
+            "type how far from the baseline still counts as maintained",
+        )
 
 
 def _is_blank_or_word(value: object) -> bool:
