@@ -70,13 +70,52 @@ class MergeResult:
 
 
 def master_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
-    """The master frame of merged columns (`value` float64, `due` bool, texts str)."""
+    """The master frame of merged columns, typed as pandas users expect.
+
+    `value` float64 (NaN when no number); `due` bool; `quarter` an ordered categorical
+    (Q1 < Q2 < Q3 < Q4); `submitted` datetime64 (NaT when unknown); every text column
+    the "string" dtype, with pd.NA where the cell is empty.
+
+    Example:
+        >>> master_frame(merged.columns).dtypes["quarter"]  # doctest: +SKIP
+        CategoricalDtype(categories=['Q1', 'Q2', 'Q3', 'Q4'], ordered=True, ...)
+    """
     import pandas as pd
 
-    frame = pd.DataFrame(dict(columns), columns=list(c.MASTER))
-    frame[c.VALUE] = frame[c.VALUE].astype("float64")
-    frame[c.DUE] = frame[c.DUE].astype(bool)
-    return frame
+    typed: dict[str, Any] = {}
+    for name in c.MASTER:
+        values = columns[name]
+        if name == c.VALUE:
+            typed[name] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(
+                "float64"
+            )
+        elif name == c.DUE:
+            typed[name] = pd.Series(values, dtype=object).fillna(False).astype(bool)
+        elif name == c.QUARTER:
+            typed[name] = pd.Categorical(values, categories=list(QUARTERS), ordered=True)
+        elif name == c.SUBMITTED:
+            typed[name] = _datetimes(values)
+        else:
+            typed[name] = text_series(values)
+    return pd.DataFrame(typed, columns=list(c.MASTER))
+
+
+def text_series(values: Sequence[Any]) -> pd.Series:
+    """Texts as the "string" dtype, an empty text or a missing value as pd.NA."""
+    import pandas as pd
+
+    series = pd.Series(
+        [None if c.is_missing(v) or v == "" else str(v) for v in values], dtype="string"
+    )
+    return series
+
+
+def _datetimes(values: Sequence[Any]) -> pd.Series:
+    """ISO dates and datetimes as datetime64; an empty or unreadable one as NaT."""
+    import pandas as pd
+
+    texts = pd.Series([v if isinstance(v, str) and v else None for v in values], dtype=object)
+    return pd.to_datetime(texts, format="ISO8601", errors="coerce")
 
 
 def _read_batch(paths: Sequence[Path], register: Register | None = None) -> list[ReturnData]:

@@ -450,7 +450,8 @@ def rate_columns(
 
 def rated_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     """The rated frame of ``columns.MASTER`` + ``columns.RAG`` as lists: what `apply_rag`
-    gives for the frame of the MASTER columns, with the same values and dtypes."""
+    gives for the frame of the MASTER columns, with the same values and dtypes (see
+    `merge.master_frame` and the RAG columns' types in the module's notes)."""
     from rag_workbook.merge import master_frame
 
     frame = master_frame({name: columns[name] for name in col.MASTER})
@@ -465,19 +466,33 @@ def rated_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
 
 
 def _as_series(added: Mapping[str, npt.NDArray[Any]], index: pd.Index) -> dict[str, Any]:
-    """The RAG columns ready for `DataFrame.assign`.
-
-    Object columns given as Series skip pandas' string inference (~20 ms a column at
-    152,000 rows); the values are all str, so they compare and write like "str" columns.
-    """
+    """The RAG columns typed for `DataFrame.assign`: `target` float64, `is_override` bool,
+    `status` an ordered categorical (Green < Amber < Red < No data, the legend's order),
+    `polarity`, `basis` and `direction` categoricals, `explanation` the "string" dtype;
+    a quarter not yet due has a missing status (NaN) and explanation (pd.NA)."""
     import pandas as pd
 
-    return {
-        name: pd.Series(values, index=index, dtype=object, copy=False)
-        if values.dtype == object
-        else values
-        for name, values in added.items()
+    from rag_workbook.merge import text_series
+
+    kinds: dict[str, tuple[list[str], bool]] = {
+        col.STATUS: ([str(s) for s in Status], True),
+        col.POLARITY: ([str(p) for p in Polarity], False),
+        col.BASIS: ([str(b) for b in Basis], False),
+        col.DIRECTION: ([str(d) for d in Direction], False),
     }
+    typed: dict[str, Any] = {}
+    for name, values in added.items():
+        if name in kinds:
+            categories, ordered = kinds[name]
+            known = [v if v in categories else None for v in values.tolist()]
+            typed[name] = pd.Series(
+                pd.Categorical(known, categories=categories, ordered=ordered), index=index
+            )
+        elif values.dtype == object:
+            typed[name] = text_series(values.tolist()).set_axis(index)
+        else:
+            typed[name] = values
+    return typed
 
 
 def _indices(table: Mapping[Any, int], keys: Sequence[Any], missing: int) -> IntArray:
