@@ -118,3 +118,18 @@ def test_style_formats_maps_each_cell_style_to_its_number_format() -> None:
         b'<xf applyNumberFormat="1" numFmtId="164"/><xf fontId="1"/></cellXfs></styleSheet>'
     )
     assert returns.style_formats(styles) == {0: "General", 1: "0%", 2: '0.0"%"', 3: "General"}
+
+
+def test_cell_problems_read_any_spelling_of_a_sheet() -> None:
+    # A prefixed namespace, single quotes, cells and rows without `r` (all allowed).
+    sheet = (
+        b"<x:worksheet xmlns:x='http://schemas.openxmlformats.org/spreadsheetml/2006/main'>"
+        b"<x:sheetData><x:row r='3'><x:c r='B3' t='e'><x:f>1/0</x:f><x:v>#DIV/0!</x:v></x:c>"
+        b"<x:c><x:f>SUM(A1:A2)</x:f><x:v></x:v></x:c><x:c><x:f>A1</x:f><x:v>4</x:v></x:c>"
+        b"</x:row><x:row><x:c t='e'/></x:row></x:sheetData></x:worksheet>"
+    )
+    assert returns._cell_problems(sheet) == {
+        (2, 1): "cell-error:#DIV/0!",
+        (2, 2): "formula-without-value",
+        (3, 0): "cell-error:#N/A",
+    }

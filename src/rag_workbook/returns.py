@@ -561,19 +561,10 @@ def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[in
         return {}
     if not _has_formula_or_error(xml):
         return {}
-    found: dict[tuple[int, int], str] = {}
-    for m in re.finditer(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", xml, re.S):
-        attrs, inner = m.group(1), m.group(2) or b""
-        ref = re.search(rb'\br="([A-Z]+[0-9]+)"', attrs)
-        if not ref:
-            continue
-        rc = _rowcol(ref.group(1).decode())
-        if re.search(rb'\bt="e"', attrs):
-            v = re.search(rb"<v>([^<]*)</v>", inner)
-            found[rc] = "cell-error:" + (v.group(1).decode("utf-8", "replace") if v else "#N/A")
-        elif b"<f" in inner and not re.search(rb"<v>[^<]+</v>", inner):
-            found[rc] = "formula-without-value"
-    return found
+    try:
+        return _cell_problems(xml)
+    except Exception:  # not well formed, or unsafe: safety.py has refused such a file before
+        return {}
 
 
 def _sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
@@ -1589,6 +1580,71 @@ class _StyledNumbers:
 def _styled_numbers(xml: bytes, styles: frozenset[int]) -> dict[tuple[int, int], int]:
     """(row, col) -> style index of the number cells of a sheet part with one of `styles`."""
     target = _StyledNumbers(styles)
+    if _has_dtd(xml):
+        from defusedxml.ElementTree import DefusedXMLParser
+
+        parser: Any = DefusedXMLParser(target=target)
+    else:
+        import xml.etree.ElementTree as plain_xml
+
+        parser = plain_xml.XMLParser(target=target)
+    parser.feed(xml)
+    parser.close()
+    return target.found
+
+
+class _CellProblems:
+    """Parser target: cells holding an error value, or a formula without a cached value."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[int, int], str] = {}
+        self.row = -1
+        self.col = -1
+        self.error = False
+        self.formula = False
+        self.value: list[str] | None = None  # the text of <v>, while inside it
+        self.cached = ""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        name = _local(tag)
+        if name == "row":
+            ref = attrib.get("r")
+            self.row = int(ref) - 1 if ref else self.row + 1
+            self.col = -1
+        elif name == "c":
+            ref = attrib.get("r")
+            if ref:
+                self.row, self.col = cell_position(ref)
+            else:
+                self.col += 1
+            self.error, self.formula, self.cached = attrib.get("t") == "e", False, ""
+        elif name == "f":
+            self.formula = True
+        elif name == "v":
+            self.value = []
+
+    def data(self, text: str) -> None:
+        if self.value is not None:
+            self.value.append(text)
+
+    def end(self, tag: str) -> None:
+        name = _local(tag)
+        if name == "v" and self.value is not None:
+            self.cached, self.value = "".join(self.value), None
+        elif name == "c":
+            where = (self.row, self.col)
+            if self.error:
+                self.found[where] = "cell-error:" + (self.cached or "#N/A")
+            elif self.formula and not self.cached:
+                self.found[where] = "formula-without-value"
+
+    def close(self) -> None:
+        pass
+
+
+def _cell_problems(xml: bytes) -> dict[tuple[int, int], str]:
+    """(row, col) -> 'formula-without-value' | 'cell-error:#DIV/0!' for a sheet part."""
+    target = _CellProblems()
     if _has_dtd(xml):
         from defusedxml.ElementTree import DefusedXMLParser
 
