@@ -7,6 +7,7 @@ reported here, never raised.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -188,16 +189,17 @@ CATALOGUE: dict[Code, Entry] = {
 }
 
 
+_A1 = re.compile(r"[A-Z]{1,3}[0-9]+")
+
+
 def _cell_order(cell: str) -> tuple[int, int, str]:
     """An "A1" cell as (row, column) so that E9 sorts before E10; other text after cells."""
-    split = len(cell.rstrip("0123456789"))
-    letters, digits = cell[:split], cell[split:]
-    if digits and letters.isalpha() and letters.isupper() and len(letters) <= 3:
-        column = 0
-        for letter in letters:
-            column = column * 26 + ord(letter) - 64
-        return int(digits), column, ""
-    return (1 << 31, 0, cell) if cell else (0, 0, "")
+    if _A1.fullmatch(cell):
+        from rag_workbook.cells import cell_position  # deferred: xlsxwriter's helper
+
+        row, col = cell_position(cell)
+        return row, col, ""
+    return (1 << 31, 0, cell) if cell else (-1, 0, "")
 
 
 @dataclass(frozen=True)
