@@ -514,14 +514,8 @@ def _stamp(xml: bytes, suffix: str) -> str:
         texts = _part_texts(xml, names)
     except Exception:  # not well formed, or unsafe XML: no saved time
         return ""
-    text = texts.get(names[0]) or texts.get(names[1]) or ""
-    try:
-        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
-    return stamp.replace(microsecond=0).isoformat()
+    stamp = parse_date(texts.get(names[0]) or texts.get(names[1]) or "")
+    return "" if stamp is None else stamp.replace(microsecond=0).isoformat()
 
 
 # A formula element: `<f>`, `<f ...>` or `<f/>`.
