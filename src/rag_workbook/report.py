@@ -123,9 +123,9 @@ CATALOGUE: dict[Code, Entry] = {
         "e.g. 25, 50, 75, 100 (or leave it blank for an even profile)",
     ),
     Code.NO_MEASURES: Entry(_E, "add one row per measure below the header"),
-    Code.FILE_NOT_FOUND: Entry(_E, "check the path"),
-    Code.NOT_A_SPREADSHEET: Entry(_W, "give only return workbooks (.xlsx, .xlsm, .xls, .ods)"),
-    Code.FILE_UNREADABLE: Entry(_E, _RESEND),
+    Code.FILE_NOT_FOUND: Entry(_E, "check the name and the folder"),
+    Code.NOT_A_SPREADSHEET: Entry(_W, "save returns as .xlsx"),
+    Code.FILE_UNREADABLE: Entry(_E, "open it in Excel, save it as .xlsx and send it again"),
     Code.FILE_EMPTY: Entry(_E, _RESEND),
     Code.FILE_TOO_LARGE: Entry(
         _E,
@@ -151,27 +151,35 @@ CATALOGUE: dict[Code, Entry] = {
     ),
     Code.ROWS_NOT_READ: Entry(_W, "delete the rows below the table and send the return again"),
     Code.CELL_TOO_LONG: Entry(_W, "shorten the text, or send the detail separately"),
-    Code.UNKNOWN_COLUMN: Entry(_W, "remove the column, or name it as in the return sent"),
-    Code.DUPLICATE_COLUMN: Entry(_W, "keep one column of each kind"),
-    Code.MERGED_VALUE_CELLS: Entry(_W, "unmerge the cells and type each quarter's value"),
-    Code.ROW_WITHOUT_ID: Entry(_W, "type the measure's ID in its row"),
-    Code.UNKNOWN_MEASURE: Entry(_E, "use the IDs of the register, as in the return sent"),
-    Code.DUPLICATE_MEASURE: Entry(_W, "keep one row per measure"),
-    Code.MEASURE_MISSING_FROM_RETURN: Entry(_W, "ask the lead to add the measure's row"),
-    Code.FORMULA_WITHOUT_VALUE: Entry(
-        _E, "open the return in Excel, let it calculate, and save it again"
+    Code.UNKNOWN_COLUMN: Entry(_W, "delete the column or rename its header (e.g. Q3, Comment)"),
+    Code.DUPLICATE_COLUMN: Entry(_W, "keep one column per quarter and field"),
+    Code.MERGED_VALUE_CELLS: Entry(_W, "unmerge the cells and type one value per quarter"),
+    Code.ROW_WITHOUT_ID: Entry(
+        _W, "type the measure ID in the ID column or move the entries to its row"
     ),
-    Code.CELL_ERROR: Entry(_E, "correct the formula, or type the number"),
+    Code.UNKNOWN_MEASURE: Entry(
+        _E, "use the IDs of the return the analyst sent, or ask the analyst to add it"
+    ),
+    Code.DUPLICATE_MEASURE: Entry(_W, "keep one row per measure"),
+    Code.MEASURE_MISSING_FROM_RETURN: Entry(
+        _W, "add its row back (copy it from the return the analyst sent)"
+    ),
+    Code.FORMULA_WITHOUT_VALUE: Entry(
+        _E, "open the file in Excel or LibreOffice, let it calculate, save and send it again"
+    ),
+    Code.CELL_ERROR: Entry(_E, "fix the formula or type the number only"),
     Code.VALUE_NOT_A_NUMBER: Entry(_E, "type the number only"),
     Code.VALUE_IS_A_DATE: Entry(_E, "format the cell as a number and type the value"),
-    Code.VALUE_REINTERPRETED: Entry(_I, "check the figure was read as meant"),
-    Code.UNKNOWN_STATUS: Entry(_E, "use Green, Amber, Red or No data"),
-    Code.OVERRIDE_WITHOUT_REASON: Entry(_W, "give the reason for the override"),
-    Code.UNKNOWN_THEME: Entry(_E, "use the return workbook the analyst sent for the theme"),
-    Code.TEMPLATE_MISMATCH: Entry(
-        _W, "check the return was made from this year's template; issue it again if not"
+    Code.VALUE_REINTERPRETED: Entry(_I, "type a minus sign if negative, or the number only"),
+    Code.UNKNOWN_STATUS: Entry(
+        _E, "choose Green, Amber, Red or No data from the drop-down, or leave it empty"
     ),
-    Code.WRONG_YEAR: Entry(_W, "check the return is for this year"),
+    Code.OVERRIDE_WITHOUT_REASON: Entry(_W, "give the reason in the Override reason column"),
+    Code.UNKNOWN_THEME: Entry(
+        _E, "type the theme in the header block or use the return the analyst sent"
+    ),
+    Code.TEMPLATE_MISMATCH: Entry(_W, "check the measures still match, or issue the returns again"),
+    Code.WRONG_YEAR: Entry(_W, "check the lead used this year's return"),
     Code.DUPLICATE_FILE: Entry(_I, "remove one of the copies"),
     Code.SUPERSEDED_VALUE: Entry(_W, "check which figure is right; the newest return wins"),
     Code.NO_RETURN: Entry(_W, "chase the lead for the theme's return"),
