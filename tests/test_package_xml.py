@@ -115,7 +115,9 @@ def test_style_formats_maps_each_cell_style_to_its_number_format() -> None:
         b'<numFmts count="1"><numFmt formatCode="0.0&quot;%&quot;" numFmtId="164"/></numFmts>'
         b'<cellStyleXfs count="1"><xf numFmtId="10"/></cellStyleXfs>'
         b'<cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="9" applyNumberFormat="1"/>'
-        b'<xf applyNumberFormat="1" numFmtId="164"/><xf fontId="1"/></cellXfs></styleSheet>'
+        b'<xf applyNumberFormat="1" numFmtId="164"/><xf fontId="1"/></cellXfs>'
+        b'<dxfs count="1"><dxf><numFmt numFmtId="164" formatCode="0.000"/></dxf></dxfs>'
+        b"</styleSheet>"
     )
     assert returns.style_formats(styles) == {0: "General", 1: "0%", 2: '0.0"%"', 3: "General"}
 

@@ -1517,10 +1517,14 @@ def style_formats(styles: bytes) -> dict[int, str]:
     """
     root = _xml_root(styles)
     codes = dict(_BUILTIN_FORMATS)
-    for el in root.iter():
-        if _local(el.tag) == "numFmt":
+    # Only the workbook's own formats: a differential format (<dxfs>, for conditional
+    # formatting) has numFmt elements too, whose ids need not be unique.
+    for el in root:
+        if _local(el.tag) != "numFmts":
+            continue
+        for fmt in el:
             with contextlib.suppress(TypeError, ValueError):
-                codes[int(el.get("numFmtId", ""))] = el.get("formatCode", "General")
+                codes[int(fmt.get("numFmtId", ""))] = fmt.get("formatCode", "General")
     out: dict[int, str] = {}
     for el in root:
         if _local(el.tag) == "cellXfs":
