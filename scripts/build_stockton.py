@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from rag_workbook.forms import write_return
+from rag_workbook.forms import write_return, write_template
 from rag_workbook.model import (
     Basis,
     Measure,
@@ -29,7 +29,7 @@ from rag_workbook.model import (
     TargetForm,
     ToleranceForm,
 )
-from rag_workbook.template import read_template, write_template
+from rag_workbook.template import read_template
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "rag_workbook" / "data"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import xlsxwriter
 
 from rag_workbook import layout, template
 from rag_workbook.errors import TemplateError
+from rag_workbook.forms import write_template
 from rag_workbook.model import (
     Basis,
     Measure,
@@ -22,7 +25,7 @@ from rag_workbook.model import (
     TargetForm,
     ToleranceForm,
 )
-from rag_workbook.template import read_template, register_fingerprint, write_template
+from rag_workbook.template import read_template, register_fingerprint
 
 SETTINGS = Settings(
     partnership="Safer Stockton Partnership",
@@ -588,3 +591,106 @@ def test_measures_filled_directly_are_ordinary_frozen_measures(tmp_path: Path) -
         [hash(m) for m in read] == [hash(m) for m in built],
         [vars(m) for m in read] == [vars(m) for m in built],
     ) == (True, True, True, True)
+
+
+# --- One fast path whichever application saved the register (issue 16 item 5) ----------
+
+
+def _fast_only(path: Path, monkeypatch: pytest.MonkeyPatch) -> Register:
+    """read_template with the openpyxl fallback made to fail, so only the fast path reads."""
+
+    def refuse(file: Path) -> object:
+        raise AssertionError(f"openpyxl fallback taken for {file.name}")
+
+    assert template._fast_rows(path) is not None
+    with monkeypatch.context() as patch:
+        patch.setattr(template, "_openpyxl_rows", refuse)
+        return read_template(path)
+
+
+def _percent_target(path: Path, out: Path) -> Path:
+    """`path` re-saved by openpyxl, measure 1.1's target typed as -5% (-0.05 shown 0%)
+    and its ID as 1.10 shown with two decimals: both formats change the reading."""
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook[layout.MEASURES_SHEET]
+    columns = {cell.value: cell.column for cell in sheet[1]}
+    sheet.cell(2, columns["Target"], -0.05).number_format = "0%"
+    sheet.cell(2, columns["ID"], 1.1).number_format = "0.00"
+    workbook.save(out)
+    return out
+
+
+def _expected_after_formats(read: Register) -> list[tuple[str, float | None]]:
+    return [(m.measure_id, m.target) for m in read.measures]
+
+
+def test_register_written_by_write_template_reads_through_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_template(REGISTER, tmp_path / "t.xlsx")
+    fast = _fast_only(path, monkeypatch)
+    with monkeypatch.context() as patch:
+        patch.setattr(template, "_fast_rows", lambda file: None)
+        slow = read_template(path)
+    assert fast == slow
+    assert fast.measures == tuple(
+        dataclasses.replace(m, row=i) for i, m in enumerate(REGISTER.measures, start=2)
+    )
+
+
+def test_register_resaved_by_openpyxl_reads_through_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # openpyxl writes `<sheet name=.. sheetId=.. state="visible" r:id=..>` and `t="n"`
+    # cells: before issue 16 such a register silently fell back to openpyxl.
+    original = read_template(write_template(REGISTER, tmp_path / "t.xlsx"))
+    path = _percent_target(tmp_path / "t.xlsx", tmp_path / "openpyxl.xlsx")
+    fast = _fast_only(path, monkeypatch)
+    with monkeypatch.context() as patch:
+        patch.setattr(template, "_fast_rows", lambda file: None)
+        slow = read_template(path)
+    assert fast == slow
+    assert fast.measures[1:] == original.measures[1:]
+    assert (fast.measures[0].measure_id, fast.measures[0].target) == ("1.10", -5.0)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_register_resaved_by_libreoffice_reads_through_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = read_template(write_template(REGISTER, tmp_path / "t.xlsx"))
+    source = _percent_target(tmp_path / "t.xlsx", tmp_path / "formatted.xlsx")
+    out = tmp_path / "lo"
+    subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
+         "--convert-to", "xlsx", "--outdir", str(out), str(source)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    path = out / "formatted.xlsx"
+    fast = _fast_only(path, monkeypatch)
+    with monkeypatch.context() as patch:
+        patch.setattr(template, "_fast_rows", lambda file: None)
+        slow = read_template(path)
+    assert fast == slow
+    assert fast.measures[1:] == original.measures[1:]
+    assert (fast.measures[0].measure_id, fast.measures[0].target) == ("1.10", -5.0)
+
+
+def test_template_error_carries_each_problem_with_code_sheet_and_cell(tmp_path: Path) -> None:
+    rows = [*ODD_ROWS, _row(ID="a", Baseline=True), _row(ID="i", Tolerance=-1)]
+    path = _write_raw(tmp_path / "t.xlsx", ODD_SETTINGS, rows, ODD_FORMATS)
+    with pytest.raises(TemplateError) as info:
+        read_template(path)
+    assert [(i.code, i.severity, i.file, i.sheet, i.cell) for i in info.value.issues] == [
+        ("measure-id-repeated", "error", "t.xlsx", "Measures", "B10"),
+        ("number-invalid", "error", "t.xlsx", "Measures", "F10"),
+        ("tolerance-negative", "error", "t.xlsx", "Measures", "I11"),
+    ]
+
+
+def test_template_not_found_is_one_issue(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError) as info:
+        read_template(tmp_path / "missing.xlsx")
+    assert [(i.code, i.file, i.fix) for i in info.value.issues] == [
+        ("template-not-found", "missing.xlsx", "check the --template path")
+    ]

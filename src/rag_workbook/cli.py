@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 import click
 
 from rag_workbook import __version__
-from rag_workbook.errors import RagWorkbookError
+from rag_workbook.errors import RagWorkbookError, TemplateError
 from rag_workbook.model import Severity
 from rag_workbook.report import Report
 
@@ -71,10 +71,28 @@ class _Progress:
 
 
 @contextmanager
-def _cannot_run() -> Iterator[None]:
-    """Turn a failure to run into a one-line message and exit status 2, never a traceback."""
+def _cannot_run(report_json: Path | None = None) -> Iterator[None]:
+    """Turn a failure to run into a one-line message and exit status 2, never a traceback.
+
+    A template refused for problems in it prints each problem (code, sheet, cell), and
+    `report_json` receives them as the report's issues.
+    """
     try:
         yield
+    except TemplateError as exc:
+        if not exc.issues:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_CANNOT_RUN)
+        click.echo(f"error: {str(exc).splitlines()[0].rstrip(':')}", err=True)
+        report = Report(exc.issues).sorted()
+        _print_report(report, limit=len(report))
+        if report_json is not None:
+            payload = {"version": __version__, "issues": report.to_list(), "output": None}
+            with contextlib.suppress(OSError):
+                report_json.write_text(
+                    json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+                )
+        sys.exit(EXIT_CANNOT_RUN)
     except RagWorkbookError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
@@ -465,7 +483,7 @@ def check(
     limit: int,
 ) -> None:
     """Read and check RETURNS (files, folders or globs); write no workbook."""
-    with _cannot_run():
+    with _cannot_run(report_json):
         from rag_workbook.pipeline import check_returns
 
         result = _run(
@@ -515,7 +533,7 @@ def merge(
     """Read, check and merge RETURNS into a RAG dashboard workbook."""
     if out.suffix.lower() != ".xlsx":
         raise click.BadParameter("the dashboard must be an .xlsx file", param_hint="--out")
-    with _cannot_run():
+    with _cannot_run(report_json):
         from rag_workbook.pipeline import merge_to_dashboard
 
         result = _run(

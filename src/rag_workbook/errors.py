@@ -6,13 +6,26 @@ the tool cannot go on: an unusable template, an output it cannot write.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag_workbook.report import Issue
+
 
 class RagWorkbookError(Exception):
     """Base of every error rag_workbook raises on purpose."""
 
 
 class TemplateError(RagWorkbookError, ValueError):
-    """The template (register of measures and settings) cannot be used."""
+    """The template (register of measures and settings) cannot be used.
+
+    `issues` holds every problem found, each with its code, sheet and cell, so that the
+    command line can print them and put them in `--report-json`; the message lists them too.
+    """
+
+    def __init__(self, message: str, issues: tuple[Issue, ...] = ()) -> None:
+        super().__init__(message)
+        self.issues = issues
 
 
 class InputError(RagWorkbookError, ValueError):

@@ -33,6 +33,7 @@ from typing import Any
 import xlsxwriter
 
 from rag_workbook import __version__, layout
+from rag_workbook.cells import parse_date
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.errors import OutputError
 from rag_workbook.model import (
@@ -42,11 +43,14 @@ from rag_workbook.model import (
     Polarity,
     Register,
     RowNotes,
+    Settings,
     Status,
     TargetForm,
+    ToleranceForm,
 )
 from rag_workbook.output import write_atomic
 from rag_workbook.rag import format_number, quarter_targets
+from rag_workbook.returns import read_previous_values
 
 _STATUS_CHOICES = [str(s) for s in Status]
 _FIXED_CREATED = dt.datetime(2000, 1, 1)  # deterministic bytes when no submitted date is given
@@ -175,12 +179,8 @@ def _theme_lead(measures: tuple[Measure, ...]) -> str:
 
 
 def _parse_date(text: str) -> dt.datetime | None:
-    """An ISO date or datetime string as a datetime, or None."""
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return value.replace(tzinfo=None)
+    """An ISO date or datetime string as a datetime, or None (cells.parse_date)."""
+    return parse_date(text)
 
 
 def _change_text(change: float) -> str:
@@ -624,69 +624,6 @@ def return_file_name(register: Register, theme: str) -> str:
     return _safe_name("_".join(parts)) + ".xlsx"
 
 
-def _norm(text: object) -> str:
-    return re.sub(r"[\W_]+", "", str(text)).lower()
-
-
-def read_previous_values(previous: str | Path) -> dict[tuple[str, str], float]:
-    """Values by (measure ID, quarter) from a previous dashboard's Data sheet.
-
-    Args:
-        previous: a dashboard.xlsx written by this tool (its "Data" sheet has the
-            columns "Measure ID", "Quarter" and "Value").
-
-    Returns:
-        `(measure_id, "Q1".."Q4") -> value` for each row that has a number.
-
-    Raises:
-        InputError: when the file cannot be read or has no usable Data sheet.
-
-    Example:
-        >>> read_previous_values("dashboard.xlsx")[("1.1", "Q1")]
-        120.0
-    """
-    from python_calamine import CalamineWorkbook
-
-    from rag_workbook.errors import InputError
-
-    try:
-        with CalamineWorkbook.from_path(str(previous)) as wb:
-            names = {_norm(n): n for n in wb.sheet_names}
-            if "data" not in names:
-                raise InputError(f"{previous}: no 'Data' sheet; give a dashboard this tool wrote")
-            rows = wb.get_sheet_by_name(names["data"]).to_python(skip_empty_area=False)
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"{previous}: cannot read the previous dashboard ({exc})") from exc
-    out: dict[tuple[str, str], float] = {}
-    header: dict[str, int] | None = None
-    for row in rows:
-        if header is None:
-            found = {_norm(v): i for i, v in enumerate(row) if isinstance(v, str)}
-            if {"measureid", "quarter", "value"} <= found.keys():
-                header = found
-            continue
-        width = len(row)
-        i_id, i_q, i_v = header["measureid"], header["quarter"], header["value"]
-        if max(i_id, i_q, i_v) >= width:
-            continue
-        mid, q, v = row[i_id], row[i_q], row[i_v]
-        if isinstance(mid, float) and mid.is_integer():
-            mid = int(mid)
-        q = str(q).strip().upper()
-        if q not in QUARTERS or isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        if v != v:  # NaN
-            continue
-        out[(str(mid).strip(), q)] = float(v)
-    if header is None:
-        raise InputError(
-            f"{previous}: the Data sheet has no 'Measure ID', 'Quarter', 'Value' header row"
-        )
-    return out
-
-
 def issue_returns(
     register: Register,
     out_dir: str | Path,
@@ -753,3 +690,144 @@ def _differs(path: Path, data: bytes) -> bool:
         return False
     except OSError:
         return path.exists()
+
+
+# ---------------------------------------------------------------------------- the template
+_SETTING_HELP = {
+    "Partnership": "Name of the partnership (required)",
+    "Title": "Dashboard title",
+    "Year": "Reporting year, e.g. 2011/12",
+    "Meeting": "Committee or meeting name",
+    "Meeting Date": "Date of the meeting, e.g. 14 February 2012",
+    "Agenda Item": "Agenda item number",
+    "Icon Style": "Excel icon set for the quarter cells",
+    "Current Quarter": "Q1..Q4, or blank for the latest quarter reported",
+    "Show Direction": "Yes or No: show direction of travel",
+}
+
+_TEMPLATE_WIDTHS = {
+    "Theme": 16, "ID": 6, "Performance Measure": 50, "Lead": 18, "Lead Email": 26,
+    "Polarity": 10, "Basis": 12, "Unit": 8, "Baseline": 10, "Target": 10,
+    "Target Type": 11, "Tolerance": 10, "Tolerance Type": 11, "Profile": 16,
+    "Data Source": 20, "Notes": 40,
+}  # fmt: skip
+
+
+def _profile_text(profile: Sequence[float] | None) -> str:
+    if profile is None:
+        return ""
+    return ", ".join(f"{p * 100:.10g}" for p in profile)
+
+
+def write_template(register: Register, path: str | Path) -> Path:
+    """Write a register as a template workbook in the layout ``read_template`` reads.
+
+    Percent columns are written as plain numbers in percent points (a target of -5 means
+    5% below the baseline); drop-downs guard Polarity, Basis, Target Type and Tolerance Type.
+
+    Args:
+        register: the settings and measures to write.
+        path: where to write the .xlsx file (its folder must exist).
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: the file cannot be written.
+
+    Example:
+        >>> write_template(register, tmp_path / "template.xlsx")  # doctest: +SKIP
+    """
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(
+        buffer, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
+    )
+    # A fixed creation date makes the same register give byte-identical files.
+    workbook.set_properties({"created": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)})
+    formats = {
+        "header": workbook.add_format(
+            {"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"}
+        ),
+        "text": workbook.add_format({"num_format": "@", "valign": "top", "text_wrap": True}),
+        "plain": workbook.add_format({"valign": "top", "text_wrap": True}),
+        "number": workbook.add_format({"valign": "top", "num_format": "General"}),
+        "help": workbook.add_format({"italic": True, "font_color": "#595959", "valign": "top"}),
+    }
+    _write_settings_sheet(workbook.add_worksheet(layout.SETTINGS_SHEET), register.settings, formats)
+    _write_measures_sheet(workbook.add_worksheet(layout.MEASURES_SHEET), register, formats)
+    workbook.close()
+    return write_atomic(buffer.getvalue(), Path(path))
+
+
+def _write_settings_sheet(ws: Any, s: Settings, formats: Mapping[str, Any]) -> None:
+    """The Settings sheet: one key, value and help text a row; Show Direction a drop-down."""
+    ws.write_row(0, 0, (*layout.SETTINGS_HEADER, "Notes"), formats["header"])
+    values = (
+        s.partnership,
+        s.title,
+        s.year,
+        s.meeting,
+        s.meeting_date,
+        s.agenda_item,
+        s.icon_style,
+        s.current_quarter,
+        "Yes" if s.show_direction else "No",
+    )
+    for i, (key, value) in enumerate(zip(layout.SETTINGS_KEYS, values, strict=True), start=1):
+        ws.write_string(i, 0, key, formats["plain"])
+        ws.write_string(i, 1, value, formats["text"])
+        ws.write_string(i, 2, _SETTING_HELP.get(key, ""), formats["help"])
+    for i, (key, value) in enumerate(s.extra.items(), start=len(values) + 1):
+        ws.write_string(i, 0, key, formats["plain"])
+        ws.write_string(i, 1, value, formats["text"])
+    last = len(layout.SETTINGS_KEYS)
+    ws.data_validation(last, 1, last, 1, {"validate": "list", "source": ["Yes", "No"]})
+    ws.set_column(0, 0, 18)
+    ws.set_column(1, 1, 40)
+    ws.set_column(2, 2, 50)
+    ws.freeze_panes(1, 0)
+
+
+def _write_measures_sheet(ws: Any, register: Register, formats: Mapping[str, Any]) -> None:
+    """The Measures sheet: a header row, a row per measure, drop-downs for the choices."""
+    cols = {name: i for i, name in enumerate(layout.MEASURES_COLUMNS)}
+    ws.write_row(0, 0, layout.MEASURES_COLUMNS, formats["header"])
+    text_fmt, plain, number_fmt = formats["text"], formats["plain"], formats["number"]
+    for name, c in cols.items():
+        ws.set_column(c, c, _TEMPLATE_WIDTHS.get(name, 12), text_fmt if name == "ID" else None)
+    for r, m in enumerate(register.measures, start=1):
+        texts = {
+            "Theme": m.theme, "ID": m.measure_id, "Performance Measure": m.text,
+            "Lead": m.lead, "Lead Email": m.lead_email, "Polarity": str(m.polarity),
+            "Basis": str(m.basis), "Unit": m.unit, "Target Type": str(m.target_form),
+            "Tolerance Type": str(m.tolerance_form), "Profile": _profile_text(m.profile),
+            "Data Source": m.data_source, "Notes": m.notes,
+        }  # fmt: skip
+        for name, value in texts.items():
+            if value:
+                ws.write_string(r, cols[name], value, text_fmt if name == "ID" else plain)
+        for name, number in (
+            ("Baseline", m.baseline),
+            ("Target", m.target),
+            ("Tolerance", m.tolerance),
+        ):
+            if number is not None:
+                ws.write_number(r, cols[name], number, number_fmt)
+    last = max(len(register.measures) + 200, 1000)
+    for name, choices in (
+        ("Polarity", [str(p) for p in Polarity]),
+        ("Basis", [str(b) for b in Basis]),
+        ("Target Type", [str(t) for t in TargetForm]),
+        ("Tolerance Type", [str(t) for t in ToleranceForm]),
+    ):
+        ws.data_validation(
+            1, cols[name], last, cols[name],
+            {
+                "validate": "list",
+                "source": choices,
+                "error_title": name,
+                "error_message": "Choose one of: " + ", ".join(choices),
+            },
+        )  # fmt: skip
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(register.measures), 1), len(layout.MEASURES_COLUMNS) - 1)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag_workbook import columns as c
+from rag_workbook.cells import can_fork
 from rag_workbook.gcpause import collector_paused
 from rag_workbook.layout import NO_VALUE_WORDS
 from rag_workbook.model import (
@@ -28,7 +29,7 @@ from rag_workbook.model import (
     RowNotes,
     Severity,
 )
-from rag_workbook.report import Issue, Report
+from rag_workbook.report import Code, Issue, Report
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -69,13 +70,52 @@ class MergeResult:
 
 
 def master_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
-    """The master frame of merged columns (`value` float64, `due` bool, texts str)."""
+    """The master frame of merged columns, typed as pandas users expect.
+
+    `value` float64 (NaN when no number); `due` bool; `quarter` an ordered categorical
+    (Q1 < Q2 < Q3 < Q4); `submitted` datetime64 (NaT when unknown); every text column
+    the "string" dtype, with pd.NA where the cell is empty.
+
+    Example:
+        >>> master_frame(merged.columns).dtypes["quarter"]  # doctest: +SKIP
+        CategoricalDtype(categories=['Q1', 'Q2', 'Q3', 'Q4'], ordered=True, ...)
+    """
     import pandas as pd
 
-    frame = pd.DataFrame(dict(columns), columns=list(c.MASTER))
-    frame[c.VALUE] = frame[c.VALUE].astype("float64")
-    frame[c.DUE] = frame[c.DUE].astype(bool)
-    return frame
+    typed: dict[str, Any] = {}
+    for name in c.MASTER:
+        values = columns[name]
+        if name == c.VALUE:
+            typed[name] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(
+                "float64"
+            )
+        elif name == c.DUE:
+            typed[name] = pd.Series(values, dtype=object).fillna(False).astype(bool)
+        elif name == c.QUARTER:
+            typed[name] = pd.Categorical(values, categories=list(QUARTERS), ordered=True)
+        elif name == c.SUBMITTED:
+            typed[name] = _datetimes(values)
+        else:
+            typed[name] = text_series(values)
+    return pd.DataFrame(typed, columns=list(c.MASTER))
+
+
+def text_series(values: Sequence[Any]) -> pd.Series:
+    """Texts as the "string" dtype, an empty text or a missing value as pd.NA."""
+    import pandas as pd
+
+    series = pd.Series(
+        [None if c.is_missing(v) or v == "" else str(v) for v in values], dtype="string"
+    )
+    return series
+
+
+def _datetimes(values: Sequence[Any]) -> pd.Series:
+    """ISO dates and datetimes as datetime64; an empty or unreadable one as NaT."""
+    import pandas as pd
+
+    texts = pd.Series([v if isinstance(v, str) and v else None for v in values], dtype=object)
+    return pd.to_datetime(texts, format="ISO8601", errors="coerce")
 
 
 def _read_batch(paths: Sequence[Path], register: Register | None = None) -> list[ReturnData]:
@@ -150,33 +190,7 @@ def read_returns(
     if executor is not None:
         return _gather(executor, _batches(paths, EXECUTOR_BATCHES), register, progress, meanwhile)
     if jobs > 1 and len(paths) >= POOL_THRESHOLD:
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        # Built once here, so that forked workers inherit the register's lookups.
-        register.measure("")
-        register.measures_of("")
-        # At least a few batches per worker, each at most POOL_BATCH_FILES files.
-        batches = _batches(paths, max(jobs * 4, -(-len(paths) // POOL_BATCH_FILES)))
-        done: dict[int, list[ReturnData]] = {}
-        try:
-            with ProcessPoolExecutor(
-                max_workers=jobs,
-                mp_context=_pool_context(),
-                initializer=_install,
-                initargs=(register,),
-            ) as pool:
-                return _gather(pool, batches, None, progress, meanwhile, done)
-        except BrokenProcessPool:
-            # A worker died (killed, out of memory, or a crash on some file): what it left
-            # is read batch by batch in processes of their own, so that a file that kills
-            # its reader is reported rather than taking this process down with it.
-            for i, batch in enumerate(batches):
-                if i not in done:
-                    done[i] = _read_alone(batch, register)
-                    if progress is not None:
-                        progress(len(batch))
-            return [data for i in range(len(batches)) for data in done[i]]
+        return _read_in_pool(paths, register, jobs, progress, meanwhile)
     if meanwhile is not None:
         meanwhile()
     from rag_workbook.returns import read_return
@@ -187,6 +201,44 @@ def read_returns(
         if progress is not None:
             progress(1)
     return results
+
+
+def _read_in_pool(
+    paths: list[Path],
+    register: Register,
+    jobs: int,
+    progress: Callable[[int], None] | None,
+    meanwhile: Callable[[], object] | None,
+) -> list[ReturnData]:
+    """Read in a pool of `jobs` processes; if a worker dies, what it left is read again,
+    batch by batch, in processes of their own (see `_read_alone`)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # Built once here, so that forked workers inherit the register's lookups.
+    register.measure("")
+    register.measures_of("")
+    # At least a few batches per worker, each at most POOL_BATCH_FILES files.
+    batches = _batches(paths, max(jobs * 4, -(-len(paths) // POOL_BATCH_FILES)))
+    done: dict[int, list[ReturnData]] = {}
+    try:
+        with ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=_pool_context(),
+            initializer=_install,
+            initargs=(register,),
+        ) as pool:
+            return _gather(pool, batches, None, progress, meanwhile, done)
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory, or a crash on some file): what it left is
+        # read batch by batch in processes of their own, so that a file that kills its
+        # reader is reported rather than taking this process down with it.
+        for i, batch in enumerate(batches):
+            if i not in done:
+                done[i] = _read_alone(batch, register)
+                if progress is not None:
+                    progress(len(batch))
+        return [data for i in range(len(batches)) for data in done[i]]
 
 
 def _read_alone(paths: list[Path], register: Register) -> list[ReturnData]:
@@ -213,25 +265,18 @@ def _read_alone(paths: list[Path], register: Register) -> list[ReturnData]:
     return [_unreadable(paths[0], shown, issue)]
 
 
-def _pool_context() -> BaseContext | None:
-    """'fork' on Linux when this process runs one thread, else the platform's default.
+def _pool_context() -> BaseContext:
+    """'fork' where `cells.can_fork` allows it, else 'spawn', as on Windows.
 
     A forked worker starts in milliseconds with the modules and the register already in
-    memory; a spawned or forkserver one imports the package again and is sent the
-    register (Python 3.14 makes forkserver the default on Linux). Forking a process
-    that runs other threads can deadlock, so then the default is kept.
+    memory; a spawned one imports the package again and is sent the register once (by
+    `_install`). Forking a process that runs other threads can deadlock, so then, and
+    wherever fork is not safe or not there, workers are spawned: the path Windows always
+    takes, which `RAG_WORKBOOK_NO_FORK=1` forces on Linux too (the tests run it).
     """
     import multiprocessing
-    import sys
-    import threading
 
-    if (
-        sys.platform.startswith("linux")
-        and threading.active_count() == 1
-        and "fork" in multiprocessing.get_all_start_methods()
-    ):
-        return multiprocessing.get_context("fork")
-    return None
+    return multiprocessing.get_context("fork" if can_fork() else "spawn")
 
 
 def _gather(
@@ -364,7 +409,25 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         >>> result = merge_returns(read_returns(paths, register), register)  # doctest: +SKIP
     """
     issues, refused = _return_issues(returns)
+    usable = _distinct(returns, issues)
+    found = _newest_values(usable, {m.measure_id for m in register.measures}, issues)
+    current = register.settings.current_quarter
+    reporting = _quarter_index(current) if current in QUARTERS else found.latest_quarter
+    keys = [(m.measure_id, quarter) for m in register.measures for quarter in QUARTERS]
+    winners = list(map(found.winner.get, keys))
+    given: list[CellValue | None] = [w[0] if w is not None else None for w in winners]
+    dues = [qi <= reporting for qi in range(len(QUARTERS))]
+    issues += _chase_list(register, found.covered, refused, given, dues)
+    return MergeResult(
+        columns=_master_columns(register, keys, winners, found.notes, dues),
+        report=Report(tuple(issues)),
+        returns=tuple(returns),
+        quarter=QUARTERS[reporting] if reporting >= 0 else "",
+    )
 
+
+def _distinct(returns: Sequence[ReturnData], issues: list[Issue]) -> list[ReturnData]:
+    """The readable returns, each content once (a copy is reported as `duplicate-file`)."""
     seen_hashes: dict[str, str] = {}
     usable: list[ReturnData] = []
     for data in returns:
@@ -372,11 +435,9 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             continue
         if data.sha256 and data.sha256 in seen_hashes:
             issues.append(
-                Issue(
-                    code="duplicate-file",
-                    severity=Severity.INFO,
-                    message=f"same content as {seen_hashes[data.sha256]}; read once",
-                    fix="remove one of the copies",
+                Issue.of(
+                    Code.DUPLICATE_FILE,
+                    f"same content as {seen_hashes[data.sha256]}; read once",
                     file=data.file,
                 )
             )
@@ -384,91 +445,104 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         if data.sha256:
             seen_hashes[data.sha256] = data.file
         usable.append(data)
+    return usable
 
-    known = {m.measure_id for m in register.measures}
-    quarter_at = QUARTER_INDEX
-    winner: dict[tuple[str, str], tuple[CellValue, ReturnData]] = {}
-    notes: dict[tuple[str, str], tuple[RowNotes, ReturnData]] = {}
-    covered: set[str] = set()
-    latest_quarter = -1
+
+@dataclass
+class _Found:
+    """What the returns give, newest first: the winning value and notes of each measure
+    and quarter, the measures covered, and the latest quarter any return reports."""
+
+    winner: dict[tuple[str, str], tuple[CellValue, ReturnData]]
+    notes: dict[tuple[str, str], tuple[RowNotes, ReturnData]]
+    covered: set[str]
+    latest_quarter: int = -1
+
+
+def _newest_values(usable: Iterable[ReturnData], known: set[str], issues: list[Issue]) -> _Found:
+    """The newest submitted value of each measure and quarter wins; each different value
+    it supersedes is reported as `superseded-value`."""
+    found = _Found({}, {}, set())
+    winner = found.winner
     for data in _newest_first(usable):
         per_measure_latest: dict[str, int] = {}
         for cell in data.values:
             measure_id = cell.measure_id
-            q = quarter_at.get(cell.quarter, -1)
+            q = QUARTER_INDEX.get(cell.quarter, -1)
             if q < 0 or measure_id not in known:
                 continue
             if not data.previous:
-                covered.add(measure_id)
-            if q > latest_quarter:
-                latest_quarter = q
+                found.covered.add(measure_id)
+            found.latest_quarter = max(found.latest_quarter, q)
             if q > per_measure_latest.get(measure_id, -1):
                 per_measure_latest[measure_id] = q
             key = (measure_id, cell.quarter)
             best = winner.get(key)
             if best is None:
                 winner[key] = (cell, data)
-                continue
-            kept, kept_from = best
-            if kept.value != cell.value or (kept.value is None and kept.text != cell.text):
-                issues.append(
-                    Issue(
-                        code="superseded-value",
-                        severity=Severity.WARNING,
-                        message=(
-                            f"{cell.quarter} of measure {cell.measure_id} was {_fmt(cell)} here, "
-                            f"superseded by {_fmt(kept)} in the newer return {kept_from.file}"
-                            f" (submitted {kept_from.submitted or 'unknown'})"
-                        ),
-                        fix="check which figure is right; the newest return wins",
-                        file=data.file,
-                        sheet=cell.sheet,
-                        cell=cell.cell,
-                        value=cell.text,
-                        measure_id=cell.measure_id,
-                    )
-                )
-        for note in data.notes:
-            if note.measure_id not in known:
-                continue
-            covered.add(note.measure_id)
-            quarter = data.quarter or (
-                QUARTERS[per_measure_latest[note.measure_id]]
-                if note.measure_id in per_measure_latest
-                else ""
-            )
-            if quarter not in QUARTERS:
-                continue
-            latest_quarter = max(latest_quarter, _quarter_index(quarter))
-            notes.setdefault((note.measure_id, quarter), (note, data))
+            elif best[0].value != cell.value or (
+                best[0].value is None and best[0].text != cell.text
+            ):
+                issues.append(_superseded(cell, data, *best))
+        _keep_notes(found, data, known, per_measure_latest)
+    return found
 
-    current = register.settings.current_quarter
-    reporting = _quarter_index(current) if current in QUARTERS else latest_quarter
 
-    measures = register.measures
-    per_quarter = len(QUARTERS)
-    ids = [m.measure_id for m in measures]
-    keys = [(measure_id, quarter) for measure_id in ids for quarter in QUARTERS]
-    found = list(map(winner.get, keys))
-    given: list[CellValue | None] = [f[0] if f is not None else None for f in found]
-    noted: list[RowNotes | None] = [n[0] if n is not None else None for n in map(notes.get, keys)]
-    dues = [qi <= reporting for qi in range(per_quarter)]
+def _superseded(cell: CellValue, data: ReturnData, kept: CellValue, kept_from: ReturnData) -> Issue:
+    return Issue.of(
+        Code.SUPERSEDED_VALUE,
+        f"{cell.quarter} of measure {cell.measure_id} was {_fmt(cell)} here, "
+        f"superseded by {_fmt(kept)} in the newer return {kept_from.file}"
+        f" (submitted {kept_from.submitted or 'unknown'})",
+        file=data.file,
+        sheet=cell.sheet,
+        cell=cell.cell,
+        value=cell.text,
+        measure_id=cell.measure_id,
+    )
+
+
+def _keep_notes(
+    found: _Found, data: ReturnData, known: set[str], per_measure_latest: dict[str, int]
+) -> None:
+    """Comments and overrides belong to the quarter the return reports (its Quarter, else
+    the latest quarter it gives a value for); the newest return's notes win."""
+    for note in data.notes:
+        if note.measure_id not in known:
+            continue
+        found.covered.add(note.measure_id)
+        quarter = data.quarter or (
+            QUARTERS[per_measure_latest[note.measure_id]]
+            if note.measure_id in per_measure_latest
+            else ""
+        )
+        if quarter not in QUARTERS:
+            continue
+        found.latest_quarter = max(found.latest_quarter, _quarter_index(quarter))
+        found.notes.setdefault((note.measure_id, quarter), (note, data))
+
+
+def _chase_list(
+    register: Register,
+    covered: set[str],
+    refused: set[str],
+    given: list[CellValue | None],
+    dues: list[bool],
+) -> list[Issue]:
+    """In register order: measures no return covers (`no-return`, with the lead and
+    e-mail), then each due quarter with neither value nor reason (`value-missing`)."""
+    issues: list[Issue] = []
     due_quarters = [(qi, quarter) for qi, quarter in enumerate(QUARTERS) if dues[qi]]
-
-    # Issues in register order: the chase, then each due quarter with neither value nor reason.
-    for index, measure in enumerate(measures):
+    for index, measure in enumerate(register.measures):
         measure_id = measure.measure_id
         if measure_id not in covered:
             who = measure.lead or "the theme lead"
             email = f" <{measure.lead_email}>" if measure.lead_email else ""
             issues.append(
-                Issue(
-                    code="no-return",
-                    severity=Severity.WARNING,
-                    message=(
-                        f"no return gives measure {measure_id} "
-                        f"({measure.theme}: {measure.text}); lead {who}{email}"
-                    ),
+                Issue.of(
+                    Code.NO_RETURN,
+                    f"no return gives measure {measure_id} "
+                    f"({measure.theme}: {measure.text}); lead {who}{email}",
                     fix=f"chase {who}{email} for the {measure.theme} return",
                     measure_id=measure_id,
                 )
@@ -476,25 +550,34 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
             continue
         if measure_id in refused:
             continue
-        base = index * per_quarter
+        base = index * len(QUARTERS)
         for qi, quarter in due_quarters:
             gave = given[base + qi]
             if gave is None or (gave.value is None and not gave.text):
                 issues.append(
-                    Issue(
-                        code="value-missing",
-                        severity=Severity.WARNING,
-                        message=(
-                            f"{quarter} of measure {measure_id} is due but no return "
-                            "gives a value or a reason"
-                        ),
+                    Issue.of(
+                        Code.VALUE_MISSING,
+                        f"{quarter} of measure {measure_id} is due but no return "
+                        "gives a value or a reason",
                         fix=f"ask {measure.lead or 'the lead'} for the {quarter} figure, "
                         "or 'n/a' with a reason",
                         measure_id=measure_id,
                     )
                 )
+    return issues
 
-    # The frame, a column at a time (25,000 rows for a national collection).
+
+def _master_columns(
+    register: Register,
+    keys: list[tuple[str, str]],
+    found: list[tuple[CellValue, ReturnData] | None],
+    notes: dict[tuple[str, str], tuple[RowNotes, ReturnData]],
+    dues: list[bool],
+) -> dict[str, list[Any]]:
+    """The frame, a column at a time (25,000 rows for a national collection)."""
+    measures = register.measures
+    given: list[CellValue | None] = [f[0] if f is not None else None for f in found]
+    noted: list[RowNotes | None] = [n[0] if n is not None else None for n in map(notes.get, keys)]
     nan = float("nan")
     raws = [gave.text if gave is not None else "" for gave in given]
     reasons = [
@@ -507,9 +590,9 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         )
         for gave, raw, key in zip(given, raws, keys, strict=True)
     ]
-    cols: dict[str, list[Any]] = {
+    return {
         c.THEME: _each_quarter([m.theme for m in measures]),
-        c.MEASURE_ID: _each_quarter(ids),
+        c.MEASURE_ID: _each_quarter([m.measure_id for m in measures]),
         c.MEASURE_TEXT: _each_quarter([m.text for m in measures]),
         c.LEAD: _each_quarter([m.lead for m in measures]),
         c.QUARTER: list(QUARTERS) * len(measures),
@@ -534,10 +617,3 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
         ],
         c.SUBMITTED: [f[1].submitted if f is not None else "" for f in found],
     }
-
-    return MergeResult(
-        columns=cols,
-        report=Report(tuple(issues)),
-        returns=tuple(returns),
-        quarter=QUARTERS[reporting] if reporting >= 0 else "",
-    )

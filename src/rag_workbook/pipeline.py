@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from rag_workbook.errors import InputError
 from rag_workbook.gcpause import collector_paused
-from rag_workbook.model import CellValue, Register, ReturnData, Severity
-from rag_workbook.report import Issue, Report
+from rag_workbook.model import CellValue, Register, ReturnData
+from rag_workbook.report import Code, Issue, Report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -337,14 +337,7 @@ def _write_pdf(
         )
     except RenderError as exc:
         # The workbook is written and good; say plainly why the PDF is not.
-        issue = Issue(
-            code="pdf-not-written",
-            severity=Severity.WARNING,
-            message=str(exc),
-            fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
-            " or print the Dashboard sheet to PDF from Excel",
-            file=target.name,
-        )
+        issue = Issue.of(Code.PDF_NOT_WRITTEN, str(exc), file=target.name)
         return None, result.report + Report.of([issue])
     return pdf_path, result.report
 
@@ -391,7 +384,7 @@ def _previous_as_return(previous: Path) -> ReturnData:
     """A previous dashboard's values as the oldest return, so any real return wins."""
     import hashlib
 
-    from rag_workbook.forms import read_previous_values
+    from rag_workbook.returns import read_previous_values
 
     values = read_previous_values(previous)
     return ReturnData(

@@ -29,13 +29,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from rag_workbook import columns as col
 from rag_workbook import layout
+from rag_workbook.cells import column_name
 from rag_workbook.model import (
     QUARTER_INDEX,
     QUARTERS,
@@ -44,12 +45,11 @@ from rag_workbook.model import (
     Measure,
     Polarity,
     Register,
-    Severity,
     Status,
     TargetForm,
     ToleranceForm,
 )
-from rag_workbook.report import Issue, Report
+from rag_workbook.report import Code, Issue, Report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -310,7 +310,7 @@ _BLOCKED_TEXT = np.array(
 
 def _column(register: Register, label: str) -> str:
     """The Measures column letter of `label`: where the template has it, else layout's."""
-    return register.columns.get(label) or chr(65 + layout.MEASURES_COLUMNS.index(label))
+    return register.columns.get(label) or column_name(layout.MEASURES_COLUMNS.index(label))
 
 
 def _issues(register: Register, blocked_with_value: set[int], blockers: IntArray) -> list[Issue]:
@@ -324,24 +324,21 @@ def _issues(register: Register, blocked_with_value: set[int], blockers: IntArray
         letter = target if blocker == _NO_TARGET else baseline
         cell = f"{letter}{m.row}" if m.row else ""
         if blocker == _NO_BASELINE:
-            code, fix = "baseline-missing", "type the baseline in the Baseline column once known"
+            code = Code.BASELINE_MISSING
             message = f"measure {m.measure_id} has values but no baseline, so they show No data"
         elif blocker == _ZERO_BASELINE:
-            code = "baseline-zero"
-            fix = "give an Absolute target (or an Absolute tolerance), or correct the baseline"
+            code = Code.BASELINE_ZERO
             message = (
                 f"measure {m.measure_id} has a baseline of 0, so a % rule cannot be applied "
                 "and its values show No data"
             )
         else:
-            code, fix = "target-missing", "type the annual target in the Target column"
+            code = Code.TARGET_MISSING
             message = f"measure {m.measure_id} has values but no target, so they show No data"
         issues.append(
-            Issue(
-                code=code,
-                severity=Severity.WARNING,
-                message=message,
-                fix=fix,
+            Issue.of(
+                code,
+                message,
                 file=file,
                 sheet=layout.MEASURES_SHEET,
                 cell=cell,
@@ -481,7 +478,8 @@ def rate_columns(
 
 def rated_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     """The rated frame of ``columns.MASTER`` + ``columns.RAG`` as lists: what `apply_rag`
-    gives for the frame of the MASTER columns, with the same values and dtypes."""
+    gives for the frame of the MASTER columns, with the same values and dtypes (see
+    `merge.master_frame` and the RAG columns' types in the module's notes)."""
     from rag_workbook.merge import master_frame
 
     frame = master_frame({name: columns[name] for name in col.MASTER})
@@ -496,19 +494,33 @@ def rated_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
 
 
 def _as_series(added: Mapping[str, npt.NDArray[Any]], index: pd.Index) -> dict[str, Any]:
-    """The RAG columns ready for `DataFrame.assign`.
-
-    Object columns given as Series skip pandas' string inference (~20 ms a column at
-    152,000 rows); the values are all str, so they compare and write like "str" columns.
-    """
+    """The RAG columns typed for `DataFrame.assign`: `target` float64, `is_override` bool,
+    `status` an ordered categorical (Green < Amber < Red < No data, the legend's order),
+    `polarity`, `basis` and `direction` categoricals, `explanation` the "string" dtype;
+    a quarter not yet due has a missing status (NaN) and explanation (pd.NA)."""
     import pandas as pd
 
-    return {
-        name: pd.Series(values, index=index, dtype=object, copy=False)
-        if values.dtype == object
-        else values
-        for name, values in added.items()
+    from rag_workbook.merge import text_series
+
+    kinds: dict[str, tuple[list[str], bool]] = {
+        col.STATUS: ([str(s) for s in Status], True),
+        col.POLARITY: ([str(p) for p in Polarity], False),
+        col.BASIS: ([str(b) for b in Basis], False),
+        col.DIRECTION: ([str(d) for d in Direction], False),
     }
+    typed: dict[str, Any] = {}
+    for name, values in added.items():
+        if name in kinds:
+            categories, ordered = kinds[name]
+            known = [v if v in categories else None for v in values.tolist()]
+            typed[name] = pd.Series(
+                pd.Categorical(known, categories=categories, ordered=ordered), index=index
+            )
+        elif values.dtype == object:
+            typed[name] = text_series(values.tolist()).set_axis(index)
+        else:
+            typed[name] = values
+    return typed
 
 
 def _indices(table: Mapping[Any, int], keys: Sequence[Any], missing: int) -> IntArray:
@@ -565,24 +577,61 @@ def _rate(
     """The RAG columns as arrays, from each row's measure index (len(measures) when not in
     the register), quarter index (-1 when none), due flag and value (NaN when none);
     `asked_mask` marks the rows with an override (None: no override column)."""
-    n = len(midx)
-    measures = register.measures
-    rules = _Rules(measures)
-    unknown = len(measures)
-    known: BoolArray = (midx != unknown) & (qidx >= 0)
+    rules = _Rules(register.measures)
+    known: BoolArray = (midx != len(register.measures)) & (qidx >= 0)
     qsafe = np.where(qidx >= 0, qidx, 3)
-
     due: BoolArray = due_given & known
     has_value = ~np.isnan(value)
+    judgement = _judge(rules, midx, qsafe, known, due & has_value, value)
+    code = judgement.code
+    code[due & ~judgement.judged] = _NO_DATA
+    explanation, blocked_measures = _explain(
+        rules, midx, qsafe, due, has_value, value, judgement, texts
+    )
+    is_override = np.zeros(len(midx), dtype=bool)
+    if asked_mask is not None:
+        asked = np.flatnonzero(asked_mask & due)
+        is_override = _apply_overrides(asked, qsafe, texts, code, explanation)
+    direction = _direction(rules, midx, qidx, known, due & has_value, value, judgement.share)
+    added: dict[str, npt.NDArray[Any]] = {
+        col.POLARITY: rules.polarity_text[midx],
+        col.BASIS: rules.basis_text[midx],
+        col.TARGET: judgement.target,
+        col.STATUS: _STATUS_TEXT[code],
+        col.IS_OVERRIDE: is_override,
+        col.EXPLANATION: explanation,
+        col.DIRECTION: direction,
+    }
+    return added, Report.of(_issues(register, blocked_measures, rules.blocker))
 
+
+class _Judgement(NamedTuple):
+    """The rule's outcome per row: the (profiled) target, the share of the year's target
+    due by the quarter, how much worse than the target (or how far from it, for
+    Maintain), whether on target, whether the rule judged the row, and its status code."""
+
+    target: FloatArray
+    share: FloatArray
+    worse: FloatArray
+    on: BoolArray
+    judged: BoolArray
+    code: IntArray
+
+
+def _judge(
+    rules: _Rules,
+    midx: IntArray,
+    qsafe: IntArray,
+    known: BoolArray,
+    due_with_value: BoolArray,
+    value: FloatArray,
+) -> _Judgement:
+    """The rules, vectorised: each due value with a target is Green, Amber or Red."""
     polarity = rules.polarity[midx]
     maintain = polarity == 2
     share = rules.share[midx, qsafe]
     target = np.where(known, rules.targets[midx, qsafe], np.nan)
-    blocker = rules.blocker[midx]
-
-    # --- the rules, vectorised -------------------------------------------------------
-    judged = due & has_value & (blocker == _OK)
+    judged = due_with_value & (rules.blocker[midx] == _OK)
     with np.errstate(invalid="ignore", over="ignore"):
         abs_target = np.abs(target)
         eps = _EPS * np.maximum(1.0, np.maximum(abs_target, np.abs(value)))
@@ -596,22 +645,35 @@ def _rate(
         on = np.abs(value - target) <= eps
         green = np.where(maintain, worse <= band + eps, worse <= eps)
         amber = ~maintain & ~green & (worse <= band + eps)
-    code = np.full(n, _NONE, dtype=np.int64)
+    code = np.full(len(midx), _NONE, dtype=np.int64)
     code[judged] = np.where(green, _GREEN, np.where(amber, _AMBER, _RED))[judged]
-    code[due & ~judged] = _NO_DATA
+    return _Judgement(target, share, worse, on, judged, code)
 
-    # --- explanations of the rule ----------------------------------------------------
-    explanation = np.full(n, "", dtype=object)
-    rows = np.flatnonzero(judged)
+
+def _explain(
+    rules: _Rules,
+    midx: IntArray,
+    qsafe: IntArray,
+    due: BoolArray,
+    has_value: BoolArray,
+    value: FloatArray,
+    judgement: _Judgement,
+    texts: Callable[[str, IntArray], ObjArray],
+) -> tuple[ObjArray, set[int]]:
+    """Each row's explanation of the rule, and the measures whose values could not be
+    judged (no baseline, a zero baseline, no target)."""
+    explanation = np.full(len(midx), "", dtype=object)
+    rows = np.flatnonzero(judgement.judged)
     if len(rows):
-        explanation[rows] = _judged_text(rows, rules, midx, qsafe, value, worse, on, code)
+        explanation[rows] = _judged_text(
+            rows, rules, midx, qsafe, value, judgement.worse, judgement.on, judgement.code
+        )
     no_value = np.flatnonzero(due & ~has_value)
     if len(no_value):
         reasons = texts(col.REASON, no_value)
         reasons[reasons == ""] = "no value given"
         explanation[no_value] = _QUARTER_TEXT[qsafe[no_value]] + " no data: " + reasons
-    blocked = np.flatnonzero(due & has_value & (blocker != _OK))
-    blocked_measures = set(midx[blocked].tolist())
+    blocked = np.flatnonzero(due & has_value & (rules.blocker[midx] != _OK))
     if len(blocked):
         which = midx[blocked]
         explanation[blocked] = (
@@ -621,53 +683,46 @@ def _rate(
             + _BLOCKED_TEXT[rules.blocker[which], (rules.polarity[which] == 2).astype(np.int64)]
             + " -> No data"
         )
+    return explanation, set(midx[blocked].tolist())
 
-    # --- overrides: only with a reason ----------------------------------------------
-    is_override = np.zeros(n, dtype=bool)
-    if asked_mask is not None:
-        asked = np.flatnonzero(asked_mask & due)
-        words = np.array([w.strip() for w in texts(col.OVERRIDE, asked)], dtype=object)
-        reasons = np.array([r.strip() for r in texts(col.OVERRIDE_REASON, asked)], dtype=object)
-        wanted = np.array([_STATUS_BY_WORD.get(w.lower()) for w in words], dtype=object)
-        valid = np.array([w is not None for w in wanted], dtype=bool)
-        applied = valid & (reasons != "")
-        bad = asked[~valid & (words != "")]
-        explanation[bad] += (
-            "; override '" + words[~valid & (words != "")] + "' ignored: not a status"
+
+def _apply_overrides(
+    asked: IntArray,
+    qsafe: IntArray,
+    texts: Callable[[str, IntArray], ObjArray],
+    code: IntArray,
+    explanation: ObjArray,
+) -> BoolArray:
+    """A lead's override wins only with a reason and a real status; either lack is said
+    in the explanation. Changes `code` and `explanation` of the `asked` rows (arrays made
+    by `_rate`); returns which rows an override decided."""
+    is_override = np.zeros(len(code), dtype=bool)
+    words = np.array([w.strip() for w in texts(col.OVERRIDE, asked)], dtype=object)
+    reasons = np.array([r.strip() for r in texts(col.OVERRIDE_REASON, asked)], dtype=object)
+    wanted = np.array([_STATUS_BY_WORD.get(w.lower()) for w in words], dtype=object)
+    valid = np.array([w is not None for w in wanted], dtype=bool)
+    applied = valid & (reasons != "")
+    bad = asked[~valid & (words != "")]
+    explanation[bad] += "; override '" + words[~valid & (words != "")] + "' ignored: not a status"
+    unreasoned = valid & (reasons == "")
+    explanation[asked[unreasoned]] += (
+        "; override " + wanted[unreasoned].astype(str).astype(object) + " ignored: no reason given"
+    )
+    won = asked[applied]
+    if len(won):
+        chosen = wanted[applied]
+        code[won] = [_STATUS_CODE[x] for x in chosen]
+        is_override[won] = True
+        explanation[won] = (
+            _QUARTER_TEXT[qsafe[won]]
+            + " "
+            + chosen.astype(str).astype(object)
+            + " by lead's override (reason: "
+            + reasons[applied]
+            + "); rule gave: "
+            + explanation[won]
         )
-        unreasoned = valid & (reasons == "")
-        explanation[asked[unreasoned]] += (
-            "; override "
-            + wanted[unreasoned].astype(str).astype(object)
-            + " ignored: no reason given"
-        )
-        won = asked[applied]
-        if len(won):
-            chosen = wanted[applied]
-            code[won] = [_STATUS_CODE[x] for x in chosen]
-            is_override[won] = True
-            explanation[won] = (
-                _QUARTER_TEXT[qsafe[won]]
-                + " "
-                + chosen.astype(str).astype(object)
-                + " by lead's override (reason: "
-                + reasons[applied]
-                + "); rule gave: "
-                + explanation[won]
-            )
-
-    direction = _direction(rules, midx, qidx, known, due & has_value, value, share)
-
-    added: dict[str, npt.NDArray[Any]] = {
-        col.POLARITY: rules.polarity_text[midx],
-        col.BASIS: rules.basis_text[midx],
-        col.TARGET: target,
-        col.STATUS: _STATUS_TEXT[code],
-        col.IS_OVERRIDE: is_override,
-        col.EXPLANATION: explanation,
-        col.DIRECTION: direction,
-    }
-    return added, Report.of(_issues(register, blocked_measures, rules.blocker))
+    return is_override
 
 
 _QUARTER_TEXT = np.array(QUARTERS, dtype=object)

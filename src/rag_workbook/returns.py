@@ -46,6 +46,7 @@ import itertools
 import math
 import os
 import pickle
+import posixpath
 import re
 import struct
 import subprocess
@@ -67,6 +68,7 @@ from python_calamine import (
 )
 
 from rag_workbook import layout, safety
+from rag_workbook.cells import cell_name, cell_position, norm_header, parse_date
 from rag_workbook.model import (
     QUARTERS,
     CellValue,
@@ -207,13 +209,6 @@ _STATUS_WORDS: dict[str, Status] = {
 }
 
 
-_NON_WORD = re.compile(r"[\W_]+")
-# The ASCII characters _NON_WORD matches: deleting them from ASCII text with
-# bytes.translate gives the same result five times faster (each return's title, theme
-# and lead are new text to the caches).
-_ASCII_NON_WORD = bytes(b for b in range(128) if not chr(b).isalnum())
-
-
 _CACHED_TEXT = 64  # longest text whose parse is cached (bounds the caches' memory)
 _T = TypeVar("_T")
 
@@ -239,12 +234,9 @@ def _short_texts_cached(
     return wrap
 
 
-@_short_texts_cached()
 def _norm(text: str) -> str:
-    """Lower case, letters and digits only: 'Q 3 (actual)' -> 'q3actual'."""
-    if text.isascii():
-        return text.encode("ascii").translate(None, _ASCII_NON_WORD).lower().decode("ascii")
-    return _NON_WORD.sub("", text).lower()
+    """Lower case, letters and digits only: 'Q 3 (actual)' -> 'q3actual' (cells.norm_header)."""
+    return norm_header(text)
 
 
 def _role(header: object) -> str:
@@ -290,24 +282,8 @@ def _classify(text: str) -> tuple[bool, str, str]:
     return found
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _a1(row: int, col: int) -> str:
-    """0-based (row, col) as "A1"; cached, as every return names the same few cells."""
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row + 1}"
-
-
-def _rowcol(a1: str) -> tuple[int, int]:
-    """ "B3" as 0-based (2, 1): the inverse of _a1, for references read from sheet XML."""
-    split = len(a1.rstrip("0123456789"))
-    col = 0
-    for letter in a1[:split]:
-        col = col * 26 + ord(letter) - 64
-    return int(a1[split:]) - 1, col - 1
+_a1 = cell_name  # 0-based (row, col) as "A1"
+_rowcol = cell_position  # "B3" as 0-based (2, 1)
 
 
 def _is_empty(v: object) -> bool:
@@ -489,34 +465,12 @@ def _parse_quarter(v: object) -> str:
     return ""
 
 
-_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%d %B %Y", "%d %b %Y", "%B %d %Y")
-
-
 def _parse_date(v: object) -> str:
-    """A header-block date as an ISO string, or ''."""
-    if isinstance(v, dt.datetime):
-        return v.date().isoformat() if v.time() == dt.time() else v.isoformat()
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        if 30000 <= v <= 80000:  # an Excel serial date in a cell not formatted as a date
-            day = dt.date(1899, 12, 30) + dt.timedelta(days=int(v))
-            return day.isoformat()
+    """A header-block date as an ISO string (a date alone at midnight), or ''."""
+    when = parse_date(v)
+    if when is None:
         return ""
-    text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", _text(v)).replace(",", " ")
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        return ""
-    try:
-        return _parse_date(dt.datetime.fromisoformat(text))
-    except ValueError:
-        pass
-    for fmt in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return ""
+    return when.date().isoformat() if when.time() == dt.time() else when.isoformat()
 
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
@@ -554,38 +508,30 @@ def _quick_member(data: bytes, name: str) -> bytes | None:
 
 def _saved_time(data: bytes, suffix: str) -> str:
     """The workbook's own saved time (docProps/core.xml or ODS meta.xml), or ''."""
-    quick = _quick_member(data, "docProps/core.xml" if suffix != ".ods" else "meta.xml")
-    if quick is not None:
-        return _stamp(quick[:65536], suffix)
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            member = "docProps/core.xml" if suffix != ".ods" else "meta.xml"
-            xml = zf.read(member)[:65536]
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError):
+    member = "docProps/core.xml" if suffix != ".ods" else "meta.xml"
+    xml = _quick_member(data, member)
+    if xml is None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                if zf.getinfo(member).file_size > _PART_LIMIT:
+                    return ""
+                xml = zf.read(member)
+        except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError):
+            return ""
+    if len(xml) > _PART_LIMIT:
         return ""
     return _stamp(xml, suffix)
 
 
 def _stamp(xml: bytes, suffix: str) -> str:
     """The modified (else created) time in core.xml / meta.xml as an ISO datetime, or ''."""
-    if suffix != ".ods":
-        m = re.search(rb"<dcterms:modified[^>]*>([^<]+)<", xml) or re.search(
-            rb"<dcterms:created[^>]*>([^<]+)<", xml
-        )
-    else:
-        m = re.search(rb"<dc:date>([^<]+)<", xml) or re.search(
-            rb"<meta:creation-date>([^<]+)<", xml
-        )
-    if not m:
-        return ""
-    text = m.group(1).decode("ascii", "replace").strip()
+    names = ("modified", "created") if suffix != ".ods" else ("date", "creation-date")
     try:
-        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        texts = _part_texts(xml, names)
+    except Exception:  # not well formed, or unsafe XML: no saved time
         return ""
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
-    return stamp.replace(microsecond=0).isoformat()
+    stamp = parse_date(texts.get(names[0]) or texts.get(names[1]) or "")
+    return "" if stamp is None else stamp.replace(microsecond=0).isoformat()
 
 
 # A formula element: `<f>`, `<f ...>` or `<f/>`.
@@ -625,55 +571,18 @@ def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[in
         return {}
     if not _has_formula_or_error(xml):
         return {}
-    found: dict[tuple[int, int], str] = {}
-    for m in re.finditer(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", xml, re.S):
-        attrs, inner = m.group(1), m.group(2) or b""
-        ref = re.search(rb'\br="([A-Z]+[0-9]+)"', attrs)
-        if not ref:
-            continue
-        rc = _rowcol(ref.group(1).decode())
-        if re.search(rb'\bt="e"', attrs):
-            v = re.search(rb"<v>([^<]*)</v>", inner)
-            found[rc] = "cell-error:" + (v.group(1).decode("utf-8", "replace") if v else "#N/A")
-        elif b"<f" in inner and not re.search(rb"<v>[^<]+</v>", inner):
-            found[rc] = "formula-without-value"
-    return found
+    try:
+        return _cell_problems(xml)
+    except Exception:  # not well formed, or unsafe: safety.py has refused such a file before
+        return {}
 
 
 def _sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
     """The zip member of a worksheet, found through workbook.xml and its relationships."""
-    wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
-    rid = None
-    for m in re.finditer(r"<(?:\w+:)?sheet\b([^>]*)/?>", wb):
-        attrs = m.group(1)
-        name = re.search(r'\bname="([^"]*)"', attrs)
-        if name and _unescape(name.group(1)) == sheet_name:
-            r = re.search(r'\br:id="([^"]*)"|\b\w+:id="([^"]*)"', attrs)
-            if r:
-                rid = r.group(1) or r.group(2)
-            break
-    if rid is None:
+    try:
+        return sheet_parts(zf).get(sheet_name)
+    except Exception:  # a part missing, not well formed or unsafe
         return None
-    for m in re.finditer(r"<Relationship\b([^>]*)/?>", rels):
-        attrs = m.group(1)
-        if re.search(rf'\bId="{re.escape(rid)}"', attrs):
-            t = re.search(r'\bTarget="([^"]*)"', attrs)
-            if not t:
-                return None
-            target = t.group(1)
-            return target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return None
-
-
-def _unescape(text: str) -> str:
-    return (
-        text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-    )
 
 
 @dataclass
@@ -1172,28 +1081,23 @@ def _find_header(
     return None
 
 
-# A custom document property of the return's metadata (layout.META_PROPERTY_PREFIX + key)
-# holding text, as Excel, LibreOffice, openpyxl and xlsxwriter write it.
-# The match starts with a literal (a space, as every writer puts between attributes) so that
-# the search skips ahead to it: \b or \s there made it three to four times slower.
-_META_PROPERTY = re.compile(
-    rb' name="'
-    + re.escape(layout.META_PROPERTY_PREFIX.encode())
-    + rb'([a-z_]{1,32})"[^<>]*>\s*<vt:lpwstr>([^<]*)</vt:lpwstr>'
-)
-
-
 def _meta_properties(data: bytes) -> dict[str, str]:
-    """The return's metadata from its custom document properties; {} when they are not
-    all there (an older return, or an application that dropped them): then the hidden
-    sheet is read instead."""
+    """The return's metadata from its custom document properties (layout.META_PROPERTY_PREFIX
+    + key, holding text); {} when they are not all there (an older return, or an
+    application that dropped them): then the hidden sheet is read instead."""
     xml = _quick_member(data, "docProps/custom.xml")
     if xml is None or len(xml) > 65536:
         return {}
-    meta: dict[str, str] = {}
-    for key, value in _META_PROPERTY.findall(xml):
-        text = value.decode("utf-8", "replace")
-        meta[key.decode("ascii")] = (_unescape(text) if "&" in text else text).strip()
+    try:
+        properties = _custom_properties(xml)
+    except Exception:  # not well formed, or unsafe XML: read the hidden sheet instead
+        return {}
+    prefix = layout.META_PROPERTY_PREFIX
+    meta = {
+        name.removeprefix(prefix): value.strip()
+        for name, value in properties.items()
+        if name.startswith(prefix)
+    }
     if meta.get("kind") != layout.META_KIND or not all(k in meta for k in layout.META_KEYS):
         return {}
     return meta
@@ -2013,3 +1917,386 @@ def _consider(p: Path, found: dict[str, Path], issues: list[Issue], *, explicit:
         )
         return
     found.setdefault(str(p), p)
+
+
+# --------------------------------------------------------------------------------------
+# The package's XML parts, parsed (never searched with patterns), and the calamine reading
+# the template and a previous dashboard share with the returns. Any application's way of
+# writing a part (attribute order, prefixes, quotes) reads the same. defusedxml, because
+# every part may come from a file made anywhere: no entity expansion, no external fetch.
+
+_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+# Number formats by built-in id (ECMA-376 18.8.30) that change how a number is read: the
+# percent ones (read in percent points) and the fixed-decimal ones (IDs shown as '2.0').
+_BUILTIN_FORMATS = {
+    1: "0",
+    2: "0.00",
+    3: "#,##0",
+    4: "#,##0.00",
+    9: "0%",
+    10: "0.00%",
+    11: "0.00E+00",
+    39: "#,##0.00;(#,##0.00)",
+    40: "#,##0.00;[Red](#,##0.00)",
+    49: "@",
+}
+_PART_LIMIT = 1 << 20  # the most of a small part (properties) that is parsed
+
+
+def _has_dtd(xml: bytes) -> bool:
+    """Whether a part may carry a document type declaration: one written out, or an encoding
+    (UTF-16, UTF-32) a byte search cannot see it in. OOXML parts never need one; entity
+    expansion and external entities (the attacks defusedxml stops) need one."""
+    return (
+        xml.find(b"<!DOCTYPE") >= 0
+        or xml[:4].find(b"\x00") >= 0
+        or xml[:2]
+        in (
+            b"\xff\xfe",
+            b"\xfe\xff",
+        )
+    )
+
+
+def _xml_root(xml: bytes) -> Any:
+    """The root element of an XML part; raises on XML that is not well formed or unsafe.
+
+    A part that may declare a DTD is parsed by defusedxml, which refuses entity tricks; any
+    other by the standard library's C parser, twice as fast (2,000 returns, a part each).
+    """
+    if _has_dtd(xml):
+        import defusedxml.ElementTree as safe_xml
+
+        return safe_xml.fromstring(xml)
+    import xml.etree.ElementTree as plain_xml
+
+    return plain_xml.fromstring(xml)
+
+
+def _local(tag: str) -> str:
+    """An element's name without its namespace: '{...main}sheet' -> 'sheet'."""
+    return tag.rpartition("}")[2]
+
+
+def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its zip member, through xl/workbook.xml and its relationships.
+
+    Args:
+        zf: an open .xlsx/.xlsm package.
+
+    Returns:
+        Every sheet whose relationship names a part, by the name shown on its tab.
+
+    Raises:
+        KeyError: the package has no workbook part or relationships.
+
+    Example:
+        >>> sheet_parts(zipfile.ZipFile("return.xlsx"))  # doctest: +SKIP
+        {'Return': 'xl/worksheets/sheet1.xml'}
+    """
+    targets = {
+        el.get("Id"): el.get("Target", "")
+        for el in _xml_root(zf.read("xl/_rels/workbook.xml.rels")).iter()
+        if _local(el.tag) == "Relationship"
+    }
+    parts: dict[str, str] = {}
+    for el in _xml_root(zf.read("xl/workbook.xml")).iter():
+        if _local(el.tag) != "sheet":
+            continue
+        rid = el.get(_REL_ID) or next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+        target = targets.get(rid, "")
+        if target and el.get("name") is not None:
+            part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            parts[el.get("name", "")] = posixpath.normpath(part)
+    return parts
+
+
+def style_formats(styles: bytes) -> dict[int, str]:
+    """Cell style index -> number format code, from xl/styles.xml.
+
+    Example:
+        >>> style_formats(zipfile.ZipFile("t.xlsx").read("xl/styles.xml"))[0]  # doctest: +SKIP
+        'General'
+    """
+    root = _xml_root(styles)
+    codes = dict(_BUILTIN_FORMATS)
+    # Only the workbook's own formats: a differential format (<dxfs>, for conditional
+    # formatting) has numFmt elements too, whose ids need not be unique.
+    for el in root:
+        if _local(el.tag) != "numFmts":
+            continue
+        for fmt in el:
+            with contextlib.suppress(TypeError, ValueError):
+                codes[int(fmt.get("numFmtId", ""))] = fmt.get("formatCode", "General")
+    out: dict[int, str] = {}
+    for el in root:
+        if _local(el.tag) == "cellXfs":
+            for i, xf in enumerate(x for x in el if _local(x.tag) == "xf"):
+                try:
+                    out[i] = codes.get(int(xf.get("numFmtId", "0")), "General")
+                except ValueError:
+                    out[i] = "General"
+    return out
+
+
+class _StyledNumbers:
+    """Parser target: (row, col) of each number cell whose style is one of `styles`.
+
+    Cells and rows without an `r` attribute (allowed, and written by some tools) follow
+    the one before them.
+    """
+
+    def __init__(self, styles: frozenset[int]) -> None:
+        self.styles = styles
+        self.found: dict[tuple[int, int], int] = {}
+        self.row = -1
+        self.col = -1
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        name = _local(tag)
+        if name == "row":
+            ref = attrib.get("r")
+            self.row = int(ref) - 1 if ref else self.row + 1
+            self.col = -1
+        elif name == "c":
+            ref = attrib.get("r")
+            if ref:
+                self.row, self.col = cell_position(ref)
+            else:
+                self.col += 1
+            style = attrib.get("s")
+            if style and attrib.get("t", "n") == "n" and int(style) in self.styles:
+                self.found[(self.row, self.col)] = int(style)
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _styled_numbers(xml: bytes, styles: frozenset[int]) -> dict[tuple[int, int], int]:
+    """(row, col) -> style index of the number cells of a sheet part with one of `styles`."""
+    target = _StyledNumbers(styles)
+    if _has_dtd(xml):
+        from defusedxml.ElementTree import DefusedXMLParser
+
+        parser: Any = DefusedXMLParser(target=target)
+    else:
+        import xml.etree.ElementTree as plain_xml
+
+        parser = plain_xml.XMLParser(target=target)
+    parser.feed(xml)
+    parser.close()
+    return target.found
+
+
+class _CellProblems:
+    """Parser target: cells holding an error value, or a formula without a cached value."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[int, int], str] = {}
+        self.row = -1
+        self.col = -1
+        self.error = False
+        self.formula = False
+        self.value: list[str] | None = None  # the text of <v>, while inside it
+        self.cached = ""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        name = _local(tag)
+        if name == "row":
+            ref = attrib.get("r")
+            self.row = int(ref) - 1 if ref else self.row + 1
+            self.col = -1
+        elif name == "c":
+            ref = attrib.get("r")
+            if ref:
+                self.row, self.col = cell_position(ref)
+            else:
+                self.col += 1
+            self.error, self.formula, self.cached = attrib.get("t") == "e", False, ""
+        elif name == "f":
+            self.formula = True
+        elif name == "v":
+            self.value = []
+
+    def data(self, text: str) -> None:
+        if self.value is not None:
+            self.value.append(text)
+
+    def end(self, tag: str) -> None:
+        name = _local(tag)
+        if name == "v" and self.value is not None:
+            self.cached, self.value = "".join(self.value), None
+        elif name == "c":
+            where = (self.row, self.col)
+            if self.error:
+                self.found[where] = "cell-error:" + (self.cached or "#N/A")
+            elif self.formula and not self.cached:
+                self.found[where] = "formula-without-value"
+
+    def close(self) -> None:
+        pass
+
+
+def _cell_problems(xml: bytes) -> dict[tuple[int, int], str]:
+    """(row, col) -> 'formula-without-value' | 'cell-error:#DIV/0!' for a sheet part."""
+    target = _CellProblems()
+    if _has_dtd(xml):
+        from defusedxml.ElementTree import DefusedXMLParser
+
+        parser: Any = DefusedXMLParser(target=target)
+    else:
+        import xml.etree.ElementTree as plain_xml
+
+        parser = plain_xml.XMLParser(target=target)
+    parser.feed(xml)
+    parser.close()
+    return target.found
+
+
+# A sheet part that holds an error value: python-calamine reads the cell as empty, so the
+# caller reads the file another way. A byte search decides only that the part is looked
+# at more closely (the attribute as Excel, LibreOffice, openpyxl and xlsxwriter write it).
+_ERROR_VALUE = (b't="e"', b"t='e'")
+
+
+def read_sheet_grids(
+    path: Path, wanted: Sequence[str], format_matters: Callable[[str], bool]
+) -> list[tuple[list[list[object]], dict[tuple[int, int], str]]] | None:
+    """Sheets of an .xlsx through python-calamine, with the number formats that matter.
+
+    The values are calamine's rows from A1; beside them, the number format of each numeric
+    cell whose style's format `format_matters` (the sheet part is parsed only when some
+    style has such a format). Sheets are found by `norm_header` of their names.
+
+    Args:
+        path: the workbook (.xlsx, .xlsm, .xltx, .xltm).
+        wanted: the sheet names, in the order wanted.
+        format_matters: whether a number format changes how a number reads.
+
+    Returns:
+        (rows, {(row, col): number format}) per wanted sheet; None when a sheet is missing,
+        holds an error value, or the package is not as expected: the caller then reads the
+        file with openpyxl, which also words any refusal.
+
+    Example:
+        >>> grids = read_sheet_grids(Path("t.xlsx"), ["Settings"], bool)  # doctest: +SKIP
+    """
+    try:
+        data = path.read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            by_style = {
+                i: code
+                for i, code in style_formats(zf.read("xl/styles.xml")).items()
+                if format_matters(code)
+            }
+            parts = sheet_parts(zf)
+            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            found: list[tuple[list[list[object]], dict[tuple[int, int], str]]] = []
+            for name in wanted:
+                sheet = next(
+                    (n for n in workbook.sheet_names if norm_header(n) == norm_header(name)), None
+                )
+                if sheet is None or sheet not in parts:
+                    return None
+                xml = zf.read(parts[sheet])
+                if any(xml.find(e) >= 0 for e in _ERROR_VALUE):
+                    return None
+                rows = cast(
+                    list[list[object]],
+                    workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False),
+                )
+                formats: dict[tuple[int, int], str] = {}
+                if by_style:
+                    for (r, c), style in _styled_numbers(xml, frozenset(by_style)).items():
+                        row = rows[r] if r < len(rows) else ()
+                        if c < len(row) and row[c].__class__ in (int, float):
+                            formats[(r, c)] = by_style[style]
+                found.append((rows, formats))
+    except Exception:  # any surprise: the caller reads the file another way
+        return None
+    return found
+
+
+def _part_texts(xml: bytes, names: Sequence[str]) -> dict[str, str]:
+    """The text of the first element of each local name in `names` in an XML part."""
+    wanted = set(names)
+    out: dict[str, str] = {}
+    for el in _xml_root(xml).iter():
+        name = _local(el.tag)
+        if name in wanted and name not in out:
+            out[name] = (el.text or "").strip()
+    return out
+
+
+def _custom_properties(xml: bytes) -> dict[str, str]:
+    """Custom document properties (docProps/custom.xml) that hold text, by name."""
+    out: dict[str, str] = {}
+    for prop in _xml_root(xml):
+        if _local(prop.tag) != "property":
+            continue
+        for value in prop:
+            if _local(value.tag) == "lpwstr":
+                out[prop.get("name", "")] = value.text or ""
+    return out
+
+
+def read_previous_values(previous: str | Path) -> dict[tuple[str, str], float]:
+    """Values by (measure ID, quarter) from a previous dashboard's Data sheet.
+
+    Args:
+        previous: a dashboard.xlsx written by this tool (its "Data" sheet has the
+            columns "Measure ID", "Quarter" and "Value").
+
+    Returns:
+        `(measure_id, "Q1".."Q4") -> value` for each row that has a number.
+
+    Raises:
+        InputError: when the file cannot be read or has no usable Data sheet.
+
+    Example:
+        >>> read_previous_values("dashboard.xlsx")[("1.1", "Q1")]  # doctest: +SKIP
+        120.0
+    """
+    from rag_workbook.errors import InputError
+
+    try:
+        with CalamineWorkbook.from_path(str(previous)) as wb:
+            names = {norm_header(n): n for n in wb.sheet_names}
+            if "data" not in names:
+                raise InputError(f"{previous}: no 'Data' sheet; give a dashboard this tool wrote")
+            rows = wb.get_sheet_by_name(names["data"]).to_python(skip_empty_area=False)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{previous}: cannot read the previous dashboard ({exc})") from exc
+    out: dict[tuple[str, str], float] = {}
+    header: dict[str, int] | None = None
+    for row in rows:
+        if header is None:
+            found = {norm_header(v): i for i, v in enumerate(row) if isinstance(v, str)}
+            if {"measureid", "quarter", "value"} <= found.keys():
+                header = found
+            continue
+        i_id, i_q, i_v = header["measureid"], header["quarter"], header["value"]
+        if max(i_id, i_q, i_v) >= len(row):
+            continue
+        mid, q, v = row[i_id], row[i_q], row[i_v]
+        if isinstance(mid, float) and mid.is_integer():
+            mid = int(mid)
+        q = str(q).strip().upper()
+        if q not in QUARTERS or isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if v != v:  # NaN
+            continue
+        out[(str(mid).strip(), q)] = float(v)
+    if header is None:
+        raise InputError(
+            f"{previous}: the Data sheet has no 'Measure ID', 'Quarter', 'Value' header row"
+        )
+    return out

@@ -3,8 +3,8 @@
 Input: ``templates/dashboard_template.xlsx`` (a Settings sheet of key/value rows and a
 Measures sheet, one measure per row; see ``layout.py``). Output: a frozen ``Register``.
 A register that cannot be used is refused with one ``TemplateError`` listing every
-problem as ``Sheet!Cell: what is wrong; how to fix it``. ``write_template`` writes the
-same layout back out (used by the Stockton build script and by tests).
+problem as ``Sheet!Cell: what is wrong; how to fix it`` and carrying each as an Issue
+(code, sheet, cell). ``forms.write_template`` writes the same layout back out.
 
 Reading rules worth knowing:
 
@@ -28,19 +28,16 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import html
-import io
 import itertools
 import json
 import re
-import zipfile
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from rag_workbook import layout
+from rag_workbook.cells import column_name, norm_header
 from rag_workbook.errors import TemplateError
 from rag_workbook.model import (
     Basis,
@@ -51,9 +48,9 @@ from rag_workbook.model import (
     TargetForm,
     ToleranceForm,
 )
-from rag_workbook.output import write_atomic
+from rag_workbook.report import Code, Issue
 
-__all__ = ["read_template", "register_fingerprint", "write_template"]
+__all__ = ["read_template", "register_fingerprint"]
 
 _WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
@@ -114,30 +111,14 @@ _TOLERANCE_WORDS = {
     ToleranceForm.ABSOLUTE: ("absolute", "abs", "value", "number", "units", "count"),
 }
 
-_SETTING_HELP = {
-    "Partnership": "Name of the partnership (required)",
-    "Title": "Dashboard title",
-    "Year": "Reporting year, e.g. 2011/12",
-    "Meeting": "Committee or meeting name",
-    "Meeting Date": "Date of the meeting, e.g. 14 February 2012",
-    "Agenda Item": "Agenda item number",
-    "Icon Style": "Excel icon set for the quarter cells",
-    "Current Quarter": "Q1..Q4, or blank for the latest quarter reported",
-    "Show Direction": "Yes or No: show direction of travel",
-}
-
 
 # Cached: a national register has thousands of rows naming the same few polarities, bases
 # and number formats.
 @functools.lru_cache(maxsize=4096)
 def _norm(text: str) -> str:
-    """Lower-case and drop spaces, underscores, hyphens and full stops."""
+    """A choice word as compared: lower case without spaces and punctuation, keeping the
+    % that tells '% change' from 'change' (headers and keys use cells.norm_header)."""
     return re.sub(r"[\s_\-.:()/]+", "", text.strip().lower())
-
-
-def _norm_header(text: str) -> str:
-    """Lower-case and keep letters, digits and % only."""
-    return re.sub(r"[^a-z0-9%]+", "", text.strip().lower())
 
 
 def _word_table(words: Mapping[Any, tuple[str, ...]]) -> dict[str, Any]:
@@ -148,22 +129,12 @@ _POLARITIES: dict[str, Polarity] = _word_table(_POLARITY_WORDS)
 _BASES: dict[str, Basis] = _word_table(_BASIS_WORDS)
 _TARGET_FORMS: dict[str, TargetForm] = _word_table(_TARGET_WORDS)
 _TOLERANCE_FORMS: dict[str, ToleranceForm] = _word_table(_TOLERANCE_WORDS)
-_SETTING_KEYS = {_norm(k): k for k in layout.SETTINGS_KEYS}
+_SETTING_KEYS = {norm_header(k): k for k in layout.SETTINGS_KEYS}
 _COLUMN_KEYS = {
-    **{_norm_header(k): k for k in layout.MEASURES_COLUMNS},
-    **{_norm_header(k): v for k, v in _HEADER_SYNONYMS.items()},
+    **{norm_header(k): k for k in layout.MEASURES_COLUMNS},
+    **{norm_header(k): v for k, v in _HEADER_SYNONYMS.items()},
 }
 _NO_VALUE = frozenset(_norm(w) for w in layout.NO_VALUE_WORDS)
-
-
-def _col_letter(col: int) -> str:
-    """0-based column index -> Excel letters."""
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _compact(number: float) -> str:
@@ -207,14 +178,22 @@ def _format_date(value: dt.date) -> str:
 
 
 class _Problems:
-    """Collects 'Sheet!Cell: message; fix' lines."""
+    """Collects the register's problems as Issues, each with its code, sheet and cell."""
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+    def __init__(self, file: str = "") -> None:
+        self.file = file
+        self.issues: list[Issue] = []
 
-    def add(self, sheet: str, cell: str, message: str, fix: str) -> None:
-        where = f"{sheet}!{cell}" if cell else sheet
-        self.lines.append(f"{where}: {message}; {fix}")
+    def add(self, code: Code, sheet: str, cell: str, message: str, fix: str = "") -> None:
+        self.issues.append(Issue.of(code, message, fix=fix, file=self.file, sheet=sheet, cell=cell))
+
+    @property
+    def lines(self) -> list[str]:
+        """Each problem as 'Sheet!Cell: message; fix'."""
+        return [
+            f"{'!'.join(p for p in (i.sheet, i.cell) if p)}: {i.message}; {i.fix}"
+            for i in self.issues
+        ]
 
 
 def _parse_number(value: object, number_format: str) -> tuple[float | None, bool]:
@@ -274,35 +253,43 @@ def _lookup(table: dict[str, Any], value: object) -> Any:
     return table.get(_norm(str(value))) if not _is_blank(value) else None
 
 
+def _refuse(file: Path, code: Code, message: str, fix: str = "") -> TemplateError:
+    """A TemplateError holding one issue of the whole file (no sheet, no cell); a file not
+    found is named by its path as given, any other by its name."""
+    issue = Issue.of(code, message, fix=fix, file=file.name)
+    shown = file if code is Code.TEMPLATE_NOT_FOUND else file.name
+    return TemplateError(f"{shown}: {message}; {issue.fix}", (issue,))
+
+
 def _open_workbook(path: Path) -> Any:
     import openpyxl  # deferred: keep `rag-workbook --help` light
 
     if not path.exists():
-        raise TemplateError(f"{path}: template not found; check the --template path")
+        raise _refuse(path, Code.TEMPLATE_NOT_FOUND, "template not found")
     if not path.is_file():
-        raise TemplateError(f"{path}: is not a file; give the template workbook's path")
+        raise _refuse(
+            path, Code.TEMPLATE_NOT_FOUND, "is not a file", "give the template workbook's path"
+        )
     if path.suffix.lower() not in _WORKBOOK_SUFFIXES:
-        raise TemplateError(
-            f"{path.name}: the template must be an Excel .xlsx or .xlsm workbook "
-            f"(got '{path.suffix or 'no extension'}'); open it in Excel and save as .xlsx"
+        raise _refuse(
+            path,
+            Code.TEMPLATE_NOT_A_WORKBOOK,
+            "the template must be an Excel .xlsx or .xlsm workbook "
+            f"(got '{path.suffix or 'no extension'}')",
         )
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
-        raise TemplateError(
-            f"{path.name}: is not a readable Excel workbook ({type(exc).__name__}: {exc}); "
-            "open it in Excel and save it again as .xlsx"
-        ) from exc
     except Exception as exc:  # any parser failure on a corrupt file is still a template error
-        raise TemplateError(
-            f"{path.name}: cannot be read as an Excel workbook ({type(exc).__name__}); "
-            "open it in Excel and save it again as .xlsx"
+        raise _refuse(
+            path,
+            Code.TEMPLATE_NOT_A_WORKBOOK,
+            f"is not a readable Excel workbook ({type(exc).__name__})",
         ) from exc
 
 
 def _find_sheet(workbook: Any, name: str) -> Any:
     for title in workbook.sheetnames:
-        if _norm(title) == _norm(name):
+        if norm_header(title) == norm_header(name):
             return workbook[title]
     return None
 
@@ -345,9 +332,38 @@ def _rows(sheet: Any) -> _Sheet:
     return _Sheet(rows, formats)
 
 
+# A setting found: its text, its 1-based row and the cell as read.
+_Found = dict[str, tuple[str, int, object]]
+
+
 def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
-    sheet = layout.SETTINGS_SHEET
-    found: dict[str, tuple[str, int, object]] = {}  # canonical key -> (text, row, raw)
+    """The Settings sheet: known keys, extra keys kept as given, each value checked."""
+    found, extra = _setting_rows(grid, problems)
+
+    def text(key: str, default: str = "") -> str:
+        return found[key][0] if key in found and found[key][0] else default
+
+    _check_partnership(found, problems)
+    show_direction = _show_direction(found, problems)
+    current_quarter = _current_quarter(found, problems)
+    defaults = Settings(partnership="")
+    return Settings(
+        partnership=text("Partnership"),
+        title=text("Title", defaults.title),
+        year=text("Year"),
+        meeting=text("Meeting"),
+        meeting_date=text("Meeting Date"),
+        agenda_item=text("Agenda Item"),
+        icon_style=text("Icon Style", defaults.icon_style),
+        current_quarter=current_quarter,
+        show_direction=show_direction,
+        extra=extra,
+    )
+
+
+def _setting_rows(grid: _Sheet, problems: _Problems) -> tuple[_Found, dict[str, str]]:
+    """Each key row once (a repeated key is a problem): known keys, then the others."""
+    found: _Found = {}
     extra: dict[str, str] = {}
     seen: dict[str, int] = {}
     for r, row in enumerate(grid.rows, start=1):
@@ -356,15 +372,15 @@ def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
         key_text = _as_text(row[0])
         value = row[1] if len(row) > 1 else None
         fmt = grid.formats.get((r - 1, 1), "General")
-        if r == 1 and _norm(key_text) == _norm(layout.SETTINGS_HEADER[0]):
+        if r == 1 and norm_header(key_text) == norm_header(layout.SETTINGS_HEADER[0]):
             continue
-        norm = _norm(key_text)
+        norm = norm_header(key_text)
         if norm in seen:
             problems.add(
-                sheet,
+                Code.SETTING_REPEATED,
+                layout.SETTINGS_SHEET,
                 f"A{r}",
                 f"setting '{key_text}' given twice (also in A{seen[norm]})",
-                "keep one row for each setting",
             )
             continue
         seen[norm] = r
@@ -373,68 +389,62 @@ def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
             extra[key_text] = _as_text(value, fmt)
         else:
             found[canonical] = (_as_text(value, fmt), r, value)
+    return found, extra
 
-    def text(key: str, default: str = "") -> str:
-        return found[key][0] if key in found and found[key][0] else default
 
-    partnership = text("Partnership")
-    if not partnership:
-        if "Partnership" in found:
-            problems.add(
-                sheet,
-                f"B{found['Partnership'][1]}",
-                "the Partnership setting is empty",
-                "type the partnership's name",
-            )
-        else:
-            problems.add(
-                sheet,
-                "",
-                "no Partnership setting",
-                "add a row with 'Partnership' in column A and its name in column B",
-            )
+def _check_partnership(found: _Found, problems: _Problems) -> None:
+    """The one setting every register needs."""
+    if "Partnership" in found and found["Partnership"][0]:
+        return
+    if "Partnership" in found:
+        cell, message, fix = (
+            f"B{found['Partnership'][1]}",
+            "the Partnership setting is empty",
+            "",
+        )
+    else:
+        cell, message, fix = (
+            "",
+            "no Partnership setting",
+            "add a row with 'Partnership' in column A and its name in column B",
+        )
+    problems.add(Code.PARTNERSHIP_MISSING, layout.SETTINGS_SHEET, cell, message, fix)
 
-    show_direction = True
-    if text("Show Direction"):
-        word = _norm(text("Show Direction"))
-        if word in ("yes", "y", "true", "1", "on"):
-            show_direction = True
-        elif word in ("no", "n", "false", "0", "off"):
-            show_direction = False
-        else:
-            problems.add(
-                sheet,
-                f"B{found['Show Direction'][1]}",
-                f"Show Direction must be Yes or No (got '{text('Show Direction')}')",
-                "type Yes or No",
-            )
 
-    quarter = ""
-    if text("Current Quarter"):
-        match = re.fullmatch(r"(?:q|qu|quarter)?([1-4])", _norm(text("Current Quarter")))
-        if match:
-            quarter = f"Q{match.group(1)}"
-        else:
-            problems.add(
-                sheet,
-                f"B{found['Current Quarter'][1]}",
-                f"Current Quarter must be Q1, Q2, Q3 or Q4 (got '{text('Current Quarter')}')",
-                "type Q1..Q4, or leave it blank for the latest quarter reported",
-            )
-
-    defaults = Settings(partnership="")
-    return Settings(
-        partnership=partnership,
-        title=text("Title", defaults.title),
-        year=text("Year"),
-        meeting=text("Meeting"),
-        meeting_date=text("Meeting Date"),
-        agenda_item=text("Agenda Item"),
-        icon_style=text("Icon Style", defaults.icon_style),
-        current_quarter=quarter,
-        show_direction=show_direction,
-        extra=extra,
+def _show_direction(found: _Found, problems: _Problems) -> bool:
+    """Show Direction: Yes (also when blank) or No."""
+    given = found.get("Show Direction", ("", 0, None))
+    word = _norm(given[0]) if given[0] else "yes"
+    if word in ("yes", "y", "true", "1", "on"):
+        return True
+    if word in ("no", "n", "false", "0", "off"):
+        return False
+    problems.add(
+        Code.SETTING_INVALID,
+        layout.SETTINGS_SHEET,
+        f"B{given[1]}",
+        f"Show Direction must be Yes or No (got '{given[0]}')",
+        "type Yes or No",
     )
+    return True
+
+
+def _current_quarter(found: _Found, problems: _Problems) -> str:
+    """Current Quarter: Q1..Q4 (also '3', 'Quarter 3'), or '' for the latest reported."""
+    given = found.get("Current Quarter", ("", 0, None))
+    if not given[0]:
+        return ""
+    match = re.fullmatch(r"(?:q|qu|quarter)?([1-4])", _norm(given[0]))
+    if match:
+        return f"Q{match.group(1)}"
+    problems.add(
+        Code.SETTING_INVALID,
+        layout.SETTINGS_SHEET,
+        f"B{given[1]}",
+        f"Current Quarter must be Q1, Q2, Q3 or Q4 (got '{given[0]}')",
+        "type Q1..Q4, or leave it blank for the latest quarter reported",
+    )
+    return ""
 
 
 class _Columns:
@@ -541,213 +551,278 @@ def _new_measure(fields: dict[str, Any]) -> Measure:
 
 def _read_measures(grid: _Sheet, problems: _Problems) -> tuple[tuple[Measure, ...], dict[str, int]]:
     """The measures, and the column of each label found in the header row."""
+    columns = _header_columns(grid.rows, problems)
+    if columns is None:
+        return (), {}
+    # Column by column first; a row that passes every check of `_clean_row` becomes a
+    # Measure there, and any other row is read again by _read_measure, which words its
+    # problems. The checks are the same, so both give the same Measure for a clean row.
+    table = _Columns(grid, columns)
+    unusual: set[int] = set()  # rows with a cell that is not a number or profile
+    labels = (
+        "Theme", "ID", "Performance Measure", "Lead", "Lead Email", "Unit", "Data Source",
+        "Notes",
+    )  # fmt: skip
+    texts = [table.texts(n) for n in labels]
+    choices = [
+        table.choices("Polarity", _POLARITIES, None),
+        table.choices("Basis", _BASES, None),
+        table.choices("Target Type", _TARGET_FORMS, TargetForm.ABSOLUTE),
+        table.choices("Tolerance Type", _TOLERANCE_FORMS, ToleranceForm.PERCENT),
+    ]
+    numbers = [table.numbers(n, unusual) for n in ("Baseline", "Target", "Tolerance")]
+    profiles = table.profiles(unusual)
+    measures: list[Measure] = []
+    ids: dict[str, int] = {}
+    for i, (row, *cells) in enumerate(
+        zip(grid.rows[1:], *texts, *choices, *numbers, profiles, strict=True)
+    ):
+        if not any(cells[:3]) and all(_is_blank(v) for v in row):
+            continue
+        measure = _clean_row(cells, i + 2, ids) if i not in unusual else None
+        if measure is None:
+            measure = _read_measure(_RowCells(grid.pairs(i + 1), i + 2, columns, problems), ids)
+        if measure is not None:
+            measures.append(measure)
+    if not measures and not problems.issues:
+        problems.add(Code.NO_MEASURES, layout.MEASURES_SHEET, "A2", "no measures")
+    return tuple(measures), columns
+
+
+def _header_columns(rows: Sequence[Sequence[object]], problems: _Problems) -> dict[str, int] | None:
+    """The column of each known label in the header row; None when the row or a required
+    label is missing."""
     sheet = layout.MEASURES_SHEET
-    rows = grid.rows
     if not rows or all(_is_blank(v) for v in rows[0]):
         problems.add(
+            Code.HEADER_MISSING,
             sheet,
             "A1",
             "no header row",
             "put the column labels (" + ", ".join(layout.MEASURES_COLUMNS) + ") in row 1",
         )
-        return (), {}
+        return None
     columns: dict[str, int] = {}
     for c, value in enumerate(rows[0]):
-        if _is_blank(value):
-            continue
-        canonical = _COLUMN_KEYS.get(_norm_header(str(value)))
+        canonical = None if _is_blank(value) else _COLUMN_KEYS.get(norm_header(str(value)))
         if canonical is None:
             continue
         if canonical in columns:
             problems.add(
+                Code.COLUMN_REPEATED,
                 sheet,
-                f"{_col_letter(c)}1",
-                f"second '{canonical}' column (also {_col_letter(columns[canonical])}1)",
-                "remove or rename one of them",
+                f"{column_name(c)}1",
+                f"second '{canonical}' column (also {column_name(columns[canonical])}1)",
             )
             continue
         columns[canonical] = c
     missing = [name for name in _REQUIRED_COLUMNS if name not in columns]
     if missing:
         problems.add(
+            Code.COLUMN_MISSING,
             sheet,
             "1:1",
             "missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
             "add " + ("them" if len(missing) > 1 else "it") + " to the header row",
         )
-        return (), {}
-
-    def cell(row: list[tuple[object, str]], name: str) -> tuple[object, str]:
-        c = columns.get(name)
-        if c is None or c >= len(row):
-            return None, "General"
-        return row[c]
-
-    def ref(name: str, r: int) -> str:
-        return f"{_col_letter(columns[name])}{r}" if name in columns else f"row {r}"
-
-    # Column by column first; a row that passes every check below becomes a Measure here,
-    # and any other row is read again by _read_measure, which words its problems. The
-    # checks are those of _read_measure, so both give the same Measure for a clean row.
-    table = _Columns(grid, columns)
-    unusual: set[int] = set()  # rows with a cell that is not a number or profile
-    themes, ids_text, texts = (table.texts(n) for n in ("Theme", "ID", "Performance Measure"))
-    leads, emails, units, sources, notes = (
-        table.texts(n) for n in ("Lead", "Lead Email", "Unit", "Data Source", "Notes")
-    )
-    polarities = table.choices("Polarity", _POLARITIES, None)
-    bases = table.choices("Basis", _BASES, None)
-    target_forms = table.choices("Target Type", _TARGET_FORMS, TargetForm.ABSOLUTE)
-    tolerance_forms = table.choices("Tolerance Type", _TOLERANCE_FORMS, ToleranceForm.PERCENT)
-    baselines, targets, tolerances = (
-        table.numbers(n, unusual) for n in ("Baseline", "Target", "Tolerance")
-    )
-    profiles = table.profiles(unusual)
-
-    measures: list[Measure] = []
-    ids: dict[str, int] = {}
-    cells = zip(
-        rows[1:], themes, ids_text, texts, polarities, bases, target_forms, tolerance_forms,
-        baselines, targets, tolerances, profiles, leads, emails, units, sources, notes,
-        strict=True,
-    )  # fmt: skip
-    for i, (
-        row, theme, measure_id, text, polarity, basis, target_form, tolerance_form,
-        baseline, target, tolerance, profile, lead, email, unit, source, note,
-    ) in enumerate(cells):  # fmt: skip
-        if not (theme or measure_id or text) and all(_is_blank(v) for v in row):
-            continue
-        if (
-            theme
-            and measure_id
-            and text
-            and measure_id not in ids
-            and polarity is not None
-            and basis is not None
-            and target_form is not None
-            and tolerance_form is not None
-            and i not in unusual
-            and (tolerance is None or tolerance >= 0)
-            and (
-                target is not None
-                if polarity is not Polarity.MAINTAIN
-                else baseline is not None and tolerance is not None
-            )
-        ):
-            ids[measure_id] = i + 2
-            fields = {
-                "theme": theme,
-                "measure_id": measure_id,
-                "text": text,
-                "polarity": polarity,
-                "basis": basis,
-                "lead": lead,
-                "lead_email": email,
-                "unit": unit,
-                "baseline": baseline,
-                "target": target,
-                "target_form": target_form,
-                "tolerance": tolerance,
-                "tolerance_form": tolerance_form,
-                "profile": profile,
-                "data_source": source,
-                "notes": note,
-                "row": i + 2,
-            }
-            measures.append(_new_measure(fields) if _FILL_DIRECTLY else Measure(**fields))
-            continue
-        measure = _read_measure(grid.pairs(i + 1), i + 2, cell, ref, ids, problems)
-        if measure is not None:
-            measures.append(measure)
-    if not measures and not problems.lines:
-        problems.add(sheet, "A2", "no measures", "add one row per measure below the header")
-    return tuple(measures), columns
+        return None
+    return columns
 
 
-def _read_measure(
-    row: list[tuple[object, str]],
-    r: int,
-    cell: Any,
-    ref: Any,
-    ids: dict[str, int],
-    problems: _Problems,
-) -> Measure | None:
-    sheet = layout.MEASURES_SHEET
-    before = len(problems.lines)
-
-    def text(name: str) -> str:
-        value, fmt = cell(row, name)
-        return _as_text(value, fmt)
-
-    theme, measure_id, measure_text = text("Theme"), text("ID"), text("Performance Measure")
-    for name, value, fix in (
-        ("Theme", theme, "type the theme the measure belongs to (e.g. ASB)"),
-        ("ID", measure_id, "give the measure an ID such as 1.1"),
-        ("Performance Measure", measure_text, "type the measure's text"),
+def _clean_row(cells: Sequence[Any], r: int, ids: dict[str, int]) -> Measure | None:
+    """The Measure of a row read column by column, or None when any check would fail."""
+    (
+        theme, measure_id, text, lead, email, unit, source, note,
+        polarity, basis, target_form, tolerance_form, baseline, target, tolerance, profile,
+    ) = cells  # fmt: skip
+    if not (
+        theme
+        and measure_id
+        and text
+        and measure_id not in ids
+        and polarity is not None
+        and basis is not None
+        and target_form is not None
+        and tolerance_form is not None
+        and (tolerance is None or tolerance >= 0)
+        and (
+            target is not None
+            if polarity is not Polarity.MAINTAIN
+            else baseline is not None and tolerance is not None
+        )
     ):
-        if not value:
-            problems.add(sheet, ref(name, r), f"empty {name}", fix)
-    label = f"measure {measure_id}" if measure_id else f"the measure in row {r}"
-    if measure_id:
-        if measure_id in ids:
-            problems.add(
-                sheet,
-                ref("ID", r),
-                f"duplicate measure ID '{measure_id}' (also in {ref('ID', ids[measure_id])})",
-                "give each measure its own ID",
-            )
-        else:
-            ids[measure_id] = r
+        return None
+    ids[measure_id] = r
+    fields = {
+        "theme": theme,
+        "measure_id": measure_id,
+        "text": text,
+        "polarity": polarity,
+        "basis": basis,
+        "lead": lead,
+        "lead_email": email,
+        "unit": unit,
+        "baseline": baseline,
+        "target": target,
+        "target_form": target_form,
+        "tolerance": tolerance,
+        "tolerance_form": tolerance_form,
+        "profile": profile,
+        "data_source": source,
+        "notes": note,
+        "row": r,
+    }
+    return _new_measure(fields) if _FILL_DIRECTLY else Measure(**fields)
 
-    def choose(name: str, table: dict[str, Any], allowed: str, default: Any = None) -> Any:
-        raw = text(name)
+
+class _RowCells:
+    """One Measures row's cells by column label, their references, and its problems."""
+
+    def __init__(
+        self,
+        row: list[tuple[object, str]],
+        r: int,
+        columns: Mapping[str, int],
+        problems: _Problems,
+    ) -> None:
+        self.row, self.r, self.columns, self.problems = row, r, columns, problems
+        self.label = f"the measure in row {r}"
+
+    def cell(self, name: str) -> tuple[object, str]:
+        c = self.columns.get(name)
+        if c is None or c >= len(self.row):
+            return None, "General"
+        return self.row[c]
+
+    def text(self, name: str) -> str:
+        return _as_text(*self.cell(name))
+
+    def ref(self, name: str, r: int | None = None) -> str:
+        r = self.r if r is None else r
+        return f"{column_name(self.columns[name])}{r}" if name in self.columns else f"row {r}"
+
+    def add(self, code: Code, name: str, message: str, fix: str = "") -> None:
+        self.problems.add(code, layout.MEASURES_SHEET, self.ref(name), message, fix)
+
+    def choose(self, name: str, table: dict[str, Any], allowed: str, default: Any = None) -> Any:
+        """The word chosen in a column; `default` when blank (a problem if None)."""
+        raw = self.text(name)
         if not raw:
             if default is None:
-                problems.add(sheet, ref(name, r), f"{label} has no {name}", f"choose {allowed}")
+                self.add(
+                    Code.CHOICE_MISSING, name, f"{self.label} has no {name}", f"choose {allowed}"
+                )
             return default
         found = _lookup(table, raw)
         if found is None:
-            problems.add(sheet, ref(name, r), f"unknown {name.lower()} '{raw}'", f"use {allowed}")
+            self.add(Code.CHOICE_UNKNOWN, name, f"unknown {name.lower()} '{raw}'", f"use {allowed}")
             return default
         return found
 
-    polarity: Polarity | None = choose("Polarity", _POLARITIES, "Reduce, Increase or Maintain")
-    basis: Basis | None = choose("Basis", _BASES, "Cumulative or Snapshot")
-    target_form: TargetForm = choose(
-        "Target Type", _TARGET_FORMS, "Absolute or % change", TargetForm.ABSOLUTE
-    )
-    tolerance_form: ToleranceForm = choose(
-        "Tolerance Type", _TOLERANCE_FORMS, "% or Absolute", ToleranceForm.PERCENT
-    )
-
-    def number(name: str) -> float | None:
-        value, fmt = cell(row, name)
+    def number(self, name: str) -> float | None:
+        """The number in a column, None when blank or not a number (then a problem)."""
+        value, fmt = self.cell(name)
         parsed, ok = _parse_number(value, fmt)
         if not ok:
-            problems.add(
-                sheet,
-                ref(name, r),
-                f"{name} must be a number (got '{_as_text(value, fmt)}')",
-                "type the number only, or leave it blank",
+            self.add(
+                Code.NUMBER_INVALID, name, f"{name} must be a number (got '{_as_text(value, fmt)}')"
             )
         return parsed
 
-    baseline, target, tolerance = number("Baseline"), number("Target"), number("Tolerance")
+
+def _read_measure(cells: _RowCells, ids: dict[str, int]) -> Measure | None:
+    """One row read cell by cell, every problem worded; None when it has any."""
+    before = len(cells.problems.issues)
+    theme, measure_id, text = _read_identity(cells, ids)
+    polarity: Polarity | None = cells.choose(
+        "Polarity", _POLARITIES, "Reduce, Increase or Maintain"
+    )
+    basis: Basis | None = cells.choose("Basis", _BASES, "Cumulative or Snapshot")
+    target_form: TargetForm = cells.choose(
+        "Target Type", _TARGET_FORMS, "Absolute or % change", TargetForm.ABSOLUTE
+    )
+    tolerance_form: ToleranceForm = cells.choose(
+        "Tolerance Type", _TOLERANCE_FORMS, "% or Absolute", ToleranceForm.PERCENT
+    )
+    baseline, target, tolerance = (cells.number(n) for n in ("Baseline", "Target", "Tolerance"))
+    _check_definition(cells, polarity, target_form, baseline, target, tolerance)
+    profile_raw, profile_fmt = cells.cell("Profile")
+    profile, ok = _parse_profile(profile_raw)
+    if not ok:
+        cells.add(
+            Code.PROFILE_INVALID, "Profile", f"bad profile '{_as_text(profile_raw, profile_fmt)}'"
+        )
+    if len(cells.problems.issues) != before or polarity is None or basis is None:
+        return None
+    return Measure(
+        theme=theme,
+        measure_id=measure_id,
+        text=text,
+        polarity=polarity,
+        basis=basis,
+        lead=cells.text("Lead"),
+        lead_email=cells.text("Lead Email"),
+        unit=cells.text("Unit"),
+        baseline=baseline,
+        target=target,
+        target_form=target_form,
+        tolerance=tolerance,
+        tolerance_form=tolerance_form,
+        profile=profile,
+        data_source=cells.text("Data Source"),
+        notes=cells.text("Notes"),
+        row=cells.r,
+    )
+
+
+def _read_identity(cells: _RowCells, ids: dict[str, int]) -> tuple[str, str, str]:
+    """Theme, ID and text, each required; an ID given twice is a problem."""
+    theme, measure_id, text = (cells.text(n) for n in ("Theme", "ID", "Performance Measure"))
+    for name, value, fix in (
+        ("Theme", theme, "type the theme the measure belongs to (e.g. ASB)"),
+        ("ID", measure_id, "give the measure an ID such as 1.1"),
+        ("Performance Measure", text, "type the measure's text"),
+    ):
+        if not value:
+            cells.add(Code.MEASURE_INCOMPLETE, name, f"empty {name}", fix)
+    if measure_id:
+        cells.label = f"measure {measure_id}"
+        if measure_id in ids:
+            cells.add(
+                Code.MEASURE_ID_REPEATED,
+                "ID",
+                f"duplicate measure ID '{measure_id}' (also in {cells.ref('ID', ids[measure_id])})",
+            )
+        else:
+            ids[measure_id] = cells.r
+    return theme, measure_id, text
+
+
+def _check_definition(
+    cells: _RowCells,
+    polarity: Polarity | None,
+    target_form: TargetForm,
+    baseline: float | None,
+    target: float | None,
+    tolerance: float | None,
+) -> None:
+    """What the polarity needs: a target to Reduce or Increase, a baseline and tolerance
+    to Maintain; and a tolerance that is not negative."""
+    label = cells.label
     if tolerance is not None and tolerance < 0:
-        problems.add(
-            sheet,
-            ref("Tolerance", r),
+        cells.add(
+            Code.TOLERANCE_NEGATIVE,
+            "Tolerance",
             f"Tolerance must not be negative (got {_compact(tolerance)})",
-            "type the size of the amber band as a positive number",
         )
     if (
         polarity in (Polarity.REDUCE, Polarity.INCREASE)
         and target is None
-        and _is_blank_or_word(cell(row, "Target")[0])
+        and _is_blank_or_word(cells.cell("Target")[0])
     ):
-        problems.add(
-            sheet,
-            ref("Target", r),
+        cells.add(
+            Code.DEFINITION_INCOMPLETE,
+            "Target",
             f"{label} ({polarity}) has no Target",
             "type the annual target"
             + (
@@ -756,54 +831,22 @@ def _read_measure(
                 else ""
             ),
         )
-    if polarity is Polarity.MAINTAIN:
-        if baseline is None and _is_blank_or_word(cell(row, "Baseline")[0]):
-            problems.add(
-                sheet,
-                ref("Baseline", r),
-                f"{label} (Maintain) has no Baseline",
-                "type the baseline the measure must stay close to",
-            )
-        if tolerance is None and _is_blank(cell(row, "Tolerance")[0]):
-            problems.add(
-                sheet,
-                ref("Tolerance", r),
-                f"{label} (Maintain) has no Tolerance",
-                "type how far from the baseline still counts as maintained",
-            )
-
-    profile_raw, profile_fmt = cell(row, "Profile")
-    profile, ok = _parse_profile(profile_raw)
-    if not ok:
-        problems.add(
-            sheet,
-            ref("Profile", r),
-            f"bad profile '{_as_text(profile_raw, profile_fmt)}'",
-            "give 4 cumulative percentages that never decrease and end at 100, "
-            "e.g. 25, 50, 75, 100 (or leave it blank for an even profile)",
+    if polarity is not Polarity.MAINTAIN:
+        return
+    if baseline is None and _is_blank_or_word(cells.cell("Baseline")[0]):
+        cells.add(
+            Code.DEFINITION_INCOMPLETE,
+            "Baseline",
+            f"{label} (Maintain) has no Baseline",
+            "type the baseline the measure must stay close to",
         )
-
-    if len(problems.lines) != before or polarity is None or basis is None:
-        return None
-    return Measure(
-        theme=theme,
-        measure_id=measure_id,
-        text=measure_text,
-        polarity=polarity,
-        basis=basis,
-        lead=text("Lead"),
-        lead_email=text("Lead Email"),
-        unit=text("Unit"),
-        baseline=baseline,
-        target=target,
-        target_form=target_form,
-        tolerance=tolerance,
-        tolerance_form=tolerance_form,
-        profile=profile,
-        data_source=text("Data Source"),
-        notes=text("Notes"),
-        row=r,
-    )
+    if tolerance is None and _is_blank(cells.cell("Tolerance")[0]):
+        cells.add(
+            Code.DEFINITION_INCOMPLETE,
+            "Tolerance",
+            f"{label} (Maintain) has no Tolerance",
+            "type how far from the baseline still counts as maintained",
+        )
 
 
 def _is_blank_or_word(value: object) -> bool:
@@ -859,20 +902,24 @@ def _openpyxl_rows(file: Path) -> tuple[_Sheet, _Sheet]:
             if sheet is None
         ]
         if missing:
-            raise TemplateError(
-                f"{file.name}: missing sheet{'s' if len(missing) > 1 else ''} "
+            raise _refuse(
+                file,
+                Code.TEMPLATE_SHEET_MISSING,
+                f"missing sheet{'s' if len(missing) > 1 else ''} "
                 + ", ".join(f"'{m}'" for m in missing)
-                + f" (found: {', '.join(workbook.sheetnames)}); add "
+                + f" (found: {', '.join(workbook.sheetnames)})",
+                "add "
                 + ("them" if len(missing) > 1 else "it")
-                + " as in templates/dashboard_template.xlsx"
+                + " as in templates/dashboard_template.xlsx",
             )
         try:
             settings_rows = _rows(settings_sheet)
             measure_rows = _rows(measures_sheet)
         except Exception as exc:  # a corrupt sheet part
-            raise TemplateError(
-                f"{file.name}: cannot read its sheets ({type(exc).__name__}); "
-                "open it in Excel and save it again as .xlsx"
+            raise _refuse(
+                file,
+                Code.TEMPLATE_NOT_A_WORKBOOK,
+                f"cannot read its sheets ({type(exc).__name__})",
             ) from exc
     finally:
         workbook.close()
@@ -880,143 +927,25 @@ def _openpyxl_rows(file: Path) -> tuple[_Sheet, _Sheet]:
     return settings_rows, measure_rows
 
 
-# Number formats by built-in id (ECMA-376 18.8.30) that change how a number is read: the
-# percent ones (read in percent points) and the fixed-decimal ones (IDs shown as '2.0').
-_BUILTIN_FORMATS = {
-    1: "0",
-    2: "0.00",
-    3: "#,##0",
-    4: "#,##0.00",
-    9: "0%",
-    10: "0.00%",
-    11: "0.00E+00",
-    39: "#,##0.00;(#,##0.00)",
-    40: "#,##0.00;[Red](#,##0.00)",
-    49: "@",
-}
-# A number cell as every writer we know spells it (r, then s, then no type or t="n"); the
-# count is checked against calamine's, so a file spelled otherwise goes to openpyxl.
-# Cell value classes as python-calamine gives them (exact classes, no subclasses).
-_NUMERIC = frozenset({int, float})
-_NOT_NUMERIC: frozenset[type] = frozenset({str, bool, type(None)})
-# Possessive (never backtracking) quantifiers match the same cells, since each part can only
-# be followed by something it cannot itself match; they halve the search of a large sheet.
-_NUMBER_CELL = re.compile(rb'<c r="([A-Z]++)([0-9]++)"(?: s="([0-9]++)")?+(?: t="n")?+>')
-_ANY_NUMBER_CELL = re.compile(rb'<c r="[A-Z]++[0-9]++"(?: s="[0-9]++")?+(?: t="n")?+>')
-
-
 def _fast_rows(file: Path) -> tuple[_Sheet, _Sheet] | None:
     """The Settings and Measures sheets through python-calamine, or None to use openpyxl.
 
     openpyxl takes seconds over a national register of thousands of measures, and its
-    import alone is a fifth of a small merge (issue 6). Values come from calamine; the
-    number format of each numeric cell (which decides percent points and ID decimals)
-    from the workbook's styles and the `s` attribute of its cell in the sheet XML. Any
-    surprise (another layout of the package, a missing sheet, an error value such as
-    #DIV/0!, which calamine reads as an empty cell) returns None, and the
-    openpyxl path reads the file and words any refusal.
+    import alone is a fifth of a small merge (issue 6). returns.read_sheet_grids gives
+    calamine's values and, parsing the package's XML, the number format of each numeric
+    cell whose format changes a reading, whichever application saved the file. Any
+    surprise (a missing sheet, an error value such as #DIV/0!, which calamine reads as an
+    empty cell) gives None, and the openpyxl path reads the file and words any refusal.
     """
     if file.suffix.lower() not in _WORKBOOK_SUFFIXES or not file.is_file():
         return None
-    try:
-        from python_calamine import CalamineWorkbook
+    from rag_workbook.returns import read_sheet_grids
 
-        data = file.read_bytes()
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            formats = {
-                i: code
-                for i, code in _xf_formats(zf.read("xl/styles.xml")).items()
-                if _format_matters(code)
-            }
-            parts = _sheet_parts(zf)
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            found: list[_Sheet] = []
-            for wanted in (layout.SETTINGS_SHEET, layout.MEASURES_SHEET):
-                name = next((n for n in workbook.sheet_names if _norm(n) == _norm(wanted)), None)
-                if name is None or name not in parts:
-                    return None
-                xml = zf.read(parts[name])
-                if xml.find(b't="e"') >= 0:
-                    return None  # calamine reads an error value as an empty cell
-                values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                number_formats = _number_formats(values, xml, formats)
-                if number_formats is None:
-                    return None
-                found.append(_Sheet(values, number_formats))
-    except Exception:  # any surprise: let openpyxl read it and word the refusal
+    grids = read_sheet_grids(file, (layout.SETTINGS_SHEET, layout.MEASURES_SHEET), _format_matters)
+    if grids is None:
         return None
-    return found[0], found[1]
-
-
-def _number_formats(
-    values: Sequence[Sequence[object]], xml: bytes, formats: Mapping[int, str]
-) -> dict[tuple[int, int], str] | None:
-    """(row, col) -> number format, for the numbers whose style's format matters.
-
-    None when the sheet XML spells its number cells otherwise than `_NUMBER_CELL`
-    (their count differs from calamine's), so that openpyxl reads the file.
-    """
-    classes = Counter(map(type, itertools.chain.from_iterable(values)))
-    numeric = classes.total() - sum(classes[c] for c in _NOT_NUMERIC)
-    if not formats:
-        # No style shows % or decimals (the usual register): every number reads as General,
-        # so only count the number cells, without capturing their references (3x faster).
-        return {} if len(_ANY_NUMBER_CELL.findall(xml)) == numeric else None
-    styled: dict[tuple[str, int], str] = {}
-    count = 0
-    for col, row_number, style in _NUMBER_CELL.findall(xml):
-        count += 1
-        if style and int(style) in formats:
-            styled[(col.decode(), int(row_number))] = formats[int(style)]
-    if count != numeric:
-        return None
-    width = max(map(len, values), default=0)
-    index = {_col_letter(c): c for c in range(width)}
-    out: dict[tuple[int, int], str] = {}
-    for (col_letters, r), number_format in styled.items():
-        c = index.get(col_letters, width)
-        if (
-            0 < r <= len(values)
-            and c < len(values[r - 1])
-            and values[r - 1][c].__class__ in _NUMERIC
-        ):
-            out[(r - 1, c)] = number_format
-    return out
-
-
-def _xf_formats(styles: bytes) -> dict[int, str]:
-    """Cell style index -> number format code, from xl/styles.xml."""
-    codes = dict(_BUILTIN_FORMATS)
-    for m in re.finditer(rb'<numFmt numFmtId="([0-9]+)" formatCode="([^"]*)"', styles):
-        codes[int(m.group(1))] = html.unescape(m.group(2).decode("utf-8"))
-    xfs = re.search(rb"<cellXfs\b[^>]*>(.*?)</cellXfs>", styles, re.S)
-    if xfs is None:
-        return {}
-    out: dict[int, str] = {}
-    for i, m in enumerate(re.finditer(rb"<xf\b([^>]*)", xfs.group(1))):
-        num = re.search(rb'numFmtId="([0-9]+)"', m.group(1))
-        out[i] = codes.get(int(num.group(1)) if num else 0, "General")
-    return out
-
-
-def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> its zip member, through xl/workbook.xml and its relationships."""
-    rels = {
-        m.group(1).decode(): m.group(2).decode()
-        for m in re.finditer(
-            rb'<Relationship Id="([^"]+)"[^>]*? Target="([^"]+)"',
-            zf.read("xl/_rels/workbook.xml.rels"),
-        )
-    }
-    parts: dict[str, str] = {}
-    for m in re.finditer(
-        rb'<sheet name="([^"]*)" sheetId="[0-9]+" r:id="([^"]+)"', zf.read("xl/workbook.xml")
-    ):
-        target = rels.get(m.group(2).decode(), "")
-        if target:
-            name = html.unescape(m.group(1).decode("utf-8"))
-            parts[name] = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return parts
+    (settings_rows, settings_formats), (measure_rows, measure_formats) = grids
+    return _Sheet(settings_rows, settings_formats), _Sheet(measure_rows, measure_formats)
 
 
 def read_template(path: str | Path) -> Register:
@@ -1044,146 +973,20 @@ def read_template(path: str | Path) -> Register:
     else:
         settings_rows, measure_rows = _openpyxl_rows(file)
 
-    problems = _Problems()
+    problems = _Problems(file.name)
     settings = _read_settings(settings_rows, problems)
     measures, columns = _read_measures(measure_rows, problems)
-    if problems.lines:
-        count = len(problems.lines)
+    if problems.issues:
+        count = len(problems.issues)
         raise TemplateError(
             f"{file.name}: the register cannot be used ({count} problem"
-            f"{'s' if count > 1 else ''}):\n  " + "\n  ".join(problems.lines)
+            f"{'s' if count > 1 else ''}):\n  " + "\n  ".join(problems.lines),
+            tuple(problems.issues),
         )
     return Register(
         settings=settings,
         measures=measures,
         fingerprint=register_fingerprint(settings, measures),
         path=str(path),
-        columns={label: _col_letter(c) for label, c in columns.items()},
+        columns={label: column_name(c) for label, c in columns.items()},
     )
-
-
-def _profile_text(profile: Sequence[float] | None) -> str:
-    if profile is None:
-        return ""
-    return ", ".join(f"{p * 100:.10g}" for p in profile)
-
-
-def write_template(register: Register, path: str | Path) -> Path:
-    """Write a register as a template workbook in the layout ``read_template`` reads.
-
-    Percent columns are written as plain numbers in percent points (a target of -5 means
-    5% below the baseline); drop-downs guard Polarity, Basis, Target Type and Tolerance Type.
-
-    Args:
-        register: the settings and measures to write.
-        path: where to write the .xlsx file (its folder must exist).
-
-    Returns:
-        The path written.
-
-    Raises:
-        OutputError: the file cannot be written.
-
-    Example:
-        >>> write_template(register, tmp_path / "template.xlsx")  # doctest: +SKIP
-    """
-    import xlsxwriter  # deferred: keep `rag-workbook --help` light
-
-    out = Path(path)
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(
-        buffer, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
-    )
-    # A fixed creation date makes the same register give byte-identical files.
-    workbook.set_properties({"created": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)})
-    header = workbook.add_format(
-        {"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"}
-    )
-    text_fmt = workbook.add_format({"num_format": "@", "valign": "top", "text_wrap": True})
-    plain = workbook.add_format({"valign": "top", "text_wrap": True})
-    number_fmt = workbook.add_format({"valign": "top", "num_format": "General"})
-    help_fmt = workbook.add_format({"italic": True, "font_color": "#595959", "valign": "top"})
-
-    s = register.settings
-    ws = workbook.add_worksheet(layout.SETTINGS_SHEET)
-    ws.write_row(0, 0, (*layout.SETTINGS_HEADER, "Notes"), header)
-    values = (
-        s.partnership,
-        s.title,
-        s.year,
-        s.meeting,
-        s.meeting_date,
-        s.agenda_item,
-        s.icon_style,
-        s.current_quarter,
-        "Yes" if s.show_direction else "No",
-    )
-    for i, (key, value) in enumerate(zip(layout.SETTINGS_KEYS, values, strict=True), start=1):
-        ws.write_string(i, 0, key, plain)
-        ws.write_string(i, 1, value, text_fmt)
-        ws.write_string(i, 2, _SETTING_HELP.get(key, ""), help_fmt)
-    for i, (key, value) in enumerate(s.extra.items(), start=len(values) + 1):
-        ws.write_string(i, 0, key, plain)
-        ws.write_string(i, 1, value, text_fmt)
-    ws.data_validation(
-        len(layout.SETTINGS_KEYS),
-        1,
-        len(layout.SETTINGS_KEYS),
-        1,
-        {"validate": "list", "source": ["Yes", "No"]},
-    )
-    ws.set_column(0, 0, 18)
-    ws.set_column(1, 1, 40)
-    ws.set_column(2, 2, 50)
-    ws.freeze_panes(1, 0)
-
-    wm = workbook.add_worksheet(layout.MEASURES_SHEET)
-    cols = {name: i for i, name in enumerate(layout.MEASURES_COLUMNS)}
-    wm.write_row(0, 0, layout.MEASURES_COLUMNS, header)
-    widths = {
-        "Theme": 16, "ID": 6, "Performance Measure": 50, "Lead": 18, "Lead Email": 26,
-        "Polarity": 10, "Basis": 12, "Unit": 8, "Baseline": 10, "Target": 10,
-        "Target Type": 11, "Tolerance": 10, "Tolerance Type": 11, "Profile": 16,
-        "Data Source": 20, "Notes": 40,
-    }  # fmt: skip
-    for name, c in cols.items():
-        fmt = text_fmt if name == "ID" else None
-        wm.set_column(c, c, widths.get(name, 12), fmt)
-    for r, m in enumerate(register.measures, start=1):
-        texts = {
-            "Theme": m.theme, "ID": m.measure_id, "Performance Measure": m.text,
-            "Lead": m.lead, "Lead Email": m.lead_email, "Polarity": str(m.polarity),
-            "Basis": str(m.basis), "Unit": m.unit, "Target Type": str(m.target_form),
-            "Tolerance Type": str(m.tolerance_form), "Profile": _profile_text(m.profile),
-            "Data Source": m.data_source, "Notes": m.notes,
-        }  # fmt: skip
-        for name, value in texts.items():
-            if value:
-                wm.write_string(r, cols[name], value, text_fmt if name == "ID" else plain)
-        for name, number in (
-            ("Baseline", m.baseline),
-            ("Target", m.target),
-            ("Tolerance", m.tolerance),
-        ):
-            if number is not None:
-                wm.write_number(r, cols[name], number, number_fmt)
-    last = max(len(register.measures) + 200, 1000)
-    for name, choices in (
-        ("Polarity", [str(p) for p in Polarity]),
-        ("Basis", [str(b) for b in Basis]),
-        ("Target Type", [str(t) for t in TargetForm]),
-        ("Tolerance Type", [str(t) for t in ToleranceForm]),
-    ):
-        wm.data_validation(
-            1, cols[name], last, cols[name],
-            {
-                "validate": "list",
-                "source": choices,
-                "error_title": name,
-                "error_message": "Choose one of: " + ", ".join(choices),
-            },
-        )  # fmt: skip
-    wm.freeze_panes(1, 0)
-    wm.autofilter(0, 0, max(len(register.measures), 1), len(layout.MEASURES_COLUMNS) - 1)
-    workbook.close()
-    return write_atomic(buffer.getvalue(), out)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from rag_workbook.forms import write_return
+from rag_workbook.forms import write_return, write_template
 from rag_workbook.model import (
     Basis,
     Measure,
@@ -35,7 +35,7 @@ from rag_workbook.model import (
     Settings,
     Status,
 )
-from rag_workbook.template import register_fingerprint, write_template
+from rag_workbook.template import register_fingerprint
 
 # Text that must stay text wherever it lands in the dashboard.
 INJECTIONS = (
