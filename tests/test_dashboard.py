@@ -28,6 +28,8 @@ from xlsxwriter.utility import xl_col_to_name
 from rag_workbook import __version__
 from rag_workbook import columns as C
 from rag_workbook import dashboard as D
+from rag_workbook.dashboard import build as B
+from rag_workbook.dashboard.fast import forked as F
 from rag_workbook.errors import OutputError, OutputLockedError, TemplateError
 from rag_workbook.model import (
     QUARTERS,
@@ -673,7 +675,7 @@ def test_data_text_reads_back_as_written(tmp_path: Path) -> None:
 def test_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     forked = stockton_bytes()
     parent = os.getpid()
-    make = D._data_rows_xml
+    make = F.block_rows_xml
 
     def fails_in_the_copy(*args: Any) -> bytes:
         if os.getpid() != parent:
@@ -681,10 +683,12 @@ def test_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatc
         return make(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(D, "_data_rows_xml", fails_in_the_copy)
+        patch.setattr(D, "FORK_FROM_ROWS", 0)  # the Stockton block is below it
+        patch.setattr(F, "block_rows_xml", fails_in_the_copy)
         after_failure = stockton_bytes()
     with monkeypatch.context() as patch:
-        patch.setattr(D._Forked, "start", classmethod(lambda cls, make: None))
+        patch.setattr(D, "FORK_FROM_ROWS", 0)
+        patch.setattr(F.Forked, "start", classmethod(lambda cls, make: None))
         here = stockton_bytes()
     assert forked == after_failure == here
     with pytest.raises(ChildProcessError):
@@ -703,7 +707,7 @@ def test_printable_text_shortcut_keeps_every_character_that_needs_cleaning() -> 
     # change must therefore be non-printable. Checked over the whole of Unicode.
     for code in range(0x110000):
         char = chr(code)
-        if D._CONTROL.search(char) or char == "\r":
+        if B._CONTROL.search(char) or char == "\r":
             assert not char.isprintable(), hex(code)
     assert D.clean_text("plain – text") == "plain – text"
     assert D.clean_text("x\u2028y\u00a0z") == "x\u2028y\u00a0z"  # kept, though not printable

@@ -163,6 +163,7 @@ def merge_to_dashboard(
     progress: Callable[[int], None] | None = None,
     on_found: Callable[[int], None] | None = None,
     previous: str | Path | None = None,
+    writer: str = "auto",
 ) -> RunResult:
     """Read, check, merge and rate the returns, then write the dashboard workbook.
 
@@ -178,6 +179,8 @@ def merge_to_dashboard(
         progress: called with the number of files just read.
         on_found: called once with the number of return files found, before reading.
         previous: a dashboard this tool wrote earlier, to fill quarters no return gives.
+        writer: which writer renders the dashboard (`dashboard.Writer`: auto, plain, fast);
+            the workbook's cells are the same either way.
 
     Returns:
         The RunResult, with `output` (and `pdf`) set.
@@ -200,14 +203,22 @@ def merge_to_dashboard(
         previous=previous,
         later=("rag_workbook.dashboard",),
     )
-    from rag_workbook.dashboard import InputFile, write_dashboard, write_dashboard_pdf
+    from rag_workbook.dashboard import (
+        DashboardOptions,
+        InputFile,
+        write_dashboard,
+        write_dashboard_pdf,
+        writer_note,
+    )
 
     inputs_used = [InputFile.from_return(r) for r in result.returns]
+    options = DashboardOptions(writer=writer)
+    note = writer_note(options)  # the fast writer cannot be used with this xlsxwriter
+    report = result.report + Report.of([note]) if note is not None else result.report
     written = write_dashboard(
-        result.columns, result.register, result.report, out, inputs=inputs_used
+        result.columns, result.register, report, out, inputs=inputs_used, options=options
     )
     pdf_path = None
-    report = result.report
     if pdf:
         from rag_workbook.render import RenderError
 
@@ -216,9 +227,10 @@ def merge_to_dashboard(
             pdf_path = write_dashboard_pdf(
                 result.columns,
                 result.register,
-                result.report,
+                report,
                 written.with_suffix(".pdf"),
                 inputs=inputs_used,
+                options=options,
             )
         except RenderError as exc:
             # The workbook is written and good; say plainly why the PDF is not.
