@@ -7,6 +7,7 @@ picture docs/dashboard.png are rebuilt by `pytest tests/test_dashboard.py --upda
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import os
@@ -750,25 +751,55 @@ def _parts(data: bytes) -> dict[str, list[tuple[str, tuple[tuple[str, str], ...]
     return parts
 
 
+def golden_differences(expected: bytes, actual: bytes) -> list[str]:
+    """Every part added or missing and every element that differs, each where it is."""
+    want, got = _parts(expected), _parts(actual)
+    found = [f"{name}: missing" for name in sorted(set(want) - set(got))]
+    found += [f"{name}: not expected" for name in sorted(set(got) - set(want))]
+    for name in sorted(set(want) & set(got)):
+        a, b = want[name], got[name]
+        if a == b:
+            continue
+        if not (isinstance(a, list) and isinstance(b, list)):
+            found.append(f"{name}: differs (binary part)")
+            continue
+        matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                continue
+            for k in range(max(i2 - i1, j2 - j1)):
+                was = a[i1 + k] if i1 + k < i2 else None
+                now = b[j1 + k] if j1 + k < j2 else None
+                found.append(f"{name} element {i1 + k}: expected {was}, got {now}")
+    return found
+
+
 def test_matches_golden_workbook_part_by_part(update_golden: bool) -> None:
     data = stockton_bytes()
     if update_golden:
         FIXTURES.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_bytes(data)
-    expected, actual = _parts(GOLDEN.read_bytes()), _parts(data)
-    assert sorted(actual) == sorted(expected)
-    for name in expected:
-        if expected[name] != actual[name]:
-            want, got = expected[name], actual[name]
-            if isinstance(want, list) and isinstance(got, list):
-                first = next(
-                    (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
-                    min(len(want), len(got)),
-                )
-                want_at = want[first] if first < len(want) else None
-                got_at = got[first] if first < len(got) else None
-                pytest.fail(f"{name} element {first}: expected {want_at}, got {got_at}")
-            pytest.fail(f"{name} differs (binary part)")
+    assert golden_differences(GOLDEN.read_bytes(), data) == []
+
+
+def test_golden_comparison_names_every_difference() -> None:
+    # Two changes far apart in one part, and one in another: all three are named.
+    data = GOLDEN.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    sheet = sheet.replace('ht="20.25"', 'ht="21"', 1)
+    sheet = sheet.replace("<pageSetup ", '<pageSetup scale="90" ')
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    parts["docProps/core.xml"] = parts["docProps/core.xml"].replace(b"rag_workbook", b"other", 1)
+    changed = io.BytesIO()
+    with zipfile.ZipFile(changed, "w") as zf:
+        for name, raw in parts.items():
+            zf.writestr(name, raw)
+    found = golden_differences(data, changed.getvalue())
+    assert [line.split(" element")[0].split(":")[0] for line in found] == [
+        "docProps/core.xml", "xl/worksheets/sheet1.xml", "xl/worksheets/sheet1.xml"
+    ], found  # fmt: skip
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(
