@@ -22,6 +22,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from rag_workbook import columns as C
 from rag_workbook import dashboard as D
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.dashboard import build, fast, plain
@@ -390,3 +391,33 @@ def test_formula_like_text_keeps_its_quote_prefix_on_every_sheet(
     assert found["-agreed"] == {"Data"}
     assert found["=ASB.xlsx"] >= {"About"}
     assert found["+broken.xlsx"] >= {"Issues", "About"}
+
+
+# --------------------------------------------------------------------------- the column table
+
+
+@pytest.mark.parametrize("writer", ["plain", "fast"])
+def test_a_new_data_column_is_one_row_of_the_table(
+    writer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README's developer notes: a new number column is one row of columns.COLUMNS
+    # (plus the code computing it, here given in the frame); it reaches the Data sheet,
+    # its table header, and is written as numbers by both writers, never as text.
+    forecast = C.FrameColumn("forecast", C.Stage.RAG, C.Kind.NUMBER, "Forecast", 10, order=18)
+    table = (*C.COLUMNS, forecast)
+    monkeypatch.setattr(C, "COLUMNS", table)
+    monkeypatch.setattr(C, "RAG", tuple(c.name for c in table if c.stage is C.Stage.RAG))
+    monkeypatch.setattr(
+        C, "DATA_COLUMNS", tuple(sorted((c for c in table if c.label), key=lambda c: c.order))
+    )
+    register = stockton_register()
+    frame = make_frame(register, {mid: code for *_, mid, _, code in STOCKTON}, COMMENTS, OVERRIDES)
+    given = [12.5, "7", None, "n/a", float("nan"), 0]
+    frame["forecast"] = [given[i % len(given)] for i in range(len(frame))]
+    book = build.build_book(frame, register, stockton_report(), (), OPTIONS)
+    data = plain.write_book(book) if writer == "plain" else fast.write_book(book)
+    ws = openpyxl.load_workbook(io.BytesIO(data))["Data"]
+    header = [cell.value for cell in ws[1]]
+    assert header[-1] == "Forecast" and ws.tables[build.DATA_TABLE].ref == f"A1:S{len(frame) + 1}"
+    cells = [row[-1] for row in ws.iter_rows(min_row=2)]
+    assert {(c.value, c.data_type) for c in cells} == {(12.5, "n"), (7, "n"), (None, "n"), (0, "n")}

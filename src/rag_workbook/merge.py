@@ -69,13 +69,18 @@ class MergeResult:
 
 
 def master_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
-    """The master frame of merged columns (`value` float64, `due` bool, texts str)."""
+    """The master frame of merged columns (numbers float64, flags bool, texts str)."""
     import pandas as pd
 
     frame = pd.DataFrame(dict(columns), columns=list(c.MASTER))
-    frame[c.VALUE] = frame[c.VALUE].astype("float64")
-    frame[c.DUE] = frame[c.DUE].astype(bool)
-    return frame
+    dtypes = {c.Kind.NUMBER: "float64", c.Kind.FLAG: "bool"}  # as columns.COLUMNS declares
+    return frame.astype(
+        {
+            column.name: dtypes[column.kind]
+            for column in c.COLUMNS
+            if column.stage is c.Stage.MERGE and column.kind in dtypes
+        }
+    )
 
 
 def _read_batch(paths: Sequence[Path], register: Register | None = None) -> list[ReturnData]:
