@@ -421,3 +421,13 @@ def test_a_new_data_column_is_one_row_of_the_table(
     assert header[-1] == "Forecast" and ws.tables[build.DATA_TABLE].ref == f"A1:S{len(frame) + 1}"
     cells = [row[-1] for row in ws.iter_rows(min_row=2)]
     assert {(c.value, c.data_type) for c in cells} == {(12.5, "n"), (7, "n"), (None, "n"), (0, "n")}
+
+
+def test_issues_sheet_says_severity_in_the_severity_enums_words() -> None:
+    # The terminal, the JSON and the Issues sheet use one word per severity: its value.
+    ws = openpyxl.load_workbook(io.BytesIO(fast.write_book(stockton_book())))["Issues"]
+    table = ws.tables[build.ISSUES_TABLE]
+    first, last = table.ref.split(":")
+    words = [ws.cell(r, 1).value for r in range(int(first[1:]) + 1, int(last[1:]) + 1)]
+    assert words == ["error", "warning", "warning", "info"]
+    assert set(words) <= {severity.value for severity in Severity}
