@@ -1,4 +1,4 @@
-"""Tests of dashboard.py and render.py: the committee workbook, read back and rendered.
+"""Tests of the dashboard package and render.py: the committee workbook, read back and rendered.
 
 The Stockton 2011/12 inputs are built here in code (register, frame, report); the
 checked-in golden workbook tests/fixtures/dashboard/stockton_expected.xlsx and the README

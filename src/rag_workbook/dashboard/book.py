@@ -19,15 +19,18 @@ from typing import Any, TypeAlias
 
 Value: TypeAlias = "str | int | float | None"
 Cell: TypeAlias = "tuple[int, Value, str]"  # (col, value, style name)
+Note: TypeAlias = "tuple[int, str]"  # (col, text): a cell note (an Excel comment)
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One row's cells, left to right, and its height in points (None: the default)."""
+    """One row's cells, left to right, its height in points (None: the default) and the
+    notes on its cells (in the sheet's `note_options`)."""
 
     row: int
     cells: tuple[Cell, ...] = ()
     height: float | None = None
+    notes: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +68,6 @@ class Column:
     last: int
     width: float
     style: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """A cell note (an Excel comment)."""
-
-    row: int
-    col: int
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +167,6 @@ class Sheet:
     content: tuple[Content, ...] = ()
     columns: tuple[Column, ...] = ()
     merges: tuple[Merge, ...] = ()
-    notes: tuple[Note, ...] = ()
     note_options: Mapping[str, Any] = field(default_factory=dict)
     tables: tuple[Table, ...] = ()
     icon_sets: tuple[IconSet, ...] = ()

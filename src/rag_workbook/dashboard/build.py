@@ -40,7 +40,6 @@ from rag_workbook.dashboard.book import (
     Content,
     IconSet,
     Merge,
-    Note,
     PrintSetup,
     Row,
     Sheet,
@@ -362,6 +361,34 @@ def _per_value(values: Sequence[Any], convert: Callable[[Any], _T]) -> list[_T]:
     return [convert(value) for value in values]
 
 
+def _clean_texts(values: Sequence[Any]) -> list[str]:
+    """`clean_text` of each value, once per distinct text; printable text within Excel's
+    limit (nearly all of it) is taken as it is without a call (clean_text's own first test)."""
+    distinct = dict.fromkeys(values)
+    if not all(value.__class__ in _MEMO_TYPES for value in distinct):
+        return [clean_text(value) for value in values]
+    limit = MAX_CELL_CHARS
+    table = {
+        v: v if v.__class__ is str and v.isprintable() and len(v) <= limit else clean_text(v)
+        for v in distinct
+    }
+    return list(map(table.__getitem__, values))
+
+
+class _Texts:
+    """The frame's columns as clean text, each column cleaned once (on first use)."""
+
+    def __init__(self, columns: Mapping[str, list[Any]]) -> None:
+        self.columns = columns
+        self._made: dict[str, list[str]] = {}
+
+    def __getitem__(self, name: str) -> list[str]:
+        found = self._made.get(name)
+        if found is None:
+            found = self._made[name] = _clean_texts(self.columns[name])
+        return found
+
+
 def _number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None  # pd.NA and pd.NaT refuse float() below
@@ -388,23 +415,19 @@ def _enum_or_none(kind: type[_E], value: Any) -> _E | None:
     return None
 
 
-def _cells(columns: Mapping[str, list[Any]]) -> dict[tuple[str, str], _Cell]:
+def _cells(columns: Mapping[str, list[Any]], texts: _Texts) -> dict[tuple[str, str], _Cell]:
     statuses = _per_value(columns[C.STATUS], lambda v: _enum_or_none(Status, v))
     dues = [
         due or status is not None
         for due, status in zip(_per_value(columns[C.DUE], _flag), statuses, strict=True)
     ]
-    keys = zip(
-        _per_value(columns[C.MEASURE_ID], clean_text),
-        _per_value(columns[C.QUARTER], clean_text),
-        strict=True,
-    )
+    keys = zip(texts[C.MEASURE_ID], texts[C.QUARTER], strict=True)
     fields = zip(
         statuses,
         _per_value(columns[C.IS_OVERRIDE], _flag),
-        _per_value(columns[C.EXPLANATION], clean_text),
+        texts[C.EXPLANATION],
         _per_value(columns[C.DIRECTION], lambda v: _enum_or_none(Direction, v)),
-        _per_value(columns[C.COMMENT], lambda v: clean_text(v).strip()),
+        _per_value(texts[C.COMMENT], str.strip),
         dues,
         strict=True,
     )
@@ -467,7 +490,8 @@ def build_book(
         settings.show_direction if options.show_direction is None else options.show_direction
     )
     columns = frame_columns(frame)
-    cells = _cells(columns)
+    texts = _Texts(columns)
+    cells = _cells(columns, texts)
     styles = _Styles()
     created = options.created or _parse_date(options.made_on) or _parse_date(settings.meeting_date)
     properties = {
@@ -478,7 +502,7 @@ def build_book(
         "created": created or _DEFAULT_CREATED,
     }
     # The Data block's styles first: the fast writer gives its formats their indices first.
-    data_block = _data_block(styles, columns, register)
+    data_block = _data_block(styles, columns, texts, register)
     counted = _summary_counts(register, cells)
     summary_block = _summary_block(styles, register, counted[0])
     sheets = (
@@ -561,7 +585,7 @@ def _dashboard_sheet(
     widths.append(_W_COMMENTS)
     content, merges = _title_rows(styles, register, last_col)
     content.append(_header_row(styles, options, show_direction))
-    rows, theme_merges, notes = _measure_rows(styles, register, cells, layout)
+    rows, theme_merges = _measure_rows(styles, register, cells, layout)
     content += rows
     first_data_row = _HEADER_ROW + 1
     last_data_row = max(first_data_row + len(rows) - 1, first_data_row)
@@ -581,7 +605,6 @@ def _dashboard_sheet(
         content=tuple(content),
         columns=tuple(Column(c, c, w) for c, w in enumerate(widths)),
         merges=(*merges, *theme_merges),
-        notes=tuple(notes),
         note_options=_NOTE_OPTIONS,
         icon_sets=(rule, *legend_rules),
         print_setup=_dashboard_print(register, options, last_row, last_col),
@@ -673,7 +696,7 @@ def _measure_rows(
     register: Register,
     cells: Mapping[tuple[str, str], _Cell],
     layout: _Layout,
-) -> tuple[list[Row], list[Merge], list[Note]]:
+) -> tuple[list[Row], list[Merge]]:
     """One row per measure, themes in bands, each theme's cell merged down its measures."""
     row = _HEADER_ROW + 1
     by_theme: dict[str, list[Measure]] = {}
@@ -693,20 +716,17 @@ def _measure_rows(
     bands = [{kind: _band_style(styles, band, kind) for kind in _BAND_KINDS} for band in (0, 1)]
     rows: list[Row] = []
     merges: list[Merge] = []
-    notes: list[Note] = []
     for band, (theme, measures) in enumerate(by_theme.items()):
         if len(measures) > 1:
             merges.append(Merge(row, 0, row + len(measures) - 1, 0, theme_style))
         theme_cell = styles.text(0, clean_text(theme), theme_style)
         for measure in measures:
             rows.append(
-                _measure_row(
-                    styles, measure, cells, layout, row, bands[band % 2], theme_cell, notes
-                )
+                _measure_row(styles, measure, cells, layout, row, bands[band % 2], theme_cell)
             )
             theme_cell = (0, None, theme_style)
             row += 1
-    return rows, merges, notes
+    return rows, merges
 
 
 def _measure_row(
@@ -717,9 +737,8 @@ def _measure_row(
     row: int,
     style: Mapping[str, str],
     theme_cell: Cell,
-    notes: list[Note],
 ) -> Row:
-    """One measure's row, in its band's `style`s; its quarters' notes go to `notes`."""
+    """One measure's row, in its band's `style`s, with its quarters' notes."""
     mid = measure.measure_id
     row_cells: list[Cell] = [
         theme_cell,
@@ -727,6 +746,7 @@ def _measure_row(
         styles.text(2, clean_text(measure.text), style["text"]),
     ]
     quarter_cells = [cells.get((mid, quarter)) for quarter in QUARTERS]
+    notes: list[tuple[int, str]] = []
     for offset, (quarter, cell) in enumerate(zip(QUARTERS, quarter_cells, strict=True)):
         col = layout.q_first + offset
         if cell is None or cell.status is None:
@@ -737,7 +757,7 @@ def _measure_row(
             row_cells.append((col, NO_DATA_MARK, boxed or style["mark"]))
         else:
             row_cells.append((col, STATUS_CODES[cell.status], boxed or style["quarter"]))
-        notes.append(Note(row, col, _note(cell, quarter)))
+        notes.append((col, _note(cell, quarter)))
     if layout.trend_col is not None:
         direction = _latest_direction(quarter_cells)
         arrow = DIRECTION_ARROWS[direction] if direction is not None else ""
@@ -746,7 +766,7 @@ def _measure_row(
     row_cells.append(styles.text(layout.comments_col, comment, style["text"]))
     lines = max(_lines(measure.text, _W_MEASURE), _lines(comment, _W_COMMENTS), 1)
     height = min(_MAX_ROW_HEIGHT, max(22.0, 12.75 * lines + 7))
-    return Row(row, tuple(row_cells), height)
+    return Row(row, tuple(row_cells), height, tuple(notes))
 
 
 def _legend(
@@ -888,8 +908,12 @@ def _summary_sheet(
     head, _ = _head_styles(styles)
     number, label = block.styles[1], block.styles[0]
 
+    all_themes: dict[tuple[str, Status], int] = {}
+    for (_, quarter, status), count in counts.items():
+        all_themes[quarter, status] = all_themes.get((quarter, status), 0) + count
+
     def total(quarter: str, status: Status) -> int:
-        return sum(counts.get((theme, quarter, status), 0) for theme in register.themes)
+        return all_themes.get((quarter, status), 0)
 
     heading = styles("heading", bold=True, font_size=15, font_color=_NAVY)
     subtitle = " – ".join(
@@ -1004,28 +1028,43 @@ def _summary_chart(row: int) -> Chart:
 # --------------------------------------------------------------------------- Data sheet
 
 
-def _data_text(column: C.FrameColumn) -> Callable[[Any], str]:
-    """How a text, date or flag column's cell becomes its text."""
-    if column.kind is C.Kind.FLAG:
-        return lambda v: "Yes" if _flag(v) else "No"
-    return clean_text
+def _yes_no(value: Any) -> str:
+    """A flag as the Data sheet shows it."""
+    return "Yes" if _flag(value) else "No"
 
 
-def _data_order(columns: Mapping[str, list[Any]], register: Register) -> list[int] | None:
+def _data_order(texts: _Texts, register: Register) -> list[int] | None:
     """The rows in register order, then measure ID, then quarter (a stable sort); None
     when they are in that order already (as the merge gives them)."""
-    order = {m.measure_id: i for i, m in enumerate(register.measures)}
+    ids, given = texts[C.MEASURE_ID], texts[C.QUARTER]
+    measures = register.measures
+    if given == [*QUARTERS] * len(measures) and ids == [
+        m.measure_id for m in measures for _ in QUARTERS
+    ]:
+        return None  # as merge gives them: seen without sorting 25,000 keys
+    order = {m.measure_id: i for i, m in enumerate(measures)}
     quarters = {q: i for i, q in enumerate(QUARTERS)}
-    ids = _per_value(columns[C.MEASURE_ID], clean_text)
     keys = [
         (order.get(mid, len(order)), mid, quarters.get(quarter, len(quarters)))
-        for mid, quarter in zip(ids, _per_value(columns[C.QUARTER], clean_text), strict=True)
+        for mid, quarter in zip(ids, given, strict=True)
     ]
     sequence = sorted(range(len(keys)), key=keys.__getitem__)
     return None if sequence == list(range(len(sequence))) else sequence
 
 
-def _data_block(styles: _Styles, columns: Mapping[str, list[Any]], register: Register) -> Block:
+# A text that `columns.looks_like_formula`, at the start of the text or after a NUL, which
+# clean text never holds: so one search over a column's texts joined by NULs.
+_FORMULA_LIKE = re.compile(r"(?:^|\x00)[\t\r\n ]*[=+\-@]")
+
+
+def _any_formula_like(texts: Sequence[str | None]) -> bool:
+    """Whether any of the texts looks like a formula (`columns.looks_like_formula`)."""
+    return _FORMULA_LIKE.search("\x00".join(filter(None, dict.fromkeys(texts)))) is not None
+
+
+def _data_block(
+    styles: _Styles, columns: Mapping[str, list[Any]], texts: _Texts, register: Register
+) -> Block:
     """The Data sheet's rows from row 2, one per measure and quarter, in register order.
 
     Each column is written as `columns.DATA_COLUMNS` declares it: a number column as
@@ -1034,7 +1073,7 @@ def _data_block(styles: _Styles, columns: Mapping[str, list[Any]], register: Reg
     text = styles("data-text", valign="top")
     wrap = styles("data-wrap", valign="top", text_wrap=True)
     number = styles("data-number", valign="top", num_format="#,##0.##")
-    sequence = _data_order(columns, register)
+    sequence = _data_order(texts, register)
     values: list[Sequence[Value]] = []
     kinds: list[str] = []
     quoted: list[str] = []
@@ -1043,15 +1082,24 @@ def _data_block(styles: _Styles, columns: Mapping[str, list[Any]], register: Reg
         if sequence is not None:
             raw = [raw[i] for i in sequence]
         if column.kind is C.Kind.NUMBER:
-            values.append([_number(v) for v in raw])
+            # a finite float as it is (v - v is 0.0 for those only); anything else converted
+            values.append([v if v.__class__ is float and v - v == 0.0 else _number(v) for v in raw])
             kinds.append(number)
             quoted.append("")
             continue
-        texts = _per_value(raw, _data_text(column))
-        values.append([t or None for t in texts] if "" in texts else texts)
+        if column.kind is C.Kind.FLAG:
+            cells: list[str | None] = _per_value(raw, _yes_no)
+        else:
+            cleaned = texts[column.name]
+            if sequence is not None:
+                cleaned = [cleaned[i] for i in sequence]
+            cells = [t or None for t in cleaned] if "" in cleaned else [*cleaned]
+        values.append(cells)
         kinds.append(wrap if column.wrap else text)
-        formula_like = any(map(C.looks_like_formula, dict.fromkeys(texts)))
-        quoted.append(styles.quoted(kinds[-1]) if formula_like else "")
+        if _any_formula_like(cells):
+            quoted.append(styles.quoted(kinds[-1]))
+        else:
+            quoted.append("")
     return Block(
         first_row=1,
         values=tuple(values),

@@ -46,6 +46,13 @@ class Formats:
             self._by_name[name] = found
         return found
 
+    @property
+    def by_name(self) -> dict[str, Any]:
+        """Every style's format, by name (a format made but never used is not written)."""
+        for name in self._styles:
+            self[name]
+        return self._by_name
+
 
 def write_book(book: Book) -> bytes:
     """The workbook's bytes, written with xlsxwriter's public API.
@@ -77,12 +84,12 @@ def write_sheet(workbook: Any, worksheet: Any, sheet: Sheet, formats: Formats) -
     for item in sheet.content:
         if isinstance(item, Row):
             write_row(worksheet, item, formats)
+            for col, text in item.notes:
+                worksheet.write_comment(item.row, col, text, dict(sheet.note_options))
         elif isinstance(item, Block):
             write_block(worksheet, item, formats)
         else:
             worksheet.add_table(*table_range(item), table_options(item, formats))
-    for note in sheet.notes:
-        worksheet.write_comment(note.row, note.col, note.text, dict(sheet.note_options))
     for rule in sheet.icon_sets:
         worksheet.conditional_format(
             rule.first_row, rule.first_col, rule.last_row, rule.last_col, rule.options()

@@ -44,11 +44,17 @@ class FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
         super().__init__()
         self._notes: dict[tuple[tuple[str, Any], ...], Any] = {}
 
-    def put_row(self, row: int, cells: Sequence[tuple[int, str | int | None, Any]]) -> None:
+    def put_row(
+        self,
+        row: int,
+        cells: Sequence[tuple[int, str | int | float | None, Any]],
+        styles: Mapping[str, Any] | None = None,
+    ) -> None:
         """write_string / write_number / write_blank for each (col, value, format) of a row.
 
-        None is a blank cell (carrying its format); text must be clean. One call a row
-        rather than one a cell: the Dashboard sheet of a national collection has 50,000.
+        None is a blank cell (carrying its format); text must be clean. With `styles`,
+        each cell names its format there. One call a row rather than one a cell: the
+        Dashboard sheet of a national collection has 50,000.
         """
         kept = [cell for cell in cells if cell[1] is not None or cell[2] is not None]
         if not kept:
@@ -58,7 +64,8 @@ class FastSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
             kept = [cell for cell in kept if not self._check_dimensions(row, cell[0])]
         table = self.table[row]
         sst = self.str_table._get_shared_string_index
-        for col, value, fmt in kept:
+        for col, value, style in kept:
+            fmt = styles[style] if styles is not None else style
             if value is None:
                 table[col] = _BLANK(fmt)
             elif isinstance(value, str):

@@ -70,6 +70,7 @@ def _block_jobs(
 def _write_sheet(
     workbook: Any, sheet: Sheet, formats: Formats, later: LaterRows, blocks: Sequence[Block]
 ) -> None:
+    by_name = formats.by_name
     bulk = any(isinstance(item, Block) for item in sheet.content)
     worksheet = workbook.add_worksheet(sheet.name, worksheet_class=BulkSheet if bulk else None)
     for column in sheet.columns:
@@ -79,7 +80,9 @@ def _write_sheet(
         worksheet.put_merge(merge.first_row, merge.first_col, merge.last_row, merge.last_col)
     for item in sheet.content:
         if isinstance(item, Row):
-            worksheet.put_row(item.row, [(c, v, formats[s]) for c, v, s in item.cells])
+            worksheet.put_row(item.row, item.cells, by_name)
+            if item.notes:
+                worksheet.put_notes(item.row, item.notes, sheet.note_options)
             if item.height is not None:
                 worksheet.put_height(item.row, item.height)
         elif isinstance(item, Block):
@@ -87,9 +90,6 @@ def _write_sheet(
             worksheet.write_rows_later(item.first_row, item.count, item.width, segment)
         elif isinstance(item, Table):
             worksheet.add_table(*table_range(item), table_options(item, formats))
-    notes = sheet.notes
-    for row, group in _by_row(notes):
-        worksheet.put_notes(row, [(n.col, n.text) for n in group], sheet.note_options)
     for rule in sheet.icon_sets:
         worksheet.conditional_format(
             rule.first_row, rule.first_col, rule.last_row, rule.last_col, rule.options()
@@ -97,11 +97,3 @@ def _write_sheet(
     for chart in sheet.charts:
         write_chart(workbook, worksheet, chart)
     set_up_sheet(worksheet, sheet)
-
-
-def _by_row(notes: Sequence[Any]) -> list[tuple[int, list[Any]]]:
-    """The notes grouped by row, in order."""
-    groups: dict[int, list[Any]] = {}
-    for note in notes:
-        groups.setdefault(note.row, []).append(note)
-    return list(groups.items())
