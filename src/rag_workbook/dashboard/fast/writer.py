@@ -86,7 +86,8 @@ def _write_sheet(
             if item.height is not None:
                 worksheet.put_height(item.row, item.height)
         elif isinstance(item, Block):
-            segment = functools.partial(later.segment, blocks.index(item))
+            index = next(i for i, block in enumerate(blocks) if block is item)
+            segment = functools.partial(later.segment, index)
             worksheet.write_rows_later(item.first_row, item.count, item.width, segment)
         elif isinstance(item, Table):
             worksheet.add_table(*table_range(item), table_options(item, formats))
