@@ -54,12 +54,13 @@ from rag_workbook.report import Issue, Report
 
 _log = logging.getLogger(__name__)
 
-# From this many rows in its blocks (the Data sheet's: measures x 4 quarters) the fast
-# writer has them made by a forked copy: below it, starting the copy costs more than it
-# saves (57 rows: 15 ms forked, 9 ms not; 760 rows: 62 and 68 ms). `auto` takes the fast
-# writer at every size: it pays at every size measured (57 rows: 9 ms against the plain
-# writer's 16; 25,332 rows: 0.54 s against 4.1 s; see benchmarks/README.md).
-FORK_FROM_ROWS = 500
+# From this many rows in its blocks (the Data sheet's: measures x 4 quarters, and the
+# Summary's themes) the fast writer has them made by a forked copy: below it, starting the
+# copy costs more than it saves (820 rows: 35 ms forked, 22 ms not; 2,050: 39 and 39 ms;
+# 4,100: 61 and 68 ms; 16,393: 178 and 256 ms). `auto` takes the fast writer at every
+# size: it pays at every size measured (57 rows: 9 ms against the plain writer's 16;
+# 25,332 rows: 0.52 s against 4.2 s; see benchmarks/README.md).
+FORK_FROM_ROWS = 2_000
 FAST_WRITER_UNAVAILABLE = "fast-writer-unavailable"
 _DEFAULTS = DashboardOptions()
 
