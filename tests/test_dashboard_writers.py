@@ -26,7 +26,7 @@ from rag_workbook import columns as C
 from rag_workbook import dashboard as D
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.dashboard import build, fast, plain
-from rag_workbook.dashboard.fast import forked, internals
+from rag_workbook.dashboard.fast import forked, internals, rows
 from rag_workbook.model import QUARTERS, Measure, Register, Severity
 from rag_workbook.report import Issue, Report
 
@@ -287,14 +287,26 @@ def test_changed_internals_fall_back_to_the_plain_writer(
     assert D.writer_note() is None
 
 
-def test_a_surprise_inside_xlsxwriter_falls_back_too(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "surprise",
+    [
+        internals.InternalsChanged("this xlsxwriter writes a row's tag differently"),
+        AttributeError("'Worksheet' object has no attribute 'row_info'"),
+        TypeError("_write_row() takes 4 positional arguments but 5 were given"),
+    ],
+)
+def test_a_surprise_inside_xlsxwriter_falls_back_too(
+    surprise: Exception, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     book = stockton_book()
 
-    def changed(*args: object, **kwargs: object) -> bytes:
-        raise internals.InternalsChanged("this xlsxwriter writes a row's tag differently")
+    def changed(self: object, *args: object, **kwargs: object) -> None:
+        raise surprise
 
-    monkeypatch.setattr(fast, "write_book", changed)
-    assert D.write_book(book, "fast") == plain.write_book(book)
+    monkeypatch.setattr(rows.FastSheet, "put_row", changed)
+    with caplog.at_level("INFO", logger="rag_workbook.dashboard"):
+        assert D.write_book(book, "fast") == plain.write_book(book)
+    assert "plain writer" in caplog.text and str(surprise) in caplog.text
 
 
 def test_xlsxwriter_internals_are_touched_only_by_the_fast_writer() -> None:
