@@ -3,7 +3,9 @@ Excel could take for a formula keeps its quote prefix on every sheet (issue 15 i
 
 The plain writer (xlsxwriter's public API) is the reference; the fast writer must give the
 same cells, values, styles, merged ranges, notes, tables, conditional formats, print set-up
-and chart, read back with openpyxl; every XML part of both must be schema-valid.
+and chart, read back with openpyxl; every XML part of both must be schema-valid. Cases:
+the Stockton golden case, and 300 generated return files (3,800 Data rows) read, merged
+and rated as `merge` does.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from rag_workbook import dashboard as D
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.dashboard import build, fast, plain
 from rag_workbook.dashboard.fast import forked, internals, rows
-from rag_workbook.model import QUARTERS, Measure, Register, Severity
-from rag_workbook.report import Issue, Report
+from rag_workbook.forms import write_return
+from rag_workbook.merge import merge_returns, read_returns
+from rag_workbook.model import QUARTERS, Measure, Register, RowNotes, Severity, Status
+from rag_workbook.rag import rate_columns
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_dashboard import (
@@ -61,41 +65,59 @@ def stockton_book() -> Any:
 HOSTILE = ("=1+1", "@SUM(1)", "-20% on baseline", "\t+44", "<r>x</r> & y", "  spaced  ")
 
 
-def generated_book(returns: int = 300) -> Any:
-    """A collection of `returns` themes (one return each), the Stockton measures copied per
-    theme, with random statuses, overrides and comments (some looking like formulas)."""
+def generated_book(folder: Path, returns: int = 300) -> Any:
+    """A collection of `returns` real return files (one per theme, the Stockton measures
+    copied per theme, some themes looking like formulas), written by forms.write_return
+    with random values, overrides and comments (some looking like formulas), one file that
+    is not a workbook; read, merged and rated as `merge` does, then built."""
     rng = random.Random(16)
     base = stockton_register()
     themes = list(dict.fromkeys(m.theme for m in base.measures))
     measures: list[Measure] = []
     for t in range(returns):
         theme = themes[t % len(themes)]
-        name = f"{theme} P{t + 1:04d}" if t % 97 else f"={theme}"  # a few hostile themes
+        name = f"{theme} P{t + 1:04d}" if t % 97 else f"={theme} P{t + 1}"
         for k, m in enumerate((m for m in base.measures if m.theme == theme), start=1):
             measures.append(replace(m, theme=name, measure_id=f"{t + 1}.{k}"))
-    register = Register(settings=base.settings, measures=tuple(measures), fingerprint="e" * 64)
-    letters = {
-        m.measure_id: "".join(rng.choice("GARN") for _ in range(rng.randint(0, 4)))
+    settings = replace(base.settings, current_quarter="Q3")
+    register = Register(settings=settings, measures=tuple(measures), fingerprint="e" * 64)
+    paths = [_write_return(folder, register, theme, rng) for theme in register.themes]
+    broken = folder / "+broken.xlsx"
+    broken.write_bytes(b"not a workbook")
+    data = read_returns([*paths, broken], register)
+    merged = merge_returns(data, register)
+    rated, rating = rate_columns(merged.columns, register)
+    inputs = [D.InputFile.from_return(r) for r in data]
+    columns = {**merged.columns, **rated}
+    return build.build_book(columns, register, merged.report + rating, inputs, OPTIONS)
+
+
+def _write_return(folder: Path, register: Register, theme: str, rng: random.Random) -> Path:
+    measures = [m for m in register.measures if m.theme == theme]
+    values: dict[tuple[str, str], float | str] = {
+        (m.measure_id, q): rng.choice([rng.randint(40, 160), rng.randint(40, 160), "n/a", "x"])
+        for m in measures
+        for q in QUARTERS[:3]
+        if rng.random() < 0.9
+    }
+    notes = {
+        m.measure_id: RowNotes(
+            m.measure_id,
+            override=Status.GREEN if rng.random() < 0.05 else None,
+            override_reason=rng.choice(HOSTILE),
+            comment=rng.choice((*HOSTILE, "fine", "")),
+        )
         for m in measures
     }
-    comments = {m.measure_id: rng.choice((*HOSTILE, "fine", "")) for m in measures}
-    overrides = frozenset(
-        (m.measure_id, rng.choice(QUARTERS)) for m in measures if rng.random() < 0.05
+    path = folder / f"{theme.replace('=', '+')}.xlsx"
+    return write_return(
+        path, register, theme, values=values, notes=notes, quarter="Q3", submitted="2012-01-20"
     )
-    frame = make_frame(register, letters, comments, overrides)
-    issues = [
-        Issue("value-not-a-number", Severity.ERROR, f"Q{1 + i % 4} must be a number",
-              file=f"=P{i}.xlsx", sheet="Return", cell=f"F{10 + i}", value=rng.choice(HOSTILE))
-        for i in range(40)
-    ]  # fmt: skip
-    issues += [
-        Issue("no-return", Severity.WARNING, "no return", measure_id=f"{t}.1") for t in (3, 9)
-    ]
-    inputs = [
-        D.InputFile(f"P{t:04d}.xlsx" if t % 50 else f"+P{t}.xlsx", f"{t:064d}", theme=str(t))
-        for t in range(returns)
-    ]
-    return build.build_book(frame, register, Report.of(issues), inputs, OPTIONS)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return generated_book(tmp_path_factory.mktemp("returns"), 300)
 
 
 # --------------------------------------------------------------------------- reading back
@@ -206,8 +228,10 @@ def assert_valid(data: bytes, tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("case", ["stockton", "generated-300"])
-def test_both_writers_give_the_same_workbook(case: str, tmp_path: Path) -> None:
-    book = stockton_book() if case == "stockton" else generated_book(300)
+def test_both_writers_give_the_same_workbook(
+    case: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    book = stockton_book() if case == "stockton" else request.getfixturevalue("generated")
     plain_bytes = plain.write_book(book)
     fast_bytes = fast.write_book(book)
     assert plain_bytes != fast_bytes  # two writers, really
@@ -239,10 +263,10 @@ def test_picture_sees_a_changed_style_and_value() -> None:
     ]  # fmt: skip
 
 
-def test_no_fork_path_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_fork_path_gives_the_same_bytes(generated: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Windows has no fork: the Data rows are then made in this process. Forced here on
     # Linux, by the option and by the platform check itself, it gives the same bytes.
-    book = generated_book(150)
+    book = generated
     forked_bytes = fast.write_book(book, fork=True)
     assert fast.write_book(book, fork=False) == forked_bytes
     started: list[object] = []
@@ -340,8 +364,6 @@ def test_xlsxwriter_internals_are_touched_only_by_the_fast_writer() -> None:
 def _make_inputs(tmp_path: Path) -> tuple[Path, Path]:
     """The demo's template and returns, a comment, an override reason and a file name of
     one return made to look like formulas, and one file that is not a workbook at all."""
-    from rag_workbook.forms import write_return
-    from rag_workbook.model import RowNotes, Status
     from rag_workbook.template import read_template
 
     template = tmp_path / "template.xlsx"
