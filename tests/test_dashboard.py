@@ -1,4 +1,4 @@
-"""Tests of dashboard.py and render.py: the committee workbook, read back and rendered.
+"""Tests of the dashboard package and render.py: the committee workbook, read back and rendered.
 
 The Stockton 2011/12 inputs are built here in code (register, frame, report); the
 checked-in golden workbook tests/fixtures/dashboard/stockton_expected.xlsx and the README
@@ -7,6 +7,7 @@ picture docs/dashboard.png are rebuilt by `pytest tests/test_dashboard.py --upda
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import os
@@ -28,6 +29,8 @@ from xlsxwriter.utility import xl_col_to_name
 from rag_workbook import __version__
 from rag_workbook import columns as C
 from rag_workbook import dashboard as D
+from rag_workbook.dashboard import build as B
+from rag_workbook.dashboard.fast import forked as F
 from rag_workbook.errors import OutputError, OutputLockedError, TemplateError
 from rag_workbook.model import (
     QUARTERS,
@@ -673,7 +676,7 @@ def test_data_text_reads_back_as_written(tmp_path: Path) -> None:
 def test_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     forked = stockton_bytes()
     parent = os.getpid()
-    make = D._data_rows_xml
+    make = F.block_rows_xml
 
     def fails_in_the_copy(*args: Any) -> bytes:
         if os.getpid() != parent:
@@ -681,10 +684,12 @@ def test_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatc
         return make(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(D, "_data_rows_xml", fails_in_the_copy)
+        patch.setattr(D, "FORK_FROM_ROWS", 0)  # the Stockton block is below it
+        patch.setattr(F, "block_rows_xml", fails_in_the_copy)
         after_failure = stockton_bytes()
     with monkeypatch.context() as patch:
-        patch.setattr(D._Forked, "start", classmethod(lambda cls, make: None))
+        patch.setattr(D, "FORK_FROM_ROWS", 0)
+        patch.setattr(F.Forked, "start", classmethod(lambda cls, make: None))
         here = stockton_bytes()
     assert forked == after_failure == here
     with pytest.raises(ChildProcessError):
@@ -703,7 +708,7 @@ def test_printable_text_shortcut_keeps_every_character_that_needs_cleaning() -> 
     # change must therefore be non-printable. Checked over the whole of Unicode.
     for code in range(0x110000):
         char = chr(code)
-        if D._CONTROL.search(char) or char == "\r":
+        if B._CONTROL.search(char) or char == "\r":
             assert not char.isprintable(), hex(code)
     assert D.clean_text("plain – text") == "plain – text"
     assert D.clean_text("x\u2028y\u00a0z") == "x\u2028y\u00a0z"  # kept, though not printable
@@ -746,25 +751,55 @@ def _parts(data: bytes) -> dict[str, list[tuple[str, tuple[tuple[str, str], ...]
     return parts
 
 
+def golden_differences(expected: bytes, actual: bytes) -> list[str]:
+    """Every part added or missing and every element that differs, each where it is."""
+    want, got = _parts(expected), _parts(actual)
+    found = [f"{name}: missing" for name in sorted(set(want) - set(got))]
+    found += [f"{name}: not expected" for name in sorted(set(got) - set(want))]
+    for name in sorted(set(want) & set(got)):
+        a, b = want[name], got[name]
+        if a == b:
+            continue
+        if not (isinstance(a, list) and isinstance(b, list)):
+            found.append(f"{name}: differs (binary part)")
+            continue
+        matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                continue
+            for k in range(max(i2 - i1, j2 - j1)):
+                was = a[i1 + k] if i1 + k < i2 else None
+                now = b[j1 + k] if j1 + k < j2 else None
+                found.append(f"{name} element {i1 + k}: expected {was}, got {now}")
+    return found
+
+
 def test_matches_golden_workbook_part_by_part(update_golden: bool) -> None:
     data = stockton_bytes()
     if update_golden:
         FIXTURES.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_bytes(data)
-    expected, actual = _parts(GOLDEN.read_bytes()), _parts(data)
-    assert sorted(actual) == sorted(expected)
-    for name in expected:
-        if expected[name] != actual[name]:
-            want, got = expected[name], actual[name]
-            if isinstance(want, list) and isinstance(got, list):
-                first = next(
-                    (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
-                    min(len(want), len(got)),
-                )
-                want_at = want[first] if first < len(want) else None
-                got_at = got[first] if first < len(got) else None
-                pytest.fail(f"{name} element {first}: expected {want_at}, got {got_at}")
-            pytest.fail(f"{name} differs (binary part)")
+    assert golden_differences(GOLDEN.read_bytes(), data) == []
+
+
+def test_golden_comparison_names_every_difference() -> None:
+    # Two changes far apart in one part, and one in another: all three are named.
+    data = GOLDEN.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    sheet = sheet.replace('ht="20.25"', 'ht="21"', 1)
+    sheet = sheet.replace("<pageSetup ", '<pageSetup scale="90" ')
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    parts["docProps/core.xml"] = parts["docProps/core.xml"].replace(b"rag_workbook", b"other", 1)
+    changed = io.BytesIO()
+    with zipfile.ZipFile(changed, "w") as zf:
+        for name, raw in parts.items():
+            zf.writestr(name, raw)
+    found = golden_differences(data, changed.getvalue())
+    assert [line.split(" element")[0].split(":")[0] for line in found] == [
+        "docProps/core.xml", "xl/worksheets/sheet1.xml", "xl/worksheets/sheet1.xml"
+    ], found  # fmt: skip
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(

@@ -1,10 +1,11 @@
-"""The dashboard's fast paths give what xlsxwriter and zipfile give (issue 6).
+"""The dashboard's fast writer gives what xlsxwriter and zipfile give (issues 6 and 16).
 
-dashboard.py writes plain cells, places notes and zips the parts itself, because
-xlsxwriter's general paths cost seconds on a national dashboard. Each fast path promises
-the very bytes (or vertices) of the path it replaces; these tests hold it to that on
-sheets with the awkward cases: custom, hidden and default rows, narrow and hidden columns,
-formulas, cells without a format, row formats, notes near the top edge and long notes.
+The fast writer (rag_workbook.dashboard.fast) writes plain cells, places notes and zips
+the parts itself, because xlsxwriter's general paths cost seconds on a national
+dashboard. Each fast path promises the very bytes (or vertices) of the path it replaces;
+these tests hold it to that on sheets with the awkward cases: custom, hidden and default
+rows, narrow and hidden columns, formulas, cells without a format, row formats, notes near
+the top edge and long notes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ import xlsxwriter.exceptions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag_workbook import dashboard as D
+from rag_workbook.dashboard import build as B
+from rag_workbook.dashboard.fast import forked as F
+from rag_workbook.dashboard.fast import notes as N
+from rag_workbook.dashboard.fast import package as P
+from rag_workbook.dashboard.fast import rows as R
+from rag_workbook.dashboard.fast import strings as S
 
 NOTE_OPTIONS = {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2}
 
@@ -61,7 +67,7 @@ def _write_cells(sheet: Any, fmt: Any, other: Any) -> None:
 
 def test_fast_rows_write_what_xlsxwriter_writes() -> None:
     built: list[bytes] = []
-    for book in (xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True}), D._Workbook({})):
+    for book in (xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True}), P.FastWorkbook({})):
         sheet = book.add_worksheet("S")
         _shape(sheet)
         sheet.set_row(3, 20, book.add_format({"italic": True}))
@@ -71,7 +77,9 @@ def test_fast_rows_write_what_xlsxwriter_writes() -> None:
         sheet.write_comment(12, 3, "a note on a row with no cells")
         book.close()
         built.append(
-            _sheet_xml(book.package if isinstance(book, D._Workbook) else book.filename.getvalue())
+            _sheet_xml(
+                book.package if isinstance(book, P.FastWorkbook) else book.filename.getvalue()
+            )
         )
     plain, fast = built
     assert fast == plain
@@ -80,7 +88,7 @@ def test_fast_rows_write_what_xlsxwriter_writes() -> None:
 def test_put_row_writes_what_write_string_number_blank_write() -> None:
     built: list[bytes] = []
     for fast in (False, True):
-        book = D._Workbook({})
+        book = P.FastWorkbook({})
         sheet = book.add_worksheet("S")
         fmt = book.add_format({"bold": True})
         cells = [(0, "text", fmt), (2, 3, fmt), (3, None, fmt), (5, 1.5, fmt), (6, None, None)]
@@ -103,7 +111,7 @@ def test_put_row_writes_what_write_string_number_blank_write() -> None:
 def test_put_merge_with_put_row_writes_what_merge_range_and_write_string_write() -> None:
     built: list[bytes] = []
     for fast in (False, True):
-        book = D._Workbook({})
+        book = P.FastWorkbook({})
         sheet = book.add_worksheet("S")
         fmt = book.add_format({"bold": True, "border": 1, "text_wrap": True})
         other = book.add_format({"italic": True})
@@ -123,7 +131,7 @@ def test_put_merge_with_put_row_writes_what_merge_range_and_write_string_write()
         built.append(_sheet_xml(book.package))
     assert built[0] == built[1]
     # an overlap is refused as merge_range refuses it
-    book = D._Workbook({})
+    book = P.FastWorkbook({})
     sheet = book.add_worksheet("S")
     sheet.put_merge(1, 0, 3, 0)
     with pytest.raises(xlsxwriter.exceptions.OverlappingRange):
@@ -133,7 +141,7 @@ def test_put_merge_with_put_row_writes_what_merge_range_and_write_string_write()
 def test_put_height_sets_what_set_row_sets() -> None:
     built: list[tuple[bytes, bytes]] = []
     for fast in (False, True):
-        book = D._Workbook({})
+        book = P.FastWorkbook({})
         sheet = book.add_worksheet("S")
         sheet.write_string(3, 2, "x")
         for row, height in ((0, 22.0), (4, 409.0), (5, 0), (6, 0.2), (9, 13.3), (1_048_576, 30)):
@@ -151,7 +159,7 @@ def test_put_height_sets_what_set_row_sets() -> None:
 
 @pytest.mark.parametrize("scale", [NOTE_OPTIONS, {}, {"visible": True}, {"width": 20}])
 def test_notes_placed_in_bulk_land_where_xlsxwriter_puts_them(scale: dict[str, Any]) -> None:
-    book = D._Workbook({})
+    book = P.FastWorkbook({})
     sheet = book.add_worksheet("S")
     _shape(sheet)
     cells = [(row, col) for row in (0, 1, 2, 3, 4, 6, 7, 8, 20, 39, 40, 41) for col in range(7)]
@@ -162,7 +170,7 @@ def test_notes_placed_in_bulk_land_where_xlsxwriter_puts_them(scale: dict[str, A
     book.close()
     placed = {(note.row, note.col): note for note in sheet.comments_list}
     assert len(placed) == len(cells) + 2
-    assert any(isinstance(note, D._Note) for note in placed.values())
+    assert any(isinstance(note, N.SharedNote) for note in placed.values())
     for (row, col), note in placed.items():
         options = {**scale, "x_offset": 3} if (row, col) == (51, 1) else scale
         expected = xlsxwriter.comments.CommentType(row, col, note.text, dict(options))
@@ -178,7 +186,7 @@ def test_notes_placed_in_bulk_land_where_xlsxwriter_puts_them(scale: dict[str, A
 def test_bulk_notes_give_the_same_note_files_as_write_comment() -> None:
     built: list[tuple[bytes, bytes, bytes]] = []
     for bulk in (False, True):
-        book = D._Workbook({})
+        book = P.FastWorkbook({})
         sheet = book.add_worksheet("S")
         _shape(sheet)
         for i, row in enumerate(range(1, 60, 3)):
@@ -211,7 +219,7 @@ def test_deflater_lays_out_the_archive_as_zipfile_does() -> None:
         ("xl/media/image1.png", io.BytesIO(bytes(range(256)) * 40), True),
         ("xl/empty.xml", io.StringIO(""), False),
     ]
-    deflater = D._Deflater(D._ZIP_LEVEL)
+    deflater = P.Deflater(P.ZIP_LEVEL)
     try:
         for name, data, is_binary in parts:
             data.seek(0, io.SEEK_END)
@@ -226,7 +234,7 @@ def test_deflater_lays_out_the_archive_as_zipfile_does() -> None:
                 zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)),
                 data.getvalue(),
                 compress_type=zipfile.ZIP_DEFLATED,
-                compresslevel=D._ZIP_LEVEL,
+                compresslevel=P.ZIP_LEVEL,
             )
     assert ours == expected.getvalue()
     with zipfile.ZipFile(io.BytesIO(ours)) as archive:
@@ -236,7 +244,7 @@ def test_deflater_lays_out_the_archive_as_zipfile_does() -> None:
 def test_deflater_recompresses_a_part_written_after_it_was_handed_over() -> None:
     part = io.StringIO("<a>")
     part.seek(0, io.SEEK_END)
-    deflater = D._Deflater(D._ZIP_LEVEL)
+    deflater = P.Deflater(P.ZIP_LEVEL)
     try:
         deflater.add("a.xml", part, False)
         deflater.parts[0][-1].result()
@@ -253,9 +261,9 @@ def test_deflater_puts_an_insertion_at_its_text_offset() -> None:
     part.write("<sheet>é ✓<rows>")  # characters, not bytes, before the insertion point
     offset = part.tell()
     part.write("</rows></sheet>")
-    deflater = D._Deflater(D._ZIP_LEVEL)
+    deflater = P.Deflater(P.ZIP_LEVEL)
     try:
-        row = D._Segment.of("<row>ü</row>".encode(), D._ZIP_LEVEL, last=False)
+        row = P.Segment.of("<row>ü</row>".encode(), P.ZIP_LEVEL, last=False)
         deflater.add("s.xml", part, False, (offset, lambda: row))
         ours = deflater.archive()
     finally:
@@ -274,7 +282,7 @@ def test_a_later_block_goes_between_the_rows_above_and_below_it() -> None:
             for col in range(1 if not 2 <= row < 35 else 0, 5):
                 sheet.write_number(row, col, row * 10 + col, fmt)
 
-    plain = D._Workbook({})
+    plain = P.FastWorkbook({})
     sheet = plain.add_worksheet("S")
     fmt = plain.add_format({"bold": True})
     rows(sheet, fmt, range(0, 40))
@@ -282,11 +290,11 @@ def test_a_later_block_goes_between_the_rows_above_and_below_it() -> None:
     whole = _sheet_xml(plain.package).decode()
     block = whole[whole.index('<row r="3"') : whole.index('<row r="36"')]
 
-    bulk = D._Workbook({})
-    sheet = bulk.add_worksheet("S", worksheet_class=D._BulkSheet)
+    bulk = P.FastWorkbook({})
+    sheet = bulk.add_worksheet("S", worksheet_class=R.BulkSheet)
     fmt = bulk.add_format({"bold": True})
     rows(sheet, fmt, range(0, 2))
-    segment = D._Segment.of(block.encode(), D._ZIP_LEVEL, last=False)
+    segment = P.Segment.of(block.encode(), P.ZIP_LEVEL, last=False)
     sheet.write_rows_later(2, 33, 5, lambda: segment)
     rows(sheet, fmt, range(35, 40))
     bulk.close()
@@ -296,31 +304,31 @@ def test_a_later_block_goes_between_the_rows_above_and_below_it() -> None:
 @settings(max_examples=200, deadline=None)
 @given(first=st.binary(max_size=3000), second=st.binary(max_size=3000))
 def test_crc32_combine_is_zlibs(first: bytes, second: bytes) -> None:
-    combined = D._crc32_combine(zlib.crc32(first), zlib.crc32(second), len(second))
+    combined = P.crc32_combine(zlib.crc32(first), zlib.crc32(second), len(second))
     assert combined == zlib.crc32(first + second)
 
 
 @settings(max_examples=100, deadline=None)
 @given(
     pieces=st.lists(st.binary(max_size=70_000), min_size=1, max_size=4),
-    level=st.sampled_from([1, D._ZIP_LEVEL, 6, 9]),
+    level=st.sampled_from([1, P.ZIP_LEVEL, 6, 9]),
 )
 def test_deflated_segments_put_end_to_end_unpack_to_their_data(
     pieces: list[bytes], level: int
 ) -> None:
     segments = [
-        D._Segment.of(piece, level, last=i == len(pieces) - 1) for i, piece in enumerate(pieces)
+        P.Segment.of(piece, level, last=i == len(pieces) - 1) for i, piece in enumerate(pieces)
     ]
     whole = segments[0]
     for segment in segments[1:]:
         whole = whole.then(segment)
     assert zlib.decompress(whole.packed, -15) == b"".join(pieces)
     assert (whole.crc, whole.length) == (zlib.crc32(b"".join(pieces)), sum(map(len, pieces)))
-    assert D._Segment.from_bytes(whole.to_bytes()) == whole
+    assert P.Segment.from_bytes(whole.to_bytes()) == whole
 
 
 def test_forked_work_gives_its_bytes_and_leaves_no_process_behind() -> None:
-    forked = D._Forked.start(lambda: b"made elsewhere " * 1000)
+    forked = F.Forked.start(lambda: b"made elsewhere " * 1000)
     if forked is None:
         pytest.skip("this platform does not fork")
     assert forked.result() == b"made elsewhere " * 1000
@@ -333,15 +341,15 @@ def test_no_room_for_the_spool_file_means_no_fork(monkeypatch: pytest.MonkeyPatc
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(D.tempfile, "TemporaryFile", full)
-    assert D._Forked.start(lambda: b"x") is None
+    monkeypatch.setattr(F.tempfile, "TemporaryFile", full)
+    assert F.Forked.start(lambda: b"x") is None
 
 
 def test_a_copy_reaped_elsewhere_is_not_trusted() -> None:
     # With SIGCHLD ignored the kernel reaps the copy itself and waitpid finds no child.
     previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
-        forked = D._Forked.start(lambda: b"made")
+        forked = F.Forked.start(lambda: b"made")
         if forked is None:
             pytest.skip("this platform does not fork")
         assert forked.result() is None
@@ -354,12 +362,12 @@ def test_forked_work_that_fails_gives_none_and_one_never_asked_for_is_ended() ->
     def fails() -> bytes:
         raise RuntimeError("in the copy")
 
-    forked = D._Forked.start(fails)
+    forked = F.Forked.start(fails)
     if forked is None:
         pytest.skip("this platform does not fork")
     assert forked.result() is None
     forked.close()
-    slow = D._Forked.start(lambda: bytes(time.sleep(60) or 0))
+    slow = F.Forked.start(lambda: bytes(time.sleep(60) or 0))
     assert slow is not None
     started = time.perf_counter()
     slow.close()
@@ -384,7 +392,7 @@ _WORD = st.text(
 )
 def test_line_count_is_textwraps(words: list[str], per_line: int) -> None:
     part = " ".join(words)
-    assert D._wrapped_lines.__wrapped__(part, per_line) == max(
+    assert B._wrapped_lines.__wrapped__(part, per_line) == max(
         1, len(textwrap.wrap(part, per_line)) or 1
     )
 
@@ -406,7 +414,7 @@ def test_plain_text_shortcut_writes_what_xlsxwriter_writes(texts: list[str]) -> 
     for text in texts:
         sst._get_shared_string_index(text)
     written: list[str] = []
-    for writer in (xlsxwriter.sharedstrings.SharedStrings(), D._Strings()):
+    for writer in (xlsxwriter.sharedstrings.SharedStrings(), S.Strings()):
         writer.string_table = sst
         writer.fh = io.StringIO()
         writer._write_sst_strings()
@@ -414,7 +422,7 @@ def test_plain_text_shortcut_writes_what_xlsxwriter_writes(texts: list[str]) -> 
     assert written[1] == written[0]
 
     notes: list[str] = []
-    for writer in (xlsxwriter.comments.Comments(), D._NotesComments()):
+    for writer in (xlsxwriter.comments.Comments(), N.NotesComments()):
         writer.fh = io.StringIO()
         writer.author_ids = {"a": 0}
         comments = []
@@ -429,7 +437,7 @@ def test_plain_text_shortcut_writes_what_xlsxwriter_writes(texts: list[str]) -> 
 def test_columns_given_as_lists_must_be_of_one_length() -> None:
     # A frame's columns as lists (the command line's way) fill in missing columns as
     # blanks, and refuse columns of different lengths rather than shift the rows.
-    lists = D._columns({"measure_id": ["1.1", "1.2"], "quarter": ["Q1", "Q1"]})
+    lists = B.frame_columns({"measure_id": ["1.1", "1.2"], "quarter": ["Q1", "Q1"]})
     assert lists["measure_id"] == ["1.1", "1.2"] and lists["status"] == [None, None]
     with pytest.raises(ValueError, match="one length"):
-        D._columns({"measure_id": ["1.1", "1.2"], "quarter": ["Q1"]})
+        B.frame_columns({"measure_id": ["1.1", "1.2"], "quarter": ["Q1"]})

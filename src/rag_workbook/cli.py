@@ -515,6 +515,14 @@ def check(
 @_strict_option
 @_jobs_option
 @click.option("--pdf", is_flag=True, help="Also write a PDF beside it (needs LibreOffice).")
+@click.option(
+    "--writer",
+    type=click.Choice(["auto", "plain", "fast"]),
+    default="auto",
+    show_default=True,
+    help="Which writer renders the dashboard (the same workbook either way): plain uses only"
+    " xlsxwriter's public API; fast is quicker on big collections; auto takes fast where it pays.",
+)
 @_json_option
 @_quiet_option
 @_limit_option
@@ -526,6 +534,7 @@ def merge(
     strict: bool,
     jobs: int,
     pdf: bool,
+    writer: str,
     report_json: Path | None,
     quiet: bool,
     limit: int,
@@ -544,6 +553,7 @@ def merge(
             jobs=jobs,
             pdf=pdf,
             previous=previous,
+            writer=writer,
             quiet=quiet,
             outputs=[("--report-json", report_json)] if report_json is not None else [],
         )

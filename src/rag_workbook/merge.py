@@ -82,18 +82,18 @@ def master_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     """
     import pandas as pd
 
+    kinds = {column.name: column.kind for column in c.COLUMNS}  # as columns.COLUMNS declares
     typed: dict[str, Any] = {}
     for name in c.MASTER:
-        values = columns[name]
-        if name == c.VALUE:
-            typed[name] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(
-                "float64"
-            )
-        elif name == c.DUE:
-            typed[name] = pd.Series(values, dtype=object).fillna(False).astype(bool)
-        elif name == c.QUARTER:
+        values, kind = columns[name], kinds[name]
+        if name == c.QUARTER:
             typed[name] = pd.Categorical(values, categories=list(QUARTERS), ordered=True)
-        elif name == c.SUBMITTED:
+        elif kind is c.Kind.NUMBER:
+            series = pd.Series(values, dtype=object)
+            typed[name] = pd.to_numeric(series, errors="coerce").astype("float64")
+        elif kind is c.Kind.FLAG:
+            typed[name] = pd.Series(values, dtype=object).fillna(False).astype(bool)
+        elif kind is c.Kind.DATE:
             typed[name] = _datetimes(values)
         else:
             typed[name] = text_series(values)

@@ -23,7 +23,7 @@ from rag_workbook.report import Code, Issue, Report
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rag_workbook.dashboard import InputFile
+    from rag_workbook.dashboard import DashboardOptions, InputFile
 
 
 # Modules the stages after reading need (numpy, xlsxwriter: about 0.15 s to import; pandas
@@ -257,6 +257,7 @@ def merge_to_dashboard(
     on_found: Callable[[int], None] | None = None,
     previous: str | Path | None = None,
     outputs: Sequence[tuple[str, str | Path]] = (),
+    writer: str = "auto",
 ) -> RunResult:
     """Read, check, merge and rate the returns, then write the dashboard workbook.
 
@@ -278,6 +279,8 @@ def merge_to_dashboard(
         on_found: called once with the number of return files found, before reading.
         previous: a dashboard this tool wrote earlier, to fill quarters no return gives.
         outputs: other files the caller will write (a JSON report), as (name, path).
+        writer: which writer renders the dashboard (`dashboard.Writer`: auto, plain, fast);
+            the workbook's cells are the same either way.
 
     Returns:
         The RunResult, with `output` (and `pdf`) set, or `kept` when the existing
@@ -311,21 +314,33 @@ def merge_to_dashboard(
     if out_path.exists() and not any(r.readable for r in result.returns if not r.previous):
         # Nothing could be read: the last good dashboard is worth more than a blank one.
         return replace(result, kept=out_path)
-    from rag_workbook.dashboard import InputFile, write_dashboard
+    from rag_workbook.dashboard import (
+        DashboardOptions,
+        InputFile,
+        write_dashboard,
+        writer_note,
+    )
 
     _make_folder(out_path.parent)
     inputs_used = [InputFile.from_return(r) for r in result.returns]
+    options = DashboardOptions(writer=writer)
+    note = writer_note(options)  # the fast writer cannot be used with this xlsxwriter
+    report = result.report + Report.of([note]) if note is not None else result.report
     written = write_dashboard(
-        result.columns, result.register, result.report, out, inputs=inputs_used
+        result.columns, result.register, report, out, inputs=inputs_used, options=options
     )
     if not pdf:
-        return replace(result, output=written)
-    pdf_path, report = _write_pdf(result, written.with_suffix(".pdf"), inputs_used)
+        return replace(result, report=report, output=written)
+    pdf_path, report = _write_pdf(result, report, written.with_suffix(".pdf"), inputs_used, options)
     return replace(result, report=report, output=written, pdf=pdf_path)
 
 
 def _write_pdf(
-    result: RunResult, target: Path, inputs_used: Sequence[InputFile]
+    result: RunResult,
+    report: Report,
+    target: Path,
+    inputs_used: Sequence[InputFile],
+    options: DashboardOptions,
 ) -> tuple[Path | None, Report]:
     """The committee pages (Dashboard, Summary) as a PDF, or why not in the report."""
     from rag_workbook.dashboard import write_dashboard_pdf
@@ -333,13 +348,13 @@ def _write_pdf(
 
     try:
         pdf_path = write_dashboard_pdf(
-            result.columns, result.register, result.report, target, inputs=inputs_used
+            result.columns, result.register, report, target, inputs=inputs_used, options=options
         )
     except RenderError as exc:
         # The workbook is written and good; say plainly why the PDF is not.
         issue = Issue.of(Code.PDF_NOT_WRITTEN, str(exc), file=target.name)
-        return None, result.report + Report.of([issue])
-    return pdf_path, result.report
+        return None, report + Report.of([issue])
+    return pdf_path, report
 
 
 def _is_own_output_note(issue: object) -> TypeGuard[Issue]:

@@ -483,12 +483,10 @@ def rated_frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     from rag_workbook.merge import master_frame
 
     frame = master_frame({name: columns[name] for name in col.MASTER})
+    kinds = {column.name: column.kind for column in col.COLUMNS}  # numbers float, flags bool
+    dtypes = {col.Kind.NUMBER: np.float64, col.Kind.FLAG: bool}
     added: dict[str, npt.NDArray[Any]] = {
-        name: np.array(
-            columns[name],
-            dtype=np.float64 if name == col.TARGET else bool if name == col.IS_OVERRIDE else object,
-        )
-        for name in col.RAG
+        name: np.array(columns[name], dtype=dtypes.get(kinds[name], object)) for name in col.RAG
     }
     return frame.assign(**_as_series(added, frame.index))
 

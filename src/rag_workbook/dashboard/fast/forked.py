@@ -1,0 +1,216 @@
+"""The rows of a book's blocks (the Data sheet's, the Summary's by theme) as deflated XML,
+made by a forked copy of this process while this one writes the other sheets.
+
+Where the process cannot fork (Windows, other threads running) or is told not to, the same
+bytes are made here instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import xlsxwriter.utility
+
+from rag_workbook.columns import looks_like_formula
+from rag_workbook.dashboard.book import Block
+from rag_workbook.dashboard.fast.package import ZIP_LEVEL, Segment
+from rag_workbook.dashboard.fast.strings import text_element
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """A block with its styles' format indices (`xfs`, `quoted`; -1 for none) and, for
+    each shared column, each text's index in the shared strings."""
+
+    block: Block
+    xfs: tuple[int, ...]
+    quoted: tuple[int, ...]
+    shared: tuple[dict[str, int] | None, ...]
+
+
+def share_texts(block: Block, strings: Any) -> tuple[dict[str, int] | None, ...]:
+    """The block's shared columns' texts, each added to the workbook's string table
+    (xlsxwriter's SharedStringTable) with every use counted."""
+    index = strings._get_shared_string_index  # counts one use of the text
+    found: list[dict[str, int] | None] = []
+    for values, shared in zip(block.values, block.shared, strict=True):
+        if not shared:
+            found.append(None)
+            continue
+        indices: dict[str, int] = {}
+        for text, uses in Counter(values).items():
+            if isinstance(text, str):
+                indices[text] = index(text)
+                strings.count += uses - 1
+        found.append(indices)
+    return tuple(found)
+
+
+def _column_tails(job: BlockJob, col: int) -> list[str]:
+    """Each cell of a column as what follows `<c r="A1"`: style, type and value."""
+    values = job.block.values[col]
+    xf, quoted, shared = job.xfs[col], job.quoted[col], job.shared[col]
+    made: dict[Any, str] = {}
+    for value in dict.fromkeys(values):
+        if value is None:
+            made[value] = f' s="{xf}"/>'
+        elif not isinstance(value, str):
+            made[value] = f' s="{xf}"><v>{value:.16G}</v></c>'
+        else:
+            style = quoted if quoted >= 0 and looks_like_formula(value) else xf
+            if shared is not None:
+                made[value] = f' s="{style}" t="s"><v>{shared[value]}</v></c>'
+            else:
+                made[value] = f' s="{style}" t="inlineStr"><is>{text_element(value)}</is></c>'
+    if all(value.__class__ in (str, type(None)) for value in made):
+        return list(map(made.__getitem__, values))
+    # Numbers one by one: 0.0 and -0.0, 1 and 1.0, are equal keys but not the same text.
+    return [
+        made[v] if v is None or isinstance(v, str) else f' s="{xf}"><v>{v:.16G}</v></c>'
+        for v in values
+    ]
+
+
+def block_rows_xml(job: BlockJob) -> bytes:
+    """The block's rows as `<row>` XML: shared columns' texts as shared strings, the
+    others inline, so that the rows depend on nothing the other sheets add."""
+    block = job.block
+    if not block.count:
+        return b""
+    tails = [_column_tails(job, col) for col in range(block.width)]
+    letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(block.width)]
+    # Each cell is `<c r="{ref}"` and its tail; one format string per row puts them together.
+    template = (
+        f'<row r="{{0}}" spans="1:{block.width}">'
+        + "".join(f'<c r="{letter}{{0}}"{{{c + 1}}}' for c, letter in enumerate(letters))
+        + "</row>"
+    )
+    rows = itertools.count(block.first_row + 1)
+    return "".join(map(template.format, rows, *tails)).encode("utf-8")
+
+
+class LaterRows:
+    """The rows of `jobs`, deflated, made by a forked copy (`fork`) or here.
+
+    `segment(i)` gives job i's rows, waiting for the copy; if it could not be started or
+    failed, they are made here instead. `close()` ends the copy if never asked.
+    """
+
+    def __init__(self, jobs: Sequence[BlockJob], *, fork: bool) -> None:
+        self._jobs = tuple(jobs)
+        self._made: tuple[Segment, ...] | None = None
+        self._child = Forked.start(self._make) if fork and self._jobs else None
+
+    def _make(self) -> bytes:
+        pieces = [
+            Segment.of(block_rows_xml(job), ZIP_LEVEL, last=False).to_bytes() for job in self._jobs
+        ]
+        return b"".join(_PIECE_SIZE.pack(len(piece)) + piece for piece in pieces)
+
+    def segment(self, index: int) -> Segment:
+        """Job `index`'s rows' XML, deflated, as a segment of its sheet's part."""
+        if self._made is None:
+            made = self._child.result() if self._child is not None else None
+            if made is None:
+                made = self._make()
+            segments: list[Segment] = []
+            at = 0
+            while at < len(made):
+                (size,) = _PIECE_SIZE.unpack_from(made, at)
+                at += _PIECE_SIZE.size
+                segments.append(Segment.from_bytes(made[at : at + size]))
+                at += size
+            self._made = tuple(segments)
+        return self._made[index]
+
+    def close(self) -> None:
+        """End the copy if it was never waited for."""
+        if self._child is not None:
+            self._child.close()
+
+
+_PIECE_SIZE = struct.Struct("<Q")
+
+
+class Forked:
+    """`make()` run in a forked copy of this process, its bytes left in a spool file.
+
+    A fork starts in milliseconds with everything already in memory; the copy writes the
+    bytes and leaves with os._exit, running nothing else of this process (no exit
+    handlers, no buffered output flushed twice).
+    """
+
+    def __init__(self, pid: int, spool: Any) -> None:
+        self._pid = pid
+        self._spool = spool
+        self._status: int | None = None
+
+    @classmethod
+    def start(cls, make: Callable[[], bytes]) -> Forked | None:
+        """None where this process should not fork: not Linux, or other threads running
+        (a fork can deadlock on a lock one of them holds)."""
+        import os
+        import sys
+        import threading
+
+        if not sys.platform.startswith("linux") or threading.active_count() != 1:
+            return None
+        try:
+            spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by result() or close())
+        except OSError:  # no room for it: make the bytes here
+            return None
+        try:
+            pid = os.fork()
+        except OSError:
+            spool.close()
+            return None
+        if pid == 0:  # the copy
+            status = 1
+            try:
+                spool.write(make())
+                spool.flush()
+                status = 0
+            finally:
+                os._exit(status)
+        return cls(pid, spool)
+
+    def result(self) -> bytes | None:
+        """The bytes, once the copy has finished; None if it failed."""
+
+        if self._status is None:
+            self._status = self._wait()
+        if self._status != 0 or self._spool.closed:
+            return None
+        try:
+            self._spool.seek(0)
+            return bytes(self._spool.read())
+        finally:
+            self._spool.close()
+
+    def close(self) -> None:
+        """End the copy if it was never waited for, and drop its spool file."""
+        import contextlib
+        import os
+        import signal
+
+        if self._status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._status = self._wait()
+        self._spool.close()
+
+    def _wait(self) -> int:
+        """The copy's exit status; -1 if it was reaped elsewhere (SIGCHLD ignored, say),
+        when its work cannot be trusted."""
+        import os
+
+        try:
+            return os.waitpid(self._pid, 0)[1]
+        except ChildProcessError:
+            return -1

@@ -1,0 +1,326 @@
+"""Packaging: the parts zipped on a thread as xlsxwriter writes them, at a lower level."""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, cast
+
+import xlsxwriter
+import xlsxwriter.packager
+
+from rag_workbook.dashboard.fast.notes import NotesComments, NotesVml
+from rag_workbook.dashboard.fast.rows import BulkSheet, FastSheet
+from rag_workbook.dashboard.fast.strings import Strings
+from rag_workbook.errors import OutputError
+
+# Deflate level of the parts. Measured on the 39 MB of XML of a national dashboard
+# (issue 6): level 6 (zlib's default, xlsxwriter's) 0.58 s and 3.0 MB; 2, 0.19 s and 3.8 MB.
+ZIP_LEVEL = 2
+
+
+class Segment(NamedTuple):
+    """A piece of a zip part, deflated: its CRC-32, its length unpacked, its deflate data."""
+
+    crc: int
+    length: int
+    packed: bytes
+
+    @classmethod
+    def of(cls, data: bytes, level: int, *, last: bool) -> Segment:
+        """`data` deflated; a segment other than the `last` ends on a byte (sync flush)."""
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+        packed = packer.compress(data) + packer.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        return cls(zlib.crc32(data), len(data), packed)
+
+    def then(self, other: Segment) -> Segment:
+        """This segment followed by `other`."""
+        crc = crc32_combine(self.crc, other.crc, other.length)
+        return Segment(crc, self.length + other.length, self.packed + other.packed)
+
+    def to_bytes(self) -> bytes:
+        return _SEGMENT_HEAD.pack(self.crc, self.length) + self.packed
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Segment:
+        crc, length = _SEGMENT_HEAD.unpack_from(data)
+        return cls(crc, length, data[_SEGMENT_HEAD.size :])
+
+
+_SEGMENT_HEAD = struct.Struct("<LQ")
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of A + B from those of A and B and B's length (zlib's crc32_combine,
+    which Python's zlib does not offer): crc1 is run through length2 zero bytes, by the
+    32x32 bit matrices for 2**k zero bytes of each bit k set in length2."""
+    power = 0
+    while length2 > 0:
+        if length2 & 1:
+            crc1 = _gf2_times(_zero_bytes_operator(power), crc1)
+        length2 >>= 1
+        power += 1
+    return crc1 ^ crc2
+
+
+@functools.cache
+def _zero_bytes_operator(power: int) -> list[int]:
+    """The matrix that runs a CRC-32 through 2**power zero bytes."""
+    if power == 0:
+        matrix = [0xEDB88320, *(1 << n for n in range(31))]  # one zero bit
+        for _ in range(3):
+            matrix = _gf2_square(matrix)
+        return matrix
+    return _gf2_square(_zero_bytes_operator(power - 1))
+
+
+def _gf2_times(matrix: Sequence[int], vector: int) -> int:
+    total, row = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+def _gf2_square(matrix: Sequence[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+class _Around(NamedTuple):
+    """A part deflated in the two pieces around its inserted segment."""
+
+    head: Segment
+    tail: Segment
+
+
+class Deflater:
+    """Zip parts deflated on a worker thread, laid out as zipfile lays them out.
+
+    zlib compresses without holding the interpreter lock, so the 39 MB of XML of a
+    national dashboard is compressed while the later parts are being written (issue 6).
+    The archive is byte for byte what `zipfile.ZipFile.writestr` writes for a ZipInfo
+    dated 1 January 1980 on a Unix system (mode 0600): local headers with the sizes, no
+    extras, a central directory, no comment. A part still being written when it was handed over
+    (not seen with xlsxwriter 3.x) is compressed again from its final text. A part with a
+    segment inserted (the Data rows, deflated by a forked copy) holds the same text, but
+    deflated in three pieces put end to end.
+    """
+
+    _LOCAL = struct.Struct("<4s2B4HL2L2H")
+    _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+    _END = struct.Struct("<4s4H2LH")
+    _DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, time 00:00:00
+    _ATTRIBUTES = 0o600 << 16  # rw------- as zipfile gives a part written without them
+
+    def __init__(self, level: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.level = level
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag_workbook_zip")
+        self.parts: list[tuple[str, Any, bool, int, Any, Any]] = []
+
+    def add(
+        self,
+        name: str,
+        data: Any,
+        is_binary: bool,
+        insert: tuple[int, Callable[[], Segment]] | None = None,
+    ) -> None:
+        """Deflate a part; `insert` is (offset, segment): a segment deflated elsewhere, to
+        go at that offset of the part's text."""
+        size = data.tell() if not is_binary else -1
+        future = self.pool.submit(self._deflate, data, insert)
+        self.parts.append((name, data, is_binary, size, insert, future))
+
+    def _deflate(
+        self, data: Any, insert: tuple[int, Callable[[], Segment]] | None = None
+    ) -> tuple[int, int, bytes] | _Around:
+        """The part deflated as (crc, length, packed); for a part with an insert, the
+        pieces before and after it, which `_joined` puts around the inserted segment
+        (so that this thread goes on with the next parts while the segment is made)."""
+        payload = data.getvalue()
+        if insert is not None:
+            # Deflate streams put end to end make one, when all but the last end on a
+            # byte (a sync flush) and none refers back past its own start.
+            offset, _ = insert
+            head = Segment.of(payload[:offset].encode("utf-8"), self.level, last=False)
+            tail = Segment.of(payload[offset:].encode("utf-8"), self.level, last=True)
+            return _Around(head, tail)
+        if not isinstance(payload, bytes):
+            payload = payload.encode("utf-8")
+        packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+        packed = packer.compress(payload) + packer.flush()
+        return zlib.crc32(payload), len(payload), packed
+
+    @staticmethod
+    def _joined(
+        deflated: tuple[int, int, bytes] | _Around,
+        insert: tuple[int, Callable[[], Segment]] | None,
+    ) -> tuple[int, int, bytes]:
+        if isinstance(deflated, _Around) and insert is not None:
+            return deflated.head.then(insert[1]()).then(deflated.tail)  # (crc, length, packed)
+        return cast("tuple[int, int, bytes]", deflated)
+
+    def archive(self) -> bytes:
+        out: list[bytes] = []
+        central: list[bytes] = []
+        offset = 0
+        for name, data, is_binary, size, insert, future in self.parts:
+            deflated = future.result()
+            if not is_binary and data.tell() != size:  # written to after it was handed over
+                deflated = self._deflate(data, insert)
+            crc, length, packed = self._joined(deflated, insert)
+            encoded = name.encode("ascii") if name.isascii() else name.encode("utf-8")
+            flags = 0 if name.isascii() else 0x800
+            if max(length, len(packed), offset) >= 0xFFFFFFFF:
+                raise OutputError("the dashboard is over 4 GB; split the collection")
+            # Flags, method, time, date, CRC, sizes and name length: in both headers.
+            common = (
+                flags,
+                zipfile.ZIP_DEFLATED,
+                0,
+                self._DOS_DATE,
+                crc,
+                len(packed),
+                length,
+                len(encoded),
+            )
+            header = self._LOCAL.pack(b"PK\x03\x04", 20, 0, *common, 0)  # version, no extra
+            central.append(
+                self._CENTRAL.pack(
+                    b"PK\x01\x02",
+                    20,  # made by version 2.0
+                    3,  # on Unix
+                    20,  # needs version 2.0
+                    0,
+                    *common,
+                    0,  # extra
+                    0,  # comment
+                    0,  # disk
+                    0,  # internal attributes
+                    self._ATTRIBUTES,
+                    offset,
+                )
+                + encoded
+            )
+            out += (header, encoded, packed)
+            offset += len(header) + len(encoded) + len(packed)
+        directory = b"".join(central)
+        end = self._END.pack(
+            b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), offset, 0
+        )
+        return b"".join((*out, directory, end))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
+    """The xlsxwriter packager, with notes and shared strings written in one piece each.
+
+    It also zips the parts itself (`Deflater`): each part is compressed on a thread as
+    soon as xlsxwriter has written it, at `ZIP_LEVEL` rather than zlib's default 6, while
+    the next part is being written. A `BulkSheet`'s block of rows, made elsewhere, goes
+    into its part there.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deflater = Deflater(ZIP_LEVEL)
+        self._handed = 0  # parts already given to the deflater
+
+    def _filename(self, xml_filename: str) -> Any:
+        # xlsxwriter asks for a part's file when the part before it is finished.
+        self._hand_over(len(self.filenames))
+        return super()._filename(xml_filename)
+
+    def _hand_over(self, count: int) -> None:
+        inserts = {
+            id(sheet.insert[0]): sheet.insert[1:]
+            for sheet in self.workbook.worksheets()
+            if isinstance(sheet, BulkSheet) and sheet.insert is not None
+        }
+        for data, name, is_binary in self.filenames[self._handed : count]:
+            self._deflater.add(name, data, is_binary, inserts.get(id(data)))
+        self._handed = max(self._handed, count)
+
+    def _create_package(self) -> list[Any]:
+        try:
+            parts = super()._create_package()
+            self._hand_over(len(parts))
+            self.workbook.package = self._deflater.archive()
+        finally:
+            self._deflater.close()
+        return []  # nothing left for xlsxwriter's own zip
+
+    def _write_comment_files(self) -> None:
+        # Packager._write_comment_files (xlsxwriter 3.x) with NotesComments.
+        index = 1
+        for worksheet in self.workbook.worksheets():
+            if not worksheet.has_comments:
+                continue
+            comments = NotesComments()
+            comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
+            comments._assemble_xml_file(worksheet.comments_list)
+            index += 1
+
+    def _write_shared_strings_file(self) -> None:
+        # Packager._write_shared_strings_file (xlsxwriter 3.x) with Strings.
+        sst = Strings()
+        sst.string_table = self.workbook.str_table
+        if not self.workbook.str_table.count:
+            return
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
+
+    def _write_vml_files(self) -> None:
+        # Packager._write_vml_files (xlsxwriter 3.x) with NotesVml for the comment shapes.
+        index = 1
+        for worksheet in self.workbook.worksheets():
+            if not worksheet.has_vml and not worksheet.has_header_vml:
+                continue
+            if worksheet.has_vml:
+                vml = NotesVml()
+                vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
+                vml._assemble_xml_file(
+                    worksheet.vml_data_id,
+                    worksheet.vml_shape_id,
+                    worksheet.comments_list,
+                    worksheet.buttons_list,
+                )
+                index += 1
+            if worksheet.has_header_vml:
+                vml = NotesVml()
+                vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
+                vml._assemble_xml_file(
+                    worksheet.vml_header_id,
+                    worksheet.vml_header_id * 1024,
+                    None,
+                    None,
+                    worksheet.header_images_list,
+                )
+                self._write_vml_drawing_rels_file(worksheet, index)
+                index += 1
+
+
+class FastWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]
+    """An in-memory xlsxwriter Workbook packaged by `Packager` (xlsxwriter's override hook).
+
+    The packager zips the parts itself, so as to choose the compression level; after
+    `close()` the file's bytes are in `package` (xlsxwriter's own zip is left empty).
+    """
+
+    worksheet_class = FastSheet
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(io.BytesIO(), {**options, "in_memory": True})
+        self.package = b""
+
+    def _get_packager(self) -> Any:
+        return Packager()

@@ -1,0 +1,182 @@
+"""Plain writer: a `Book` -> `.xlsx` bytes, through xlsxwriter's public API only.
+
+The reference the fast writer is tested against (the same cells, styles, notes, tables,
+rules and print set-up), and what `merge --writer plain` selects: slower on a national
+collection, but it depends on nothing of xlsxwriter that its documentation does not promise.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import xlsxwriter
+
+from rag_workbook.columns import looks_like_formula
+from rag_workbook.dashboard.book import (
+    WORKBOOK_OPTIONS,
+    Block,
+    Book,
+    Chart,
+    Row,
+    Sheet,
+    Table,
+    Value,
+)
+
+
+class Formats:
+    """The workbook's formats by style name; styles with the same properties share one."""
+
+    def __init__(self, workbook: Any, styles: Mapping[str, Mapping[str, Any]]) -> None:
+        self._workbook = workbook
+        self._styles = styles
+        self._by_props: dict[tuple[tuple[str, Any], ...], Any] = {}
+        self._by_name: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        found = self._by_name.get(name)
+        if found is None:
+            props = dict(self._styles[name])
+            key = tuple(sorted(props.items()))
+            found = self._by_props.get(key)
+            if found is None:
+                found = self._by_props[key] = self._workbook.add_format(props)
+            self._by_name[name] = found
+        return found
+
+    @property
+    def by_name(self) -> dict[str, Any]:
+        """Every style's format, by name (a format made but never used is not written)."""
+        for name in self._styles:
+            self[name]
+        return self._by_name
+
+
+def write_book(book: Book) -> bytes:
+    """The workbook's bytes, written with xlsxwriter's public API.
+
+    Example:
+        >>> data = write_book(build_book(frame, register, Report()))
+    """
+    out = io.BytesIO()
+    workbook = xlsxwriter.Workbook(out, {**WORKBOOK_OPTIONS, "in_memory": True})
+    workbook.set_properties(dict(book.properties))
+    workbook.set_size(*book.window_size)
+    formats = Formats(workbook, book.styles)
+    for sheet in book.sheets:
+        write_sheet(workbook, workbook.add_worksheet(sheet.name), sheet, formats)
+    workbook.close()
+    return out.getvalue()
+
+
+def write_sheet(workbook: Any, worksheet: Any, sheet: Sheet, formats: Formats) -> None:
+    """Everything of one sheet but its content's cells, and then those."""
+    for column in sheet.columns:
+        style = formats[column.style] if column.style else None
+        worksheet.set_column(column.first, column.last, column.width, style)
+    for merge in sheet.merges:
+        worksheet.merge_range(
+            merge.first_row, merge.first_col, merge.last_row, merge.last_col, "",
+            formats[merge.style],
+        )  # fmt: skip
+    for item in sheet.content:
+        if isinstance(item, Row):
+            write_row(worksheet, item, formats)
+            for col, text in item.notes:
+                worksheet.write_comment(item.row, col, text, dict(sheet.note_options))
+        elif isinstance(item, Block):
+            write_block(worksheet, item, formats)
+        else:
+            worksheet.add_table(*table_range(item), table_options(item, formats))
+    for rule in sheet.icon_sets:
+        worksheet.conditional_format(
+            rule.first_row, rule.first_col, rule.last_row, rule.last_col, rule.options()
+        )
+    for chart in sheet.charts:
+        write_chart(workbook, worksheet, chart)
+    set_up_sheet(worksheet, sheet)
+
+
+def write_chart(workbook: Any, worksheet: Any, chart: Chart) -> None:
+    """A native chart, inserted in the sheet (public API; both writers use it)."""
+    made = workbook.add_chart(dict(chart.kind))
+    for series in chart.series:
+        made.add_series(dict(series))
+    made.set_title(dict(chart.title))
+    made.set_y_axis(dict(chart.y_axis))
+    made.set_x_axis(dict(chart.x_axis))
+    made.set_legend(dict(chart.legend))
+    made.set_size(dict(chart.size))
+    worksheet.insert_chart(chart.row, chart.col, made)
+
+
+def set_up_sheet(worksheet: Any, sheet: Sheet) -> None:
+    """Print set-up, panes, gridlines and visibility (public API; both writers use it)."""
+    setup = sheet.print_setup
+    if sheet.hide_gridlines:
+        worksheet.hide_gridlines(2)
+    worksheet.set_paper(setup.paper)
+    if setup.landscape:
+        worksheet.set_landscape()
+    worksheet.fit_to_pages(*setup.fit_to)
+    if setup.repeat_rows is not None:
+        worksheet.repeat_rows(setup.repeat_rows)
+    if setup.area is not None:
+        worksheet.print_area(*setup.area)
+    if setup.margins:
+        worksheet.set_margins(**setup.margins)
+    if setup.center_horizontally:
+        worksheet.center_horizontally()
+    if setup.footer:
+        worksheet.set_footer(setup.footer)
+    if sheet.freeze is not None:
+        worksheet.freeze_panes(*sheet.freeze)
+    if sheet.active:
+        worksheet.activate()
+    if sheet.hidden:
+        worksheet.hide()
+
+
+def table_range(table: Table) -> tuple[int, int, int, int]:
+    """The table's first row, first column, last row and last column."""
+    return table.first_row, table.first_col, table.last_row, table.last_col
+
+
+def table_options(table: Table, formats: Formats) -> dict[str, Any]:
+    """The table as xlsxwriter's `add_table` takes it."""
+    head = formats[table.header_style]
+    return {
+        "name": table.name,
+        "style": table.style,
+        "columns": [{"header": h, "header_format": head} for h in table.headers],
+    }
+
+
+def write_cell(worksheet: Any, row: int, col: int, value: Value, style: Any) -> None:
+    """One cell: text as text, a number as a number, None as a blank carrying its style."""
+    if value is None:
+        worksheet.write_blank(row, col, None, style)
+    elif isinstance(value, str):
+        worksheet.write_string(row, col, value, style)
+    else:
+        worksheet.write_number(row, col, value, style)
+
+
+def write_row(worksheet: Any, row: Row, formats: Formats) -> None:
+    """A row's cells and height."""
+    for col, value, style in row.cells:
+        write_cell(worksheet, row.row, col, value, formats[style])
+    if row.height is not None:
+        worksheet.set_row(row.row, row.height)
+
+
+def write_block(worksheet: Any, block: Block, formats: Formats) -> None:
+    """A block's cells, column by column."""
+    for col, values in enumerate(block.values):
+        style, quoted = formats[block.styles[col]], block.quoted[col]
+        twin = formats[quoted] if quoted else style
+        for row, value in enumerate(values, start=block.first_row):
+            is_quoted = quoted and isinstance(value, str) and looks_like_formula(value)
+            write_cell(worksheet, row, col, value, twin if is_quoted else style)
