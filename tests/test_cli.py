@@ -215,7 +215,8 @@ def test_previous_dashboard_fills_quarters_no_return_gives(tmp_path: Path, demo:
     assert proc.returncode == 0, proc.stderr
     rows = {(r["Measure ID"], r["Quarter"]): r for r in data_rows(out)}
     assert (rows[("3.1", "Q2")]["Value"], rows[("3.1", "Q2")]["Status"]) == (38, "Red")
-    assert rows[("3.1", "Q2")]["Source"] == "dashboard.xlsx (previous dashboard)!Data"
+    # cited by the previous dashboard's Data cell
+    assert rows[("3.1", "Q2")]["Source"] == "dashboard.xlsx (previous dashboard)!Data!E27"
     assert str(rows[("1.1", "Q3")]["Source"]).startswith("ASB_Q3_return.xlsx!Return!")
     # The previous dashboard fills gaps but chases no one off the hook.
     assert "3.1, 3.2, 3.3, 3.4" in proc.stderr

@@ -485,7 +485,7 @@ def test_summary_counts_and_chart(book: Any, stockton_path: Path) -> None:
 def test_data_sheet_table(book: Any) -> None:
     ws = book["Data"]
     table = ws.tables[D.DATA_TABLE]
-    assert table.ref == "A1:R77"
+    assert table.ref == "A1:W77"
     labels = [c.name for c in table.tableColumns]
     assert labels == list(C.DATA_LABELS.values())
     assert labels[:10] == [

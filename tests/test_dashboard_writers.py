@@ -437,7 +437,7 @@ def test_a_new_data_column_is_one_row_of_the_table(
     # The README's developer notes: a new number column is one row of columns.COLUMNS
     # (plus the code computing it, here given in the frame); it reaches the Data sheet,
     # its table header, and is written as numbers by both writers, never as text.
-    forecast = C.FrameColumn("forecast", C.Stage.RAG, C.Kind.NUMBER, "Forecast", 10, order=18)
+    forecast = C.FrameColumn("forecast", C.Stage.RAG, C.Kind.NUMBER, "Forecast", 10, order=99)
     table = (*C.COLUMNS, forecast)
     monkeypatch.setattr(C, "COLUMNS", table)
     monkeypatch.setattr(C, "RAG", tuple(c.name for c in table if c.stage is C.Stage.RAG))
@@ -452,7 +452,7 @@ def test_a_new_data_column_is_one_row_of_the_table(
     data = plain.write_book(book) if writer == "plain" else fast.write_book(book)
     ws = openpyxl.load_workbook(io.BytesIO(data))["Data"]
     header = [cell.value for cell in ws[1]]
-    assert header[-1] == "Forecast" and ws.tables[build.DATA_TABLE].ref == f"A1:S{len(frame) + 1}"
+    assert header[-1] == "Forecast" and ws.tables[build.DATA_TABLE].ref == f"A1:X{len(frame) + 1}"
     cells = [row[-1] for row in ws.iter_rows(min_row=2)]
     assert {(c.value, c.data_type) for c in cells} == {(12.5, "n"), (7, "n"), (None, "n"), (0, "n")}
 

@@ -12,9 +12,9 @@ import pytest
 import xlsxwriter
 
 from rag_workbook import layout
-from rag_workbook.forms import issue_returns, read_previous_values, return_file_name, write_return
+from rag_workbook.forms import issue_returns, return_file_name, write_return
 from rag_workbook.model import Register, RowNotes, Status
-from rag_workbook.returns import read_return
+from rag_workbook.returns import read_previous_values, read_return
 
 FIXTURES = Path(__file__).parent / "fixtures" / "returns"
 _spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
@@ -43,8 +43,12 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
     assert wb.sheetnames == [layout.RETURN_SHEET, layout.INSTRUCTIONS_SHEET, layout.META_SHEET]
     ws = wb[layout.RETURN_SHEET]
     first = layout.HEADER_FIRST_ROW + 1
-    header = [(ws.cell(first + i, 1).value, ws.cell(first + i, 2).value) for i in range(6)]
+    header = [
+        (ws.cell(first + i, 1).value, ws.cell(first + i, 2).value)
+        for i in range(len(layout.HEADER_LABELS))
+    ]
     assert [h[0] for h in header] == list(layout.HEADER_LABELS)
+    assert [h[1] for h in header[6:]] == [None, None]  # Approved By / On: the lead's
     assert [h[1] for h in header[:5]] == ["Safer Stockton", "ASB", "Jane Smith", "2011/12", "Q1"]
     assert str(header[5][1])[:10] == "2011-07-15"
     hrow = layout.TABLE_HEADER_ROW + 1
@@ -64,6 +68,7 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
             "Green",
             "because",
             "=1+1",
+            None,
         ),
         (
             "1.2",
@@ -72,6 +77,7 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
             80,
             85,
             "n/a",
+            None,
             None,
             None,
             None,
@@ -92,23 +98,26 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
             None,
             None,
             None,
+            None,
         ),
     ]
     # text that looks like a formula stays text
     assert ws.cell(hrow + 1, 12).data_type == "s"
-    locked = [ws.cell(hrow + 1, c).protection.locked for c in range(1, 13)]
-    assert locked == [True] * 5 + [False] * 7
+    locked = [ws.cell(hrow + 1, c).protection.locked for c in range(1, 14)]
+    assert locked == [True] * 5 + [False] * 8
     assert ws.protection.sheet is True
     assert not ws.protection.password
     validations = sorted(
-        (dv.type, str(dv.sqref), dv.errorStyle or "stop")
+        (dv.type or "any", str(dv.sqref), dv.errorStyle or "stop")
         for dv in ws.data_validations.dataValidation
     )
     assert validations == [
+        ("any", "B9", "stop"),  # Approved By: an input message only
+        ("date", "B10", "warning"),  # Approved On
         ("date", "B8", "warning"),
-        ("decimal", "F11:I13", "warning"),
+        ("decimal", "F13:I15", "warning"),
         ("list", "B7", "stop"),
-        ("list", "J11:J13", "stop"),
+        ("list", "J13:J15", "stop"),
     ]
     setup = ws.page_setup
     assert (setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (
@@ -118,7 +127,7 @@ def test_write_return_layout(tmp_path: Path, register: Register) -> None:
         0,
     )
     assert ws.sheet_properties.pageSetUpPr.fitToPage is True
-    assert ws.print_title_rows == "$10:$10"
+    assert ws.print_title_rows == "$12:$12"
     meta = wb[layout.META_SHEET]
     assert meta.sheet_state == "hidden"
     assert [(r[0].value, r[1].value) for r in meta.iter_rows(max_col=2)] == [
@@ -173,6 +182,7 @@ def test_issue_returns_prefills_from_previous(tmp_path: Path, register: Register
     got = [
         (v.measure_id, v.quarter, v.value) for p in paths for v in read_return(p, register).values
     ]
+    # 1.2 Q1 was No data with no reason (a blank the lead must still fill): not pre-filled
     assert got == [("1.1", "Q1", 1950.0), ("2.1", "Q2", 120.5)]
 
 
@@ -180,17 +190,17 @@ def test_issued_filled_with_openpyxl_reads_back_exactly(tmp_path: Path, register
     paths = issue_returns(register, tmp_path)
     filled = {
         "ASB": {
-            "F11": 1950,
-            "G11": 3890.5,
-            "H11": "n/a",
-            "F12": "-",
-            "G12": "82%",
-            "J11": "Amber",
-            "K11": "seasonal",
-            "L11": "=1+1 is text",
-            "L13": "Survey paused",
+            "F13": 1950,
+            "G13": 3890.5,
+            "H13": "n/a",
+            "F14": "-",
+            "G14": "82%",
+            "J13": "Amber",
+            "K13": "seasonal",
+            "L13": "=1+1 is text",
+            "L15": "Survey paused",
         },
-        "Alcohol": {"F11": 120, "F12": "no data", "L12": "No purchases made"},
+        "Alcohol": {"F13": 120, "F14": "no data", "L14": "No purchases made"},
     }
     expected_values = []
     for path, theme in zip(paths, register.themes, strict=True):
@@ -217,15 +227,15 @@ def test_issued_filled_with_openpyxl_reads_back_exactly(tmp_path: Path, register
             for n in data.notes
         ]
     expected_values = [
-        ("ASB", "1.1", "Q1", 1950.0, "1950", "F11"),
-        ("ASB", "1.1", "Q2", 3890.5, "3890.5", "G11"),
-        ("ASB", "1.1", "Q3", None, "n/a", "H11"),
-        ("ASB", "1.2", "Q1", None, "-", "F12"),
-        ("ASB", "1.2", "Q2", 82.0, "82%", "G12"),
+        ("ASB", "1.1", "Q1", 1950.0, "1950", "F13"),
+        ("ASB", "1.1", "Q2", 3890.5, "3890.5", "G13"),
+        ("ASB", "1.1", "Q3", None, "n/a", "H13"),
+        ("ASB", "1.2", "Q1", None, "-", "F14"),
+        ("ASB", "1.2", "Q2", 82.0, "82%", "G14"),
         ("ASB", "1.1", "Amber", "seasonal", "=1+1 is text"),
         ("ASB", "1.3", "None", "", "Survey paused"),
-        ("Alcohol", "2.1", "Q1", 120.0, "120", "F11"),
-        ("Alcohol", "2.2", "Q1", None, "no data", "F12"),
+        ("Alcohol", "2.1", "Q1", 120.0, "120", "F13"),
+        ("Alcohol", "2.2", "Q1", None, "no data", "F14"),
         ("Alcohol", "2.2", "None", "", "No purchases made"),
     ]
     assert got == expected_values

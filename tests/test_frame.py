@@ -35,6 +35,8 @@ def test_the_frames_columns_have_the_types_pandas_users_expect(result: RunResult
     assert {name for name, kind in kinds.items() if kind == "string"} == {
         col.THEME, col.MEASURE_ID, col.MEASURE_TEXT, col.LEAD, col.RAW, col.REASON,
         col.OVERRIDE, col.OVERRIDE_REASON, col.COMMENT, col.SOURCE, col.EXPLANATION,
+        col.ACTION, col.APPROVAL, col.LAST_YEAR_STATUS, col.FORECAST_STATUS,
+        col.FORECAST_EXPLANATION,
     }  # fmt: skip
     assert (kinds[col.VALUE], kinds[col.TARGET], kinds[col.DUE], kinds[col.IS_OVERRIDE]) == (
         "float64",

@@ -188,6 +188,8 @@ def _summary(result: RunResult) -> str:
         )
     if result.pdf is not None:
         lines.append(f"PDF: {result.pdf}")
+    if result.chase_csv is not None:
+        lines.append(f"Chase list: {result.chase_csv}")
     return "\n".join(lines)
 
 
@@ -512,6 +514,23 @@ def check(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A previous dashboard; its values fill quarters that no return gives.",
 )
+@click.option(
+    "--last-year",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Last year's dashboard: each measure's value and status in the same quarter.",
+)
+@click.option(
+    "--as-of",
+    callback=lambda ctx, param, value: _as_of(value),
+    metavar="DATE",
+    help="The run's date (YYYY-MM-DD) for the days overdue; default today. Reruns with the "
+    "same --as-of give the same bytes.",
+)
+@click.option(
+    "--chase-csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the chase list as CSV, one row per lead, for a mail merge.",
+)
 @_strict_option
 @_jobs_option
 @click.option("--pdf", is_flag=True, help="Also write a PDF beside it (needs LibreOffice).")
@@ -531,6 +550,9 @@ def merge(
     template: Path,
     out: Path,
     previous: Path | None,
+    last_year: Path | None,
+    as_of: str,
+    chase_csv: Path | None,
     strict: bool,
     jobs: int,
     pdf: bool,
@@ -553,11 +575,28 @@ def merge(
             jobs=jobs,
             pdf=pdf,
             previous=previous,
+            last_year=last_year,
+            as_of=as_of,
+            chase_csv=chase_csv,
             writer=writer,
             quiet=quiet,
             outputs=[("--report-json", report_json)] if report_json is not None else [],
         )
     _finish(result, strict=strict, report_json=report_json, limit=limit)
+
+
+def _as_of(value: str | None) -> str:
+    """--as-of: an ISO date (YYYY-MM-DD), or '' for today."""
+    if not value:
+        return ""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date; give it as YYYY-MM-DD", param_hint="--as-of"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

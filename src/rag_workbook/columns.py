@@ -25,6 +25,11 @@ OVERRIDE_REASON = "override_reason"  # str
 COMMENT = "comment"  # str: the lead's comment for the quarter ("" when none)
 SOURCE = "source"  # str: "file!sheet!cell" of the value, "" when no return gave it
 SUBMITTED = "submitted"  # str: ISO date of the return the value came from
+ACTION = "action"  # str: the lead's action for the quarter ("" when none)
+APPROVAL = "approval"  # str: "who on date" that approved the value's return, "" when not
+UNSIGNED = "unsigned"  # bool: sign-off is required and the value's return has none
+LAST_YEAR_VALUE = "last_year_value"  # float: the same quarter's value last year, NaN if none
+LAST_YEAR_STATUS = "last_year_status"  # str: the same quarter's status last year, or ""
 
 # Added by rag.py
 POLARITY = "polarity"  # str: Polarity value
@@ -34,6 +39,10 @@ STATUS = "status"  # str: Status value, or "" when the quarter is not yet due
 IS_OVERRIDE = "is_override"  # bool: the status is the lead's override
 EXPLANATION = "explanation"  # str: one line a committee member understands
 DIRECTION = "direction"  # str: Direction value, or "" when there is nothing to compare
+# On the reporting quarter's row of a measure with a value there (NaN / "" elsewhere):
+YEAR_END_FORECAST = "year_end_forecast"  # float: the value expected at year end
+FORECAST_STATUS = "forecast_status"  # str: the forecast rated against the annual target
+FORECAST_EXPLANATION = "forecast_explanation"  # str: how it was made and rated
 
 
 class Stage(StrEnum):
@@ -99,6 +108,11 @@ COLUMNS: tuple[FrameColumn, ...] = (
     FrameColumn(COMMENT, _M, _T, "Comment", 50, wrap=True, order=8),
     FrameColumn(SOURCE, _M, _T, "Source", 30, order=9),
     FrameColumn(SUBMITTED, _M, _D, "Submitted", 12, shared=True, order=17),
+    FrameColumn(ACTION, _M, _T, "Action", 40, wrap=True, order=18),
+    FrameColumn(APPROVAL, _M, _T),
+    FrameColumn(UNSIGNED, _M, _F),
+    FrameColumn(LAST_YEAR_VALUE, _M, _N, "Last Year Value", 12, order=19),
+    FrameColumn(LAST_YEAR_STATUS, _M, _T, "Last Year Status", 12, shared=True, order=20),
     FrameColumn(POLARITY, _R, _T, "Polarity", 10, shared=True, order=11),
     FrameColumn(BASIS, _R, _T, "Basis", 11, shared=True, order=12),
     FrameColumn(TARGET, _R, _N, "Target", 10, order=5),
@@ -106,6 +120,9 @@ COLUMNS: tuple[FrameColumn, ...] = (
     FrameColumn(IS_OVERRIDE, _R, _F, "Override", 10, shared=True, order=13),
     FrameColumn(EXPLANATION, _R, _T, "Explanation", 50, wrap=True, order=7),
     FrameColumn(DIRECTION, _R, _T, "Direction", 10, shared=True, order=15),
+    FrameColumn(YEAR_END_FORECAST, _R, _N, "Year-End Forecast", 12, order=21),
+    FrameColumn(FORECAST_STATUS, _R, _T, "Forecast Status", 12, shared=True, order=22),
+    FrameColumn(FORECAST_EXPLANATION, _R, _T),
 )
 
 MASTER: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.stage is Stage.MERGE)

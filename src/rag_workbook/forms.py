@@ -50,7 +50,7 @@ from rag_workbook.model import (
 )
 from rag_workbook.output import write_atomic
 from rag_workbook.rag import format_number, quarter_targets
-from rag_workbook.returns import read_previous_values
+from rag_workbook.returns import read_previous_return
 
 _STATUS_CHOICES = [str(s) for s in Status]
 _FIXED_CREATED = dt.datetime(2000, 1, 1)  # deterministic bytes when no submitted date is given
@@ -81,6 +81,7 @@ _COL_WIDTHS = {
     layout.COL_OVERRIDE: 12,
     layout.COL_OVERRIDE_REASON: 26,
     layout.COL_COMMENT: 40,
+    layout.COL_ACTION: 30,
 }
 _MAX_TARGET_WIDTH = 20  # a wider per-quarter target wraps
 
@@ -236,6 +237,8 @@ def write_return(
     notes: Mapping[str, RowNotes] | None = None,
     quarter: str = "",
     submitted: str = "",
+    approved_by: str = "",
+    approved_on: str = "",
 ) -> Path:
     """Write one return workbook for one theme, blank or filled in.
 
@@ -249,6 +252,8 @@ def write_return(
             comment of each row.
         quarter: the reporting quarter written in the header block ("Q1".."Q4" or "").
         submitted: an ISO date written as the Submitted date ("" leaves it blank).
+        approved_by: the Approved By name ("" leaves it blank).
+        approved_on: an ISO date written as the Approved On date ("" leaves it blank).
 
     Returns:
         The path written.
@@ -263,7 +268,14 @@ def write_return(
     """
     path = Path(path)
     data = build_return(
-        register, theme, values=values, notes=notes, quarter=quarter, submitted=submitted
+        register,
+        theme,
+        values=values,
+        notes=notes,
+        quarter=quarter,
+        submitted=submitted,
+        approved_by=approved_by,
+        approved_on=approved_on,
     )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,6 +292,8 @@ def build_return(
     notes: Mapping[str, RowNotes] | None = None,
     quarter: str = "",
     submitted: str = "",
+    approved_by: str = "",
+    approved_on: str = "",
 ) -> bytes:
     """The bytes of the return workbook `write_return` writes (the same arguments).
 
@@ -308,7 +322,10 @@ def build_return(
                 "created": submitted_at or _FIXED_CREATED,
             }
         )
-        _write_return_sheet(wb, register, theme, measures, values, notes, quarter, submitted_at)
+        approval = (approved_by, _parse_date(approved_on) if approved_on else None)
+        _write_return_sheet(
+            wb, register, theme, measures, values, notes, quarter, submitted_at, approval
+        )
         _write_instructions(wb, register, theme)
         _write_meta(wb, register, theme, measures)
         wb.close()
@@ -328,6 +345,7 @@ def _write_return_sheet(
     notes: Mapping[str, RowNotes],
     quarter: str,
     submitted_at: dt.datetime | None,
+    approval: tuple[str, dt.datetime | None] = ("", None),
 ) -> None:
     ws = wb.add_worksheet(layout.RETURN_SHEET)
     styles = _return_styles(wb)
@@ -341,8 +359,9 @@ def _write_return_sheet(
         "Lead": _theme_lead(measures),
         "Year": settings.year,
         "Quarter": quarter,
+        "Approved By": approval[0],
     }
-    _write_header_block(ws, styles, header_values, submitted_at)
+    _write_header_block(ws, styles, header_values, submitted_at, approval[1])
     targets = quarter_targets(register)
     rows = [_row_cells(m, targets.get(m.measure_id), values, notes) for m in measures]
     widths = _column_widths(rows)
@@ -358,17 +377,24 @@ def _write_header_block(
     styles: _ReturnStyles,
     header_values: Mapping[str, str],
     submitted_at: dt.datetime | None,
+    approved_at: dt.datetime | None = None,
 ) -> None:
     """Labels in column A, values in column B: the partnership's, and the lead's two boxes
     (the Quarter reported and the Submitted date)."""
     for offset, name in enumerate(layout.HEADER_LABELS):
         row = layout.HEADER_FIRST_ROW + offset
         ws.write_string(row, 0, name, styles.label.plain)
-        if name == "Submitted":
-            if submitted_at is not None:
-                ws.write_datetime(row, 1, submitted_at, styles.date)
+        if name in ("Submitted", "Approved On"):
+            when = submitted_at if name == "Submitted" else approved_at
+            if when is not None:
+                ws.write_datetime(row, 1, when, styles.date)
             else:
                 ws.write_blank(row, 1, None, styles.date)
+            message = (
+                "The date you send this return (yyyy-mm-dd)."
+                if name == "Submitted"
+                else "The date the values were approved (yyyy-mm-dd)."
+            )
             ws.data_validation(
                 row,
                 1,
@@ -378,9 +404,22 @@ def _write_header_block(
                     "validate": "date",
                     "criteria": ">=",
                     "value": dt.datetime(2000, 1, 1),
-                    "input_title": "Submitted",
-                    "input_message": "The date you send this return (yyyy-mm-dd).",
+                    "input_title": name,
+                    "input_message": message,
                     "error_type": "warning",
+                },
+            )
+        elif name == "Approved By":
+            _write_any(ws, row, 1, header_values.get(name, ""), styles.editable)
+            ws.data_validation(
+                row,
+                1,
+                row,
+                1,
+                {
+                    "validate": "any",
+                    "input_title": name,
+                    "input_message": "The name of who approved the values in this return.",
                 },
             )
         elif name == "Quarter":
@@ -421,6 +460,7 @@ def _row_cells(
     cells[layout.COL_OVERRIDE] = str(note.override) if note and note.override else ""
     cells[layout.COL_OVERRIDE_REASON] = note.override_reason if note else ""
     cells[layout.COL_COMMENT] = note.comment if note else ""
+    cells[layout.COL_ACTION] = note.action if note else ""
     return cells
 
 
@@ -553,10 +593,13 @@ def _write_instructions(wb: Any, register: Register, theme: str) -> None:
         "Comment column; the dashboard shows the measure as 'No data' (-).",
         "4. Status override: only when the calculated status is wrong for a good reason. "
         "An override counts only with an Override reason.",
-        "5. Comment: one or two sentences for the committee; it is printed as you type it.",
+        "5. Comment: one or two sentences for the committee; it is printed as you type it. "
+        "Action: what you will do about a measure off target (it is listed on the "
+        "dashboard's Exceptions sheet and carried to next quarter's form).",
         "6. Grey columns (ID, measure, unit, baseline, target) are locked. Do not add, move or "
         "delete rows or columns; keep the sheet names.",
-        "7. Save the file (any name, .xlsx preferred) and send it back to the analyst.",
+        "7. Approved By and Approved On: who approved the values, and when.",
+        "8. Save the file (any name, .xlsx preferred) and send it back to the analyst.",
         "",
         "Target: for a year-to-date (Cumulative) measure, the year-to-date figure due by the "
         "end of each quarter (Q1: ... Q4: the annual target); for any other measure, the value "
@@ -643,7 +686,9 @@ def issue_returns(
     Args:
         register: the register of measures and settings.
         out_dir: the folder to write into (created when missing).
-        previous: a previous dashboard.xlsx whose Data sheet pre-fills earlier quarters.
+        previous: a previous dashboard.xlsx whose Data sheet pre-fills the quarters
+            before the reporting one (values, no-data words), and the comment and action
+            of the latest of them.
         force: overwrite files that differ from the blank form too.
         on_skip: called with the path of each file kept rather than replaced.
 
@@ -660,16 +705,17 @@ def issue_returns(
         [PosixPath('returns/ASB_Jane_Smith.xlsx'), ...]
     """
     out = Path(out_dir)
-    prefill = read_previous_values(previous) if previous is not None else {}
     quarter = register.settings.current_quarter.strip().upper()
     if quarter not in QUARTERS:
         quarter = ""
+    prefill, carried = _previous_prefill(previous, quarter) if previous is not None else ({}, {})
     written: list[Path] = []
     for theme in register.themes:
         ids = {m.measure_id for m in _theme_measures(register, theme)}
         values = {key: v for key, v in prefill.items() if key[0] in ids}
+        notes = {mid: note for mid, note in carried.items() if mid in ids}
         path = out / return_file_name(register, theme)
-        data = build_return(register, theme, values=values, quarter=quarter)
+        data = build_return(register, theme, values=values, notes=notes, quarter=quarter)
         if not force and _differs(path, data):
             if on_skip is not None:
                 on_skip(path)
@@ -680,6 +726,42 @@ def issue_returns(
             raise OutputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
         written.append(write_atomic(data, path))
     return written
+
+
+def _previous_prefill(
+    previous: str | Path, quarter: str
+) -> tuple[dict[tuple[str, str], float | str], dict[str, RowNotes]]:
+    """What a previous dashboard pre-fills: the values (a no-data word where it had none)
+    of the quarters before `quarter` (all of them when it is not set: the lead fills the
+    current quarter), and each measure's comment and action of the latest of those
+    quarters that has one. Overrides are not pre-filled: an override is for its quarter,
+    and one pre-filled would be applied to the new quarter unless the lead cleared it."""
+    data = read_previous_return(previous, Path(previous).name)
+    limit = QUARTERS.index(quarter) if quarter in QUARTERS else len(QUARTERS)
+    earlier = set(QUARTERS[:limit])
+    values: dict[tuple[str, str], float | str] = {}
+    for cell in data.values:
+        if cell.quarter in earlier:
+            values[(cell.measure_id, cell.quarter)] = (
+                cell.value if cell.value is not None else _no_data_word(cell.text)
+            )
+    notes: dict[str, RowNotes] = {}
+    latest: dict[str, int] = {}
+    for note in data.notes:
+        if note.quarter in earlier and (note.comment or note.action):
+            index = QUARTERS.index(note.quarter)
+            if index > latest.get(note.measure_id, -1):
+                latest[note.measure_id] = index
+                notes[note.measure_id] = RowNotes(
+                    note.measure_id, comment=note.comment, action=note.action
+                )
+    return values, notes
+
+
+def _no_data_word(reason: str) -> str:
+    """The reason when it is a no-data word the reader knows, else 'n/a'."""
+    word = " ".join(reason.split()).lower()
+    return reason if word in layout.NO_VALUE_WORDS else "n/a"
 
 
 def _differs(path: Path, data: bytes) -> bool:
@@ -703,6 +785,8 @@ _SETTING_HELP = {
     "Icon Style": "Excel icon set for the quarter cells",
     "Current Quarter": "Q1..Q4, or blank for the latest quarter reported",
     "Show Direction": "Yes or No: show direction of travel",
+    "Sign-off Required": "Yes or No: a return needs Approved By and Approved On",
+    "Returns Due": "The date returns are due, e.g. 2012-01-20 (for the chase list)",
 }
 
 _TEMPLATE_WIDTHS = {
@@ -772,6 +856,8 @@ def _write_settings_sheet(ws: Any, s: Settings, formats: Mapping[str, Any]) -> N
         s.icon_style,
         s.current_quarter,
         "Yes" if s.show_direction else "No",
+        "Yes" if s.signoff_required else "No",
+        s.returns_due,
     )
     for i, (key, value) in enumerate(zip(layout.SETTINGS_KEYS, values, strict=True), start=1):
         ws.write_string(i, 0, key, formats["plain"])
@@ -780,8 +866,9 @@ def _write_settings_sheet(ws: Any, s: Settings, formats: Mapping[str, Any]) -> N
     for i, (key, value) in enumerate(s.extra.items(), start=len(values) + 1):
         ws.write_string(i, 0, key, formats["plain"])
         ws.write_string(i, 1, value, formats["text"])
-    last = len(layout.SETTINGS_KEYS)
-    ws.data_validation(last, 1, last, 1, {"validate": "list", "source": ["Yes", "No"]})
+    for key in ("Show Direction", "Sign-off Required"):
+        row = layout.SETTINGS_KEYS.index(key) + 1
+        ws.data_validation(row, 1, row, 1, {"validate": "list", "source": ["Yes", "No"]})
     ws.set_column(0, 0, 18)
     ws.set_column(1, 1, 40)
     ws.set_column(2, 2, 50)

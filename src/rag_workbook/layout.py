@@ -19,10 +19,21 @@ FORMAT_VERSION = "1"
 
 # Header block: label in column A, value in column B, from row HEADER_FIRST_ROW (0-based).
 HEADER_FIRST_ROW = 2
-HEADER_LABELS = ("Partnership", "Theme", "Lead", "Year", "Quarter", "Submitted")
+HEADER_LABELS = (
+    "Partnership",
+    "Theme",
+    "Lead",
+    "Year",
+    "Quarter",
+    "Submitted",
+    "Approved By",
+    "Approved On",
+)
+# The header fields the lead fills in (the others come from the register).
+HEADER_EDITABLE = ("Quarter", "Submitted", "Approved By", "Approved On")
 
 # The table: header labels on TABLE_HEADER_ROW (0-based), one measure per row below it.
-TABLE_HEADER_ROW = 9
+TABLE_HEADER_ROW = 11
 COL_ID = "ID"
 COL_MEASURE = "Performance Measure"
 COL_UNIT = "Unit"
@@ -31,6 +42,7 @@ COL_TARGET = "Target"
 COL_OVERRIDE = "Status override"
 COL_OVERRIDE_REASON = "Override reason"
 COL_COMMENT = "Comment"
+COL_ACTION = "Action"
 TABLE_COLUMNS = (
     COL_ID,
     COL_MEASURE,
@@ -44,6 +56,7 @@ TABLE_COLUMNS = (
     COL_OVERRIDE,
     COL_OVERRIDE_REASON,
     COL_COMMENT,
+    COL_ACTION,
 )
 
 # Meta keys written to META_SHEET
@@ -79,6 +92,8 @@ SETTINGS_KEYS = (
     "Icon Style",
     "Current Quarter",
     "Show Direction",
+    "Sign-off Required",
+    "Returns Due",
 )
 MEASURES_SHEET = "Measures"
 MEASURES_COLUMNS = (

@@ -24,6 +24,8 @@ from rag_workbook.model import (
     QUARTER_INDEX,
     QUARTERS,
     CellValue,
+    LastYear,
+    LastYearRow,
     Register,
     ReturnData,
     RowNotes,
@@ -387,7 +389,192 @@ def _return_issues(returns: Sequence[ReturnData]) -> tuple[list[Issue], set[str]
     return issues, refused
 
 
-def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeResult:
+def match_last_year(
+    last_year: LastYear, register: Register
+) -> tuple[dict[tuple[str, str], tuple[float | None, str]], list[Issue]]:
+    """This year's measures matched with last year's: by ID, else by measure text (compared
+    case- and space-insensitively) where the ID changed.
+
+    Args:
+        last_year: last year's Data rows.
+        register: this year's measures.
+
+    Returns:
+        `(this year's measure ID, quarter) -> (last year's value, status)`, and a note for
+        each measure matched by its text, each measure of this year with no match and each
+        of last year's measures that matched none of this year's.
+
+    Example:
+        >>> values, notes = match_last_year(last_year, register)  # doctest: +SKIP
+    """
+    by_id: dict[str, list[LastYearRow]] = {}
+    for row in last_year.rows:
+        by_id.setdefault(row.measure_id, []).append(row)
+    by_text: dict[str, str] = {}
+    for measure_id, rows in by_id.items():
+        by_text.setdefault(_text_key(rows[0].text), measure_id)
+    used: set[str] = set()
+    pairs: dict[str, str] = {}
+    ids = {m.measure_id for m in register.measures}
+    for m in register.measures:
+        if m.measure_id in by_id:
+            pairs[m.measure_id] = m.measure_id
+            used.add(m.measure_id)
+    issues: list[Issue] = []
+    for m in register.measures:
+        if m.measure_id in pairs:
+            continue
+        old = by_text.get(_text_key(m.text))
+        if old is not None and old not in used and old not in ids:
+            pairs[m.measure_id] = old
+            used.add(old)
+            issues.append(
+                Issue.of(
+                    Code.LAST_YEAR_MATCHED_BY_TEXT,
+                    f"measure {m.measure_id} is matched with last year's {old} by its text",
+                    file=last_year.file,
+                    sheet="Data",
+                    cell=by_id[old][0].cell,
+                    measure_id=m.measure_id,
+                )
+            )
+        else:
+            issues.append(
+                Issue.of(
+                    Code.LAST_YEAR_UNMATCHED,
+                    f"measure {m.measure_id} ({m.text}) is not in last year's dashboard "
+                    "(by ID or text); it has no last-year values",
+                    file=last_year.file,
+                    sheet="Data",
+                    measure_id=m.measure_id,
+                )
+            )
+    for old, rows in by_id.items():
+        if old not in used:
+            issues.append(
+                Issue.of(
+                    Code.LAST_YEAR_UNMATCHED,
+                    f"last year's measure {old} ({rows[0].text}) matches no measure of "
+                    "this year's register",
+                    file=last_year.file,
+                    sheet="Data",
+                    cell=rows[0].cell,
+                )
+            )
+    values: dict[tuple[str, str], tuple[float | None, str]] = {}
+    for new, old in pairs.items():
+        for row in by_id[old]:
+            if row.quarter in QUARTER_INDEX:
+                values[(new, row.quarter)] = (row.value, row.status)
+    return values, issues
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _overdue(register: Register, as_of: str) -> str:
+    """'; due 2012-01-20, 17 days overdue' for the chase list ('' without Returns Due)."""
+    due = register.settings.returns_due
+    if not due:
+        return ""
+    days = _days_between(due, as_of)
+    if days is None or days <= 0:
+        return f"; due {due}"
+    return f"; due {due}, {days} day{'s' if days != 1 else ''} overdue"
+
+
+def _days_between(start: str, end: str) -> int | None:
+    """Days from ISO date `start` to ISO date `end` (None if either is not a date)."""
+    import datetime as dt
+
+    try:
+        return (dt.date.fromisoformat(end[:10]) - dt.date.fromisoformat(start[:10])).days
+    except ValueError:
+        return None
+
+
+def days_overdue(register: Register, as_of: str) -> int | None:
+    """Days the returns are overdue on `as_of` (an ISO date): 0 when not yet due, None
+    when the template gives no Returns Due date.
+
+    Example:
+        >>> days_overdue(register, "2012-02-06")  # doctest: +SKIP
+        17
+    """
+    due = register.settings.returns_due
+    if not due:
+        return None
+    days = _days_between(due, as_of)
+    return None if days is None else max(days, 0)
+
+
+CHASE_CSV_HEADER = (
+    "Lead",
+    "Email",
+    "Theme",
+    "Missing",
+    "Due Date",
+    "Days Overdue",
+)
+
+
+def chase_rows(report: Report, register: Register, quarter: str, as_of: str) -> list[list[str]]:
+    """The chase list, one row per lead (register order), for a mail merge.
+
+    Each row: lead, e-mail, theme(s), the missing measures with their quarters
+    ("4.1 Q1-Q3; 2.2 Q3"), the Returns Due date and the days overdue on `as_of` ("" when
+    the template gives no date). Built from the `no-return` and `value-missing` issues.
+
+    Example:
+        >>> chase_rows(result.report, register, "Q3", "2012-02-06")[0][:2]  # doctest: +SKIP
+        ['Drugs theme lead', 'drugs.lead@example.org']
+    """
+    reporting = _quarter_index(quarter)
+    due_span = "Q1" if reporting == 0 else f"Q1-{QUARTERS[reporting]}" if reporting > 0 else "all"
+    missing: dict[str, dict[str, list[str]]] = {}  # measure ID -> quarters, by measure
+    for issue in report.issues:
+        if issue.code == Code.NO_RETURN:
+            missing.setdefault(issue.measure_id, {}).setdefault("q", []).append(due_span)
+        elif issue.code == Code.VALUE_MISSING and issue.message[:2] in QUARTER_INDEX:
+            missing.setdefault(issue.measure_id, {}).setdefault("q", []).append(issue.message[:2])
+    due = register.settings.returns_due
+    overdue = days_overdue(register, as_of) if as_of else None
+    by_lead: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for measure in register.measures:
+        found = missing.get(measure.measure_id)
+        if not found:
+            continue
+        themes, items = by_lead.setdefault(
+            (measure.lead or "the theme lead", measure.lead_email), ([], [])
+        )
+        if measure.theme not in themes:
+            themes.append(measure.theme)
+        items.append(f"{measure.measure_id} {', '.join(found['q'])}")
+    return [
+        [
+            lead,
+            email,
+            "; ".join(themes),
+            "; ".join(items),
+            due,
+            "" if overdue is None else str(overdue),
+        ]
+        for (lead, email), (themes, items) in by_lead.items()
+    ]
+
+
+def _text_of(number: int | None) -> str:
+    return "" if number is None else str(number)
+
+
+def merge_returns(
+    returns: Sequence[ReturnData],
+    register: Register,
+    *,
+    last_year: LastYear | None = None,
+    as_of: str = "",
+) -> MergeResult:
     """Merge the returns into the master frame.
 
     For each measure and quarter the newest submitted value wins (the return's Submitted
@@ -398,9 +585,17 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
     (`no-return`, with the lead and e-mail). The issues of a return that a newer return
     for the same theme superseded become notes saying so (see `_return_issues`).
 
+    Where the Settings require sign-off, a return without both Approved By and Approved
+    On gets `return-not-signed-off` naming the cells, and its values are marked
+    (`unsigned`). Each chase-list entry gives the Returns Due date and the days overdue on
+    `as_of`; a due quarter left blank in a return is chased with its file and cell.
+
     Args:
         returns: what `read_returns` gave, in any order.
         register: the measures and settings.
+        last_year: last year's dashboard rows; their values and statuses fill
+            `last_year_value` and `last_year_status` (see `match_last_year`).
+        as_of: the run's date (ISO) for the days overdue; "" leaves them out.
 
     Returns:
         A MergeResult; its frame has the columns of columns.MASTER.
@@ -417,13 +612,69 @@ def merge_returns(returns: Sequence[ReturnData], register: Register) -> MergeRes
     winners = list(map(found.winner.get, keys))
     given: list[CellValue | None] = [w[0] if w is not None else None for w in winners]
     dues = [qi <= reporting for qi in range(len(QUARTERS))]
-    issues += _chase_list(register, found.covered, refused, given, dues)
+    issues += _signoff_issues(register, usable)
+    overdue = _overdue(register, as_of) if as_of else ""
+    issues += _chase_list(
+        register, found.covered, refused, given, dues, _blank_cells(usable), overdue
+    )
+    last: dict[tuple[str, str], tuple[float | None, str]] = {}
+    if last_year is not None:
+        last, notes = match_last_year(last_year, register)
+        issues += notes
+    columns = _master_columns(register, keys, winners, found.notes, dues)
+    columns[c.LAST_YEAR_VALUE] = [
+        v if (v := last.get(key, (None, ""))[0]) is not None else float("nan") for key in keys
+    ]
+    columns[c.LAST_YEAR_STATUS] = [last.get(key, (None, ""))[1] for key in keys]
     return MergeResult(
-        columns=_master_columns(register, keys, winners, found.notes, dues),
+        columns=columns,
         report=Report(tuple(issues)),
         returns=tuple(returns),
         quarter=QUARTERS[reporting] if reporting >= 0 else "",
     )
+
+
+def _signoff_issues(register: Register, usable: Sequence[ReturnData]) -> list[Issue]:
+    """`return-not-signed-off` for each return without Approved By and Approved On, where
+    the Settings require sign-off."""
+    if not register.settings.signoff_required:
+        return []
+    issues: list[Issue] = []
+    for data in usable:
+        if data.previous or not data.theme or (data.approved_by and data.approved_on):
+            continue
+        by_cell, on_cell = data.approval_cells
+        missing = [
+            f"{label} ({cell})" if cell else f"{label} (no such field)"
+            for label, cell, value in (
+                ("Approved By", by_cell, data.approved_by),
+                ("Approved On", on_cell, data.approved_on),
+            )
+            if not value
+        ]
+        sheet = next((v.sheet for v in data.values if v.sheet), "")
+        cell = by_cell if not data.approved_by else on_cell
+        issues.append(
+            Issue.of(
+                Code.RETURN_NOT_SIGNED_OFF,
+                f"the {data.theme} return is not signed off: {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} blank; its values are marked "
+                "on the Dashboard",
+                file=data.file,
+                sheet=sheet,
+                cell=cell,
+            )
+        )
+    return issues
+
+
+def _blank_cells(usable: Sequence[ReturnData]) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(measure ID, quarter) -> (file, sheet, cell) of the newest return's blank cell."""
+    blanks: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for data in _newest_first(r for r in usable if not r.previous):
+        for measure_id, quarter, sheet, cell in data.blanks:
+            blanks.setdefault((measure_id, quarter), (data.file, sheet, cell))
+    return blanks
 
 
 def _distinct(returns: Sequence[ReturnData], issues: list[Issue]) -> list[ReturnData]:
@@ -510,11 +761,16 @@ def _keep_notes(
     for note in data.notes:
         if note.measure_id not in known:
             continue
-        found.covered.add(note.measure_id)
-        quarter = data.quarter or (
-            QUARTERS[per_measure_latest[note.measure_id]]
-            if note.measure_id in per_measure_latest
-            else ""
+        if not data.previous:
+            found.covered.add(note.measure_id)
+        quarter = (
+            note.quarter
+            or data.quarter
+            or (
+                QUARTERS[per_measure_latest[note.measure_id]]
+                if note.measure_id in per_measure_latest
+                else ""
+            )
         )
         if quarter not in QUARTERS:
             continue
@@ -528,9 +784,12 @@ def _chase_list(
     refused: set[str],
     given: list[CellValue | None],
     dues: list[bool],
+    blanks: Mapping[tuple[str, str], tuple[str, str, str]],
+    overdue: str,
 ) -> list[Issue]:
     """In register order: measures no return covers (`no-return`, with the lead and
-    e-mail), then each due quarter with neither value nor reason (`value-missing`)."""
+    e-mail), then each due quarter with neither value nor reason (`value-missing`, with
+    the file and cell a return left blank); `overdue` ends each message ('; due ...')."""
     issues: list[Issue] = []
     due_quarters = [(qi, quarter) for qi, quarter in enumerate(QUARTERS) if dues[qi]]
     for index, measure in enumerate(register.measures):
@@ -542,7 +801,7 @@ def _chase_list(
                 Issue.of(
                     Code.NO_RETURN,
                     f"no return gives measure {measure_id} "
-                    f"({measure.theme}: {measure.text}); lead {who}{email}",
+                    f"({measure.theme}: {measure.text}); lead {who}{email}{overdue}",
                     fix=f"chase {who}{email} for the {measure.theme} return",
                     measure_id=measure_id,
                 )
@@ -554,13 +813,19 @@ def _chase_list(
         for qi, quarter in due_quarters:
             gave = given[base + qi]
             if gave is None or (gave.value is None and not gave.text):
+                file, sheet, cell = blanks.get((measure_id, quarter), ("", "", ""))
+                where = f"is blank in {file}" if file else "is given by no return"
+                who = measure.lead or "the lead"
+                email = f" <{measure.lead_email}>" if measure.lead_email else ""
                 issues.append(
                     Issue.of(
                         Code.VALUE_MISSING,
-                        f"{quarter} of measure {measure_id} is due but no return "
-                        "gives a value or a reason",
-                        fix=f"ask {measure.lead or 'the lead'} for the {quarter} figure, "
-                        "or 'n/a' with a reason",
+                        f"{quarter} of measure {measure_id} is due but {where}: no value "
+                        f"or reason; lead {who}{email}{overdue}",
+                        fix=f"ask {who} for the {quarter} figure, or 'n/a' with a reason",
+                        file=file,
+                        sheet=sheet,
+                        cell=cell,
                         measure_id=measure_id,
                     )
                 )
@@ -576,6 +841,7 @@ def _master_columns(
 ) -> dict[str, list[Any]]:
     """The frame, a column at a time (25,000 rows for a national collection)."""
     measures = register.measures
+    required = register.settings.signoff_required
     given: list[CellValue | None] = [f[0] if f is not None else None for f in found]
     noted: list[RowNotes | None] = [n[0] if n is not None else None for n in map(notes.get, keys)]
     nan = float("nan")
@@ -616,4 +882,16 @@ def _master_columns(
             for f in found
         ],
         c.SUBMITTED: [f[1].submitted if f is not None else "" for f in found],
+        c.ACTION: [n.action if n is not None else "" for n in noted],
+        c.APPROVAL: [_approval(f[1]) if f is not None else "" for f in found],
+        c.UNSIGNED: [
+            required and f is not None and not f[1].previous and not _approval(f[1]) for f in found
+        ],
     }
+
+
+def _approval(data: ReturnData) -> str:
+    """'Jane Smith on 2012-01-20' when the return is signed off, else ''."""
+    if data.approved_by and data.approved_on:
+        return f"{data.approved_by} on {data.approved_on}"
+    return ""

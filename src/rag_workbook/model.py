@@ -113,6 +113,8 @@ class Settings:
     icon_style: str = "3_symbols_circled"
     current_quarter: str = ""  # "" means: the latest quarter any return reports
     show_direction: bool = True
+    signoff_required: bool = False  # a return needs Approved By and Approved On
+    returns_due: str = ""  # ISO date the returns are due ("" when not set)
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -192,6 +194,9 @@ class RowNotes:
     sheet: str = ""
     override_cell: str = ""
     comment_cell: str = ""
+    action: str = ""  # what the lead will do about it (the Action column)
+    action_cell: str = ""
+    quarter: str = ""  # the quarter these notes are for; "" means the return's own quarter
 
 
 @dataclass(frozen=True)
@@ -218,3 +223,33 @@ class ReturnData:
     issues: tuple[object, ...] = ()  # Issue objects (report.Issue); typed loosely to avoid a cycle
     readable: bool = True  # False when the file could not be read at all
     previous: bool = False  # True for a previous dashboard's values: they fill gaps, chase no one
+    approved_by: str = ""  # the header block's Approved By ("" when blank)
+    approved_on: str = ""  # its Approved On, as an ISO date when it is one
+    # The cells of the Approved By and Approved On values ("" when the form has no such label).
+    approval_cells: tuple[str, str] = ("", "")
+    # Quarter cells of a measure row left blank: (measure ID, quarter, sheet, cell).
+    blanks: tuple[tuple[str, str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LastYearRow:
+    """One row of last year's Data sheet: a measure's value and status in one quarter.
+
+    `row` is the 1-based sheet row, `cell` the "A1" cell of its Measure ID.
+    """
+
+    measure_id: str
+    text: str
+    quarter: str
+    value: float | None
+    status: str
+    row: int = 0
+    cell: str = ""
+
+
+@dataclass(frozen=True)
+class LastYear:
+    """Last year's dashboard as `merge_returns` uses it: its Data rows and its file name."""
+
+    file: str
+    rows: tuple[LastYearRow, ...]

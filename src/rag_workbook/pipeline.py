@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from rag_workbook.errors import InputError
 from rag_workbook.gcpause import collector_paused
-from rag_workbook.model import CellValue, Register, ReturnData
+from rag_workbook.model import Register, ReturnData
 from rag_workbook.report import Code, Issue, Report
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ class RunResult:
     output: Path | None = None
     pdf: Path | None = None
     kept: Path | None = None  # a dashboard left as it was: no return could be read
+    as_of: str = ""  # the run's date (ISO), for the chase list's days overdue
+    chase_csv: Path | None = None  # the chase list written as CSV
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:
@@ -76,6 +78,8 @@ def check_returns(
     on_found: Callable[[int], None] | None = None,
     previous: str | Path | None = None,
     outputs: Sequence[tuple[str, str | Path]] = (),
+    last_year: str | Path | None = None,
+    as_of: str = "",
 ) -> RunResult:
     """Read, check, merge and rate the returns; write nothing.
 
@@ -92,6 +96,9 @@ def check_returns(
         outputs: (name, path) of files the caller will write after this (a JSON report,
             named "--report-json"): refused, before
             anything is read, when one is an input or another of them (see guard_outputs).
+        last_year: last year's dashboard written by this tool: each measure's value and
+            status in the same quarter last year (matched by ID, else by text).
+        as_of: the run's date (ISO) for the chase list's days overdue; "" is today.
 
     Returns:
         A RunResult whose frame has one row per measure and quarter with statuses.
@@ -115,6 +122,8 @@ def check_returns(
         previous=previous,
         later=(),
         outputs=outputs,
+        last_year=last_year,
+        as_of=as_of,
     )
 
 
@@ -124,6 +133,7 @@ def guard_outputs(
     returns: Sequence[Path] = (),
     template: str | Path | None = None,
     previous: str | Path | None = None,
+    last_year: str | Path | None = None,
 ) -> None:
     """Refuse, before anything is read or written, an output that is one of the inputs.
 
@@ -138,6 +148,7 @@ def guard_outputs(
             outputs found among them are not returns).
         template: the template.
         previous: the previous dashboard.
+        last_year: last year's dashboard.
 
     Raises:
         InputError: one output is an input or another output; the message names both.
@@ -154,6 +165,8 @@ def guard_outputs(
         inputs.append(("the template", Path(template)))
     if previous is not None:
         inputs.append(("the previous dashboard", Path(previous)))
+    if last_year is not None:
+        inputs.append(("last year's dashboard", Path(last_year)))
     # An output that does not exist yet is no input (each input exists, and a
     # case-insensitive twin would have been found too): one stat per input, and only when
     # some output exists (2,000 returns at national scale).
@@ -195,6 +208,8 @@ def _check(
     previous: str | Path | None,
     later: tuple[str, ...],
     outputs: Sequence[tuple[str, str | Path]],
+    last_year: str | Path | None = None,
+    as_of: str = "",
 ) -> RunResult:
     """check_returns, importing `later` modules (for the stages after it) while files are read.
 
@@ -210,7 +225,7 @@ def _check(
     paths, own = _without_own_outputs(paths, [Path(p) for _, p in outputs])
     if not paths:
         raise _nothing_found(inputs)
-    guard_outputs(outputs, returns=paths, template=template, previous=previous)
+    guard_outputs(outputs, returns=paths, template=template, previous=previous, last_year=last_year)
     register = read_template(template)
     if on_found is not None:
         on_found(len(paths))
@@ -233,7 +248,12 @@ def _check(
         raise _nothing_found(inputs)
     if previous is not None:
         data.append(_previous_as_return(Path(previous)))
-    merged = merge_returns(data, register)
+    last = None
+    if last_year is not None:
+        from rag_workbook.returns import read_last_year
+
+        last = read_last_year(last_year)
+    merged = merge_returns(data, register, last_year=last, as_of=as_of or _today())
     rated, rag_report = rate_columns(merged.columns, register)
     return RunResult(
         register=register,
@@ -241,7 +261,46 @@ def _check(
         report=found_report + merged.report + rag_report,
         returns=merged.returns,
         quarter=merged.quarter,
+        as_of=as_of or _today(),
     )
+
+
+def _today() -> str:
+    import datetime as dt
+
+    return dt.date.today().isoformat()
+
+
+def write_chase_csv(result: RunResult, path: str | Path) -> Path:
+    """Write the chase list as CSV, one row per lead, ready for a mail merge (UTF-8 with a
+    byte-order mark, so Excel opens it right); written to a temporary file and renamed.
+
+    Args:
+        result: what `check_returns` or `merge_to_dashboard` gave.
+        path: the CSV file to write (its folder is created when missing).
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: the file cannot be written.
+
+    Example:
+        >>> write_chase_csv(result, "chase.csv")  # doctest: +SKIP
+    """
+    import csv
+    import io
+
+    from rag_workbook.merge import CHASE_CSV_HEADER, chase_rows
+    from rag_workbook.output import write_atomic
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CHASE_CSV_HEADER)
+    writer.writerows(chase_rows(result.report, result.register, result.quarter, result.as_of))
+    target = Path(path)
+    _make_folder(target.parent)
+    return write_atomic(buffer.getvalue().encode("utf-8-sig"), target)
 
 
 @collector_paused()
@@ -258,6 +317,9 @@ def merge_to_dashboard(
     previous: str | Path | None = None,
     outputs: Sequence[tuple[str, str | Path]] = (),
     writer: str = "auto",
+    last_year: str | Path | None = None,
+    as_of: str = "",
+    chase_csv: str | Path | None = None,
 ) -> RunResult:
     """Read, check, merge and rate the returns, then write the dashboard workbook.
 
@@ -281,6 +343,10 @@ def merge_to_dashboard(
         outputs: other files the caller will write (a JSON report), as (name, path).
         writer: which writer renders the dashboard (`dashboard.Writer`: auto, plain, fast);
             the workbook's cells are the same either way.
+        last_year: last year's dashboard (see `check_returns`).
+        as_of: the run's date (ISO) for the chase list's days overdue; "" is today. The
+            same inputs and `as_of` give the same bytes.
+        chase_csv: also write the chase list as CSV here (see `write_chase_csv`).
 
     Returns:
         The RunResult, with `output` (and `pdf`) set, or `kept` when the existing
@@ -307,8 +373,11 @@ def merge_to_dashboard(
         outputs=[
             ("--out", out),
             *([("the PDF", Path(out).with_suffix(".pdf"))] if pdf else []),
+            *([("--chase-csv", chase_csv)] if chase_csv is not None else []),
             *outputs,
         ],
+        last_year=last_year,
+        as_of=as_of,
     )
     out_path = Path(out)
     if out_path.exists() and not any(r.readable for r in result.returns if not r.previous):
@@ -329,6 +398,8 @@ def merge_to_dashboard(
     written = write_dashboard(
         result.columns, result.register, report, out, inputs=inputs_used, options=options
     )
+    if chase_csv is not None:
+        result = replace(result, chase_csv=write_chase_csv(result, chase_csv))
     if not pdf:
         return replace(result, report=report, output=written)
     pdf_path, report = _write_pdf(result, report, written.with_suffix(".pdf"), inputs_used, options)
@@ -396,20 +467,7 @@ def _make_folder(folder: Path) -> None:
 
 
 def _previous_as_return(previous: Path) -> ReturnData:
-    """A previous dashboard's values as the oldest return, so any real return wins."""
-    import hashlib
+    """A previous dashboard's values and notes as the oldest return, so any real return wins."""
+    from rag_workbook.returns import read_previous_return
 
-    from rag_workbook.returns import read_previous_values
-
-    values = read_previous_values(previous)
-    return ReturnData(
-        path=str(previous),
-        file=f"{previous.name} (previous dashboard)",
-        sha256=hashlib.sha256(previous.read_bytes()).hexdigest(),
-        submitted="",  # older than any return
-        previous=True,
-        values=tuple(
-            CellValue(measure_id, quarter, value, f"{value:g}", "Data", "")
-            for (measure_id, quarter), value in sorted(values.items())
-        ),
-    )
+    return read_previous_return(previous, f"{previous.name} (previous dashboard)")

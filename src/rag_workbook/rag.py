@@ -591,6 +591,7 @@ def _rate(
         asked = np.flatnonzero(asked_mask & due)
         is_override = _apply_overrides(asked, qsafe, texts, code, explanation)
     direction = _direction(rules, midx, qidx, known, due & has_value, value, judgement.share)
+    forecast, forecast_status, forecast_text = _forecast(rules, midx, qidx, known, due, value)
     added: dict[str, npt.NDArray[Any]] = {
         col.POLARITY: rules.polarity_text[midx],
         col.BASIS: rules.basis_text[midx],
@@ -599,8 +600,70 @@ def _rate(
         col.IS_OVERRIDE: is_override,
         col.EXPLANATION: explanation,
         col.DIRECTION: direction,
+        col.YEAR_END_FORECAST: forecast,
+        col.FORECAST_STATUS: forecast_status,
+        col.FORECAST_EXPLANATION: forecast_text,
     }
     return added, Report.of(_issues(register, blocked_measures, rules.blocker))
+
+
+def _forecast(
+    rules: _Rules,
+    midx: IntArray,
+    qidx: IntArray,
+    known: BoolArray,
+    due: BoolArray,
+    value: FloatArray,
+) -> tuple[FloatArray, ObjArray, ObjArray]:
+    """The year-end forecast on the reporting quarter's row of each measure with a value
+    there: for Cumulative the year-to-date value projected through the measure's profile
+    (value / share due by the quarter x share due by Q4), for Snapshot the value itself;
+    rated against the annual target by the same rules and tolerance."""
+    size = len(midx)
+    forecast = np.full(size, np.nan)
+    status = np.full(size, "", dtype=object)
+    text = np.full(size, "", dtype=object)
+    due_q = qidx[due & known]
+    if len(due_q) == 0:
+        return forecast, status, text
+    reporting = int(due_q.max())
+    rows = np.flatnonzero(
+        known & due & (qidx == reporting) & ~np.isnan(value) & (rules.blocker[midx] == _OK)
+    )
+    if len(rows) == 0:
+        return forecast, status, text
+    m = midx[rows]
+    cumulative = rules.cumulative[m]
+    share_now = rules.profile[m, reporting]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        projected = np.where(
+            cumulative & (share_now > 0), value[rows] / share_now * rules.profile[m, 3], value[rows]
+        )
+    usable = ~(cumulative & (share_now <= 0)) & np.isfinite(projected)
+    rows, m, projected, cumulative, share_now = (
+        rows[usable], m[usable], projected[usable], cumulative[usable], share_now[usable]
+    )  # fmt: skip
+    forecast[rows] = projected
+    q4 = np.full(size, 3, dtype=np.int64)
+    everything = np.zeros(size, dtype=bool)
+    everything[rows] = True
+    judged = _judge(rules, midx, q4, known, everything, forecast)
+    status[rows] = _STATUS_TEXT[judged.code[rows]]
+    rated = _judged_text(rows, rules, midx, q4, forecast, judged.worse, judged.on, judged.code)
+    quarter = QUARTERS[reporting]
+    for i, row in enumerate(rows.tolist()):
+        unit = str(rules.unit[m[i]])
+        now = format_number(float(value[row])) + unit
+        rest = str(rated[i]).split(" ", 2 if rated[i].startswith("Q4 YTD ") else 1)[-1]
+        if cumulative[i]:
+            how = (
+                f"forecast from {quarter} YTD {now}, {format_number(share_now[i] * 100)}% of "
+                f"the year's target due by {quarter} (profile)"
+            )
+        else:
+            how = f"forecast: the latest value, {quarter} {now}, held to year end"
+        text[row] = f"{how}: year end {rest}"
+    return forecast, status, text
 
 
 class _Judgement(NamedTuple):

@@ -85,6 +85,9 @@ class Code(StrEnum):
     SUPERSEDED_VALUE = "superseded-value"
     NO_RETURN = "no-return"
     VALUE_MISSING = "value-missing"
+    RETURN_NOT_SIGNED_OFF = "return-not-signed-off"
+    LAST_YEAR_UNMATCHED = "last-year-unmatched"
+    LAST_YEAR_MATCHED_BY_TEXT = "last-year-matched-by-text"
     # Rating (rag.py) and output (pipeline.py).
     BASELINE_MISSING = "baseline-missing"
     BASELINE_ZERO = "baseline-zero"
@@ -200,6 +203,13 @@ CATALOGUE: dict[Code, Entry] = {
     Code.SUPERSEDED_VALUE: Entry(_W, "check which figure is right; the newest return wins"),
     Code.NO_RETURN: Entry(_W, "chase the lead for the theme's return"),
     Code.VALUE_MISSING: Entry(_W, "ask the lead for the figure, or 'n/a' with a reason"),
+    Code.RETURN_NOT_SIGNED_OFF: Entry(
+        _W, "ask the lead to fill in Approved By and Approved On and send the return again"
+    ),
+    Code.LAST_YEAR_UNMATCHED: Entry(
+        _I, "give the measure last year's ID or text in the register if it is the same measure"
+    ),
+    Code.LAST_YEAR_MATCHED_BY_TEXT: Entry(_I, "check that it is the same measure"),
     Code.BASELINE_MISSING: Entry(_W, "type the baseline in the Baseline column once known"),
     Code.BASELINE_ZERO: Entry(
         _W, "give an Absolute target (or an Absolute tolerance), or correct the baseline"

@@ -72,6 +72,8 @@ from rag_workbook.cells import cell_name, cell_position, norm_header, parse_date
 from rag_workbook.model import (
     QUARTERS,
     CellValue,
+    LastYear,
+    LastYearRow,
     Register,
     ReturnData,
     RowNotes,
@@ -90,6 +92,7 @@ ROLE_MEASURE = "measure"
 ROLE_OVERRIDE = "override"
 ROLE_REASON = "reason"
 ROLE_COMMENT = "comment"
+ROLE_ACTION = "action"
 ROLE_KNOWN = "known"  # recognised, not read (unit, baseline, target, ...)
 
 _ALIASES: dict[str, str] = {}
@@ -153,6 +156,14 @@ for _r, _names in {
         "leadcomment",
         "leadcomments",
     ),
+    ROLE_ACTION: (
+        "action",
+        "actions",
+        "actionplan",
+        "nextsteps",
+        "leadaction",
+        "agreedaction",
+    ),
     ROLE_KNOWN: (
         "unit",
         "units",
@@ -194,7 +205,17 @@ _HEADER_LABELS = {
     "submittedon": "submitted",
     "submissiondate": "submitted",
     "date": "submitted",
+    "approvedby": "approvedby",
+    "signedoffby": "approvedby",
+    "approver": "approvedby",
+    "approvedon": "approvedon",
+    "approvaldate": "approvedon",
+    "dateapproved": "approvedon",
+    "signedoffon": "approvedon",
 }
+# The header block's key under which _find_header keeps the cell of each value it found
+# (or of the cell right of its label, when the value is blank): {key: "B9"}.
+_HEADER_CELLS = "@cells"
 _NUM_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
 _NO_VALUE = frozenset(re.sub(r"\s+", " ", w).strip().lower() for w in layout.NO_VALUE_WORDS)
 _STATUS_WORDS: dict[str, Status] = {
@@ -319,6 +340,9 @@ _FAST_BUILT = {
         "sheet",
         "override_cell",
         "comment_cell",
+        "action",
+        "action_cell",
+        "quarter",
     ),
 }
 for _cls, _names in _FAST_BUILT.items():
@@ -354,6 +378,9 @@ def _row_notes(
     sheet: str,
     override_cell: str,
     comment_cell: str,
+    action: str = "",
+    action_cell: str = "",
+    quarter: str = "",
 ) -> RowNotes:
     """RowNotes(...), built as its __init__ would (see _FAST_BUILT)."""
     obj = _new_object(RowNotes)
@@ -368,6 +395,9 @@ def _row_notes(
             "sheet": sheet,
             "override_cell": override_cell,
             "comment_cell": comment_cell,
+            "action": action,
+            "action_cell": action_cell,
+            "quarter": quarter,
         },
     )
     return obj
@@ -1074,9 +1104,14 @@ def _find_header(
                 return r, roles, block
         for c, key in labels:
             if key not in block:
-                for w in row[c + 1 :]:
+                cells = cast(dict[str, str], block.setdefault(_HEADER_CELLS, {}))
+                cells[key] = _a1(r, c + 1)
+                for offset, w in enumerate(row[c + 1 :], start=c + 1):
+                    if isinstance(w, str) and _classify(w)[2]:
+                        break  # the next label: this one's value is blank
                     if not _is_empty(w):
                         block[key] = w
+                        cells[key] = _a1(r, offset)
                         break
     return None
 
@@ -1236,9 +1271,11 @@ def _read_table(
     notes: list[RowNotes] = []
     seen: dict[str, int] = {}
     ids_present: list[str] = []
-    _read_rows(ctx, table, cols, fill, values, notes, seen, ids_present)
+    blanks: list[tuple[str, str, str, str]] = []
+    _read_rows(ctx, table, cols, fill, values, notes, seen, ids_present, blanks)
     theme = _recognise_theme(ctx, meta, header, ids_present, path)
     _check_meta(ctx, meta, header)
+    cells = cast(dict[str, str], header.get(_HEADER_CELLS, {}))
     if theme:
         for m in ctx.register.measures_of(theme):
             if m.measure_id not in seen:
@@ -1263,6 +1300,11 @@ def _read_table(
         notes=tuple(notes),
         issues=ctx.final_issues(),
         readable=True,
+        approved_by=_text(header.get("approvedby", "")),
+        approved_on=_parse_date(header.get("approvedon", ""))[:10]
+        or _text(header.get("approvedon", "")),
+        approval_cells=(cells.get("approvedby", ""), cells.get("approvedon", "")),
+        blanks=tuple(blanks),
     )
 
 
@@ -1315,7 +1357,11 @@ def _column_roles(ctx: _Ctx, table: _Table) -> _Columns:
     return _Columns(
         id_col=col_of[ROLE_ID],
         value_cols={r: c for r, c in col_of.items() if r in QUARTERS},
-        note_cols={r: col_of[r] for r in (ROLE_OVERRIDE, ROLE_REASON, ROLE_COMMENT) if r in col_of},
+        note_cols={
+            r: col_of[r]
+            for r in (ROLE_OVERRIDE, ROLE_REASON, ROLE_COMMENT, ROLE_ACTION)
+            if r in col_of
+        },
     )
 
 
@@ -1357,8 +1403,10 @@ def _read_rows(
     notes: list[RowNotes],
     seen: dict[str, int],
     ids_present: list[str],
+    blanks: list[tuple[str, str, str, str]],
 ) -> None:
-    """Each measure row's values and notes, appended to `values` and `notes`; each row is
+    """Each measure row's values and notes, appended to `values` and `notes` (and its
+    blank quarter cells to `blanks`, for the chase list); each row is
     read padded to the columns used, with merged text spread into its empty cells (on a
     copy: the rows are not changed)."""
     rows, problems = table.rows, table.problems
@@ -1398,7 +1446,10 @@ def _read_rows(
                     values.append(_cell_value(mid, q, v, text, sheet, _a1(r, c)))
                     continue
                 if v == "":  # an empty cell, nothing to read or report
+                    blanks.append((mid, q, sheet, _a1(r, c)))
                     continue
+            elif v == "" or v is None:
+                blanks.append((mid, q, sheet, _a1(r, c)))
             _read_value(ctx, values, mid, q, r, c, v, problems.get((r, c), ""))
         notes_row = _read_notes(ctx, mid, r, note_cols, row, problems)
         if notes_row is not None:
@@ -1670,7 +1721,7 @@ def _read_notes(
     row: list[object],
     problems: dict[tuple[int, int], str],
 ) -> RowNotes | None:
-    override_text = reason = comment = ""
+    override_text = reason = comment = action = ""
     for role, c in note_cols.items():
         v = row[c]
         if v is None or (isinstance(v, str) and not v.strip()):  # _is_empty, inlined
@@ -1689,9 +1740,11 @@ def _read_notes(
             override_text = text
         elif role == ROLE_REASON:
             reason = text
+        elif role == ROLE_ACTION:
+            action = text
         else:
             comment = text
-    if not (override_text or reason or comment):
+    if not (override_text or reason or comment or action):
         return None  # nothing to say, and no override to check
     override: Status | None = None
     override_cell = ""
@@ -1728,6 +1781,8 @@ def _read_notes(
         ctx.sheet,
         override_cell,
         _a1(r, note_cols[ROLE_COMMENT]) if comment else "",
+        action,
+        _a1(r, note_cols[ROLE_ACTION]) if action else "",
     )
 
 
@@ -2246,6 +2301,54 @@ def _custom_properties(xml: bytes) -> dict[str, str]:
     return out
 
 
+def _data_rows(path: str | Path, what: str) -> list[tuple[int, dict[str, object], dict[str, str]]]:
+    """The rows under the Data sheet's header row of a dashboard this tool wrote: each as
+    (1-based row, normalised header -> cell, normalised header -> "A1" cell).
+
+    Raises:
+        InputError: when the file cannot be read or has no usable Data sheet.
+    """
+    from rag_workbook.errors import InputError
+
+    try:
+        with CalamineWorkbook.from_path(str(path)) as wb:
+            names = {norm_header(n): n for n in wb.sheet_names}
+            if "data" not in names:
+                raise InputError(f"{path}: no 'Data' sheet; give a dashboard this tool wrote")
+            rows = wb.get_sheet_by_name(names["data"]).to_python(skip_empty_area=False)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc})") from exc
+    out: list[tuple[int, dict[str, object], dict[str, str]]] = []
+    header: dict[str, int] | None = None
+    for r, row in enumerate(rows):
+        if header is None:
+            found = {norm_header(v): i for i, v in enumerate(row) if isinstance(v, str)}
+            if {"measureid", "quarter", "value"} <= found.keys():
+                header = found
+            continue
+        cells: dict[str, object] = {key: row[i] for key, i in header.items() if i < len(row)}
+        out.append((r + 1, cells, {key: _a1(r, i) for key, i in header.items()}))
+    if header is None:
+        raise InputError(
+            f"{path}: the Data sheet has no 'Measure ID', 'Quarter', 'Value' header row"
+        )
+    return out
+
+
+def _data_id(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return "" if v is None else str(v).strip()
+
+
+def _data_number(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+        return None
+    return float(v)
+
+
 def read_previous_values(previous: str | Path) -> dict[tuple[str, str], float]:
     """Values by (measure ID, quarter) from a previous dashboard's Data sheet.
 
@@ -2263,40 +2366,121 @@ def read_previous_values(previous: str | Path) -> dict[tuple[str, str], float]:
         >>> read_previous_values("dashboard.xlsx")[("1.1", "Q1")]  # doctest: +SKIP
         120.0
     """
-    from rag_workbook.errors import InputError
-
-    try:
-        with CalamineWorkbook.from_path(str(previous)) as wb:
-            names = {norm_header(n): n for n in wb.sheet_names}
-            if "data" not in names:
-                raise InputError(f"{previous}: no 'Data' sheet; give a dashboard this tool wrote")
-            rows = wb.get_sheet_by_name(names["data"]).to_python(skip_empty_area=False)
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"{previous}: cannot read the previous dashboard ({exc})") from exc
     out: dict[tuple[str, str], float] = {}
-    header: dict[str, int] | None = None
-    for row in rows:
-        if header is None:
-            found = {norm_header(v): i for i, v in enumerate(row) if isinstance(v, str)}
-            if {"measureid", "quarter", "value"} <= found.keys():
-                header = found
-            continue
-        i_id, i_q, i_v = header["measureid"], header["quarter"], header["value"]
-        if max(i_id, i_q, i_v) >= len(row):
-            continue
-        mid, q, v = row[i_id], row[i_q], row[i_v]
-        if isinstance(mid, float) and mid.is_integer():
-            mid = int(mid)
-        q = str(q).strip().upper()
-        if q not in QUARTERS or isinstance(v, bool) or not isinstance(v, int | float):
-            continue
-        if v != v:  # NaN
-            continue
-        out[(str(mid).strip(), q)] = float(v)
-    if header is None:
-        raise InputError(
-            f"{previous}: the Data sheet has no 'Measure ID', 'Quarter', 'Value' header row"
-        )
+    for _, cells, _ in _data_rows(previous, "previous dashboard"):
+        q = str(cells.get("quarter", "")).strip().upper()
+        value = _data_number(cells.get("value"))
+        if q in QUARTERS and value is not None:
+            out[(_data_id(cells.get("measureid")), q)] = value
     return out
+
+
+def read_previous_return(previous: str | Path, display: str) -> ReturnData:
+    """A previous dashboard's Data sheet as the oldest return: each quarter's value (or
+    no-data reason) with its comment, action, override and override reason, each citing
+    the Data cell it came from.
+
+    Args:
+        previous: a dashboard.xlsx this tool wrote.
+        display: the name its cells are cited by (`display!Data!E5`).
+
+    Returns:
+        A ReturnData with `previous=True`: its values fill gaps and chase no one.
+
+    Raises:
+        InputError: when the file cannot be read or has no usable Data sheet.
+
+    Example:
+        >>> read_previous_return("q2.xlsx", "q2.xlsx (previous dashboard)")  # doctest: +SKIP
+    """
+    rows = _data_rows(previous, "previous dashboard")
+    values: list[CellValue] = []
+    notes: list[RowNotes] = []
+    for _, cells, where in rows:
+        mid = _data_id(cells.get("measureid"))
+        q = str(cells.get("quarter", "")).strip().upper()
+        if not mid or q not in QUARTERS:
+            continue
+
+        def text(key: str, cells: dict[str, object] = cells) -> str:
+            v = cells.get(key)
+            return "" if v is None or (isinstance(v, float) and v != v) else _text(v)
+
+        value = _data_number(cells.get("value"))
+        status = text("status")
+        if value is not None:
+            values.append(_cell_value(mid, q, value, _text(value), "Data", where["value"]))
+        elif status == str(Status.NO_DATA) and text("nodatareason"):
+            # A reason the lead gave; a quarter left blank stays blank (and chased).
+            reason = text("nodatareason")
+            values.append(_cell_value(mid, q, None, reason, "Data", where["value"]))
+        override: Status | None = None
+        reason = text("overridereason")
+        if text("override").lower() == "yes" and status in _STATUS_BY_TEXT and reason:
+            override = _STATUS_BY_TEXT[status]
+        comment, action = text("comment"), text("action")
+        if override is None and not (comment or action):
+            continue
+        note = _row_notes(
+            mid,
+            override,
+            reason if override is not None else "",
+            comment,
+            "Data",
+            where.get("override", "") if override is not None else "",
+            where.get("comment", "") if comment else "",
+            action,
+            where.get("action", "") if action else "",
+            q,
+        )
+        notes.append(note)
+    return ReturnData(
+        path=str(previous),
+        file=display,
+        sha256=_file_digest(Path(previous)),
+        submitted="",  # older than any return
+        previous=True,
+        values=tuple(values),
+        notes=tuple(notes),
+    )
+
+
+def read_last_year(path: str | Path) -> LastYear:
+    """Last year's dashboard (its Data sheet) for `merge --last-year`.
+
+    Args:
+        path: a dashboard.xlsx this tool wrote for last year.
+
+    Returns:
+        Its rows: measure ID, text, quarter, value and status.
+
+    Raises:
+        InputError: when the file cannot be read or has no usable Data sheet.
+
+    Example:
+        >>> read_last_year("dashboard_2010-11.xlsx").rows[0].measure_id  # doctest: +SKIP
+        '1.1'
+    """
+    out: list[LastYearRow] = []
+    for r, cells, where in _data_rows(path, "last year's dashboard"):
+        mid = _data_id(cells.get("measureid"))
+        q = str(cells.get("quarter", "")).strip().upper()
+        if not mid or q not in QUARTERS:
+            continue
+        text = cells.get("performancemeasure")
+        status = cells.get("status")
+        out.append(
+            LastYearRow(
+                measure_id=mid,
+                text=_text(text) if isinstance(text, str) else "",
+                quarter=q,
+                value=_data_number(cells.get("value")),
+                status=status.strip() if isinstance(status, str) else "",
+                row=r,
+                cell=where["measureid"],
+            )
+        )
+    return LastYear(file=Path(path).name, rows=tuple(out))
+
+
+_STATUS_BY_TEXT = {str(s): s for s in Status}

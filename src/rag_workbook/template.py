@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rag_workbook import layout
-from rag_workbook.cells import column_name, norm_header
+from rag_workbook.cells import column_name, norm_header, parse_date
 from rag_workbook.errors import TemplateError
 from rag_workbook.model import (
     Basis,
@@ -346,6 +346,8 @@ def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
     _check_partnership(found, problems)
     show_direction = _show_direction(found, problems)
     current_quarter = _current_quarter(found, problems)
+    signoff = _yes_no(found, problems, "Sign-off Required", default=False)
+    returns_due = _returns_due(found, problems)
     defaults = Settings(partnership="")
     return Settings(
         partnership=text("Partnership"),
@@ -357,6 +359,8 @@ def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
         icon_style=text("Icon Style", defaults.icon_style),
         current_quarter=current_quarter,
         show_direction=show_direction,
+        signoff_required=signoff,
+        returns_due=returns_due,
         extra=extra,
     )
 
@@ -427,6 +431,46 @@ def _show_direction(found: _Found, problems: _Problems) -> bool:
         "type Yes or No",
     )
     return True
+
+
+def _yes_no(found: _Found, problems: _Problems, key: str, *, default: bool) -> bool:
+    """A Yes / No setting (blank: `default`)."""
+    given = found.get(key, ("", 0, None))
+    if not given[0]:
+        return default
+    word = _norm(given[0])
+    if word in ("yes", "y", "true", "1", "on"):
+        return True
+    if word in ("no", "n", "false", "0", "off"):
+        return False
+    problems.add(
+        Code.SETTING_INVALID,
+        layout.SETTINGS_SHEET,
+        f"B{given[1]}",
+        f"{key} must be Yes or No (got '{given[0]}')",
+        "type Yes or No",
+    )
+    return default
+
+
+def _returns_due(found: _Found, problems: _Problems) -> str:
+    """Returns Due: a date (a date cell or text such as 2012-01-20), as ISO; '' when blank."""
+    given = found.get("Returns Due", ("", 0, None))
+    if not given[0]:
+        return ""
+    when = parse_date(given[2] if given[2] is not None else given[0])
+    if when is None:
+        when = parse_date(given[0])
+    if when is not None:
+        return when.date().isoformat()
+    problems.add(
+        Code.SETTING_INVALID,
+        layout.SETTINGS_SHEET,
+        f"B{given[1]}",
+        f"Returns Due must be a date (got '{given[0]}')",
+        "type the date the returns are due, e.g. 2012-01-20",
+    )
+    return ""
 
 
 def _current_quarter(found: _Found, problems: _Problems) -> str:

@@ -1,0 +1,322 @@
+"""Issue 18 on the real command line: last year, the year-end forecast, actions, sign-off,
+commentary carried with --previous, and the complete chase list (--as-of, --chase-csv)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from rag_workbook.forms import issue_returns, write_return, write_template
+from rag_workbook.model import Basis, Measure, Polarity, Register, RowNotes, Settings, Status
+from rag_workbook.template import read_template
+
+OVERDUE_AS_OF = "2012-11-06"  # Returns Due 2012-10-20: 17 days overdue
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rag_workbook", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def data_rows(path: Path) -> dict[tuple[str, str], dict[str, object]]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = list(wb["Data"].iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    out = {}
+    for row in rows[1:]:
+        record = dict(zip(header, row, strict=True))
+        out[(str(record["Measure ID"]), str(record["Quarter"]))] = record
+    return out
+
+
+def issues(path: Path) -> list[tuple[str, ...]]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = list(wb["Issues"].iter_rows(values_only=True))
+    top = next(i for i, row in enumerate(rows) if row[0] == "Severity")
+    header = [str(h) for h in rows[top] if h]
+    found = []
+    for row in rows[top + 1 :]:
+        if not row or row[0] is None:
+            break
+        record = dict(zip(header, row, strict=False))
+        found.append(tuple(str(record.get(k) or "") for k in ("Code", "File", "Cell", "Message")))
+    return found
+
+
+def _measures(*, last_year: bool = False) -> tuple[Measure, ...]:
+    asb, alc, drugs = "ASB", "Alcohol", "Drugs"
+    return (
+        # Cumulative, uneven profile: 20%, 45%, 70%, 100% of 800 due by Q1..Q4.
+        Measure(asb, "1.1", "ASB incidents", Polarity.REDUCE, Basis.CUMULATIVE,
+                lead="Jane Smith", lead_email="jane@example.org", baseline=1000, target=800,
+                tolerance=5, profile=(0.2, 0.45, 0.7, 1.0)),
+        # Snapshot, a percentage; last year its ID was 1.9 (matched by its text).
+        Measure(asb, "1.9" if last_year else "1.2", "Satisfaction with ASB case handling",
+                Polarity.INCREASE, Basis.SNAPSHOT, lead="Jane Smith",
+                lead_email="jane@example.org", unit="%", baseline=70, target=80, tolerance=5),
+        Measure(alc, "2.1", "Alcohol-related violence", Polarity.REDUCE, Basis.CUMULATIVE,
+                lead="Bob Jones", lead_email="bob@example.org", baseline=500, target=400,
+                tolerance=5),
+        *(() if last_year else (
+            Measure(alc, "2.2", "Licensed premises checks", Polarity.INCREASE, Basis.SNAPSHOT,
+                    lead="Bob Jones", lead_email="bob@example.org", baseline=40, target=50,
+                    tolerance=10),
+            Measure(drugs, "3.1", "Drug users in treatment", Polarity.INCREASE,
+                    Basis.SNAPSHOT, lead="Dee Drugs", lead_email="dee@example.org",
+                    baseline=100, target=120, tolerance=5),
+        )),
+        *((Measure(drugs, "9.9", "A measure dropped this year", Polarity.REDUCE,
+                   Basis.SNAPSHOT, lead="Dee Drugs", baseline=10, target=8, tolerance=5),)
+          if last_year else ()),
+    )  # fmt: skip
+
+
+def _register(*, last_year: bool = False, quarter: str = "Q2") -> Register:
+    settings = Settings(
+        partnership="Testshire",
+        year="2011/12" if last_year else "2012/13",
+        current_quarter=quarter,
+        signoff_required=not last_year,
+        returns_due="" if last_year else "2012-10-20",
+    )
+    return Register(settings, _measures(last_year=last_year))
+
+
+def _template(register: Register, path: Path) -> tuple[Path, Register]:
+    """The register written as a template, and read back (with its fingerprint) to issue
+    returns from."""
+    write_template(register, path)
+    return path, read_template(path)
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Last year's dashboard (made by the tool), this year's Q2 returns and the merge."""
+    root = tmp_path_factory.mktemp("cycle")
+    # Last year, Q1 and Q2.
+    ly_template, ly = _template(_register(last_year=True), root / "ly_template.xlsx")
+    write_return(root / "ly" / "asb.xlsx", ly, "ASB", quarter="Q2",
+                 values={("1.1", "Q1"): 170.0, ("1.1", "Q2"): 400.0,
+                         ("1.9", "Q1"): 72.0, ("1.9", "Q2"): 81.0})  # fmt: skip
+    write_return(root / "ly" / "alc.xlsx", ly, "Alcohol", quarter="Q2",
+                 values={("2.1", "Q1"): 95.0, ("2.1", "Q2"): 230.0})  # fmt: skip
+    write_return(root / "ly" / "drugs.xlsx", ly, "Drugs", quarter="Q2",
+                 values={("9.9", "Q1"): 9.0, ("9.9", "Q2"): 7.0})  # fmt: skip
+    last_year = root / "dashboard_2011-12.xlsx"
+    proc = run("merge", root / "ly", "--template", ly_template, "--out", last_year)
+    assert proc.returncode == 0, proc.stderr
+    # This year: ASB signed off; Alcohol not, and its 2.1 Q2 left blank; no Drugs return.
+    template, reg = _template(_register(), root / "template.xlsx")
+    write_return(
+        root / "returns" / "asb.xlsx", reg, "ASB", quarter="Q2", submitted="2012-10-18",
+        values={("1.1", "Q1"): 150.0, ("1.1", "Q2"): 380.0,
+                ("1.2", "Q1"): 78.0, ("1.2", "Q2"): 75.0},
+        notes={"1.1": RowNotes("1.1", comment="Summer peak", action="Extra patrols in July"),
+               "1.2": RowNotes("1.2", Status.AMBER, "Survey sample small", "Few replies",
+                               action="Re-run the survey")},
+        approved_by="Jane Smith", approved_on="2012-10-19",
+    )  # fmt: skip
+    write_return(
+        root / "returns" / "alc.xlsx", reg, "Alcohol", quarter="Q2", submitted="2012-10-25",
+        values={("2.1", "Q1"): 90.0, ("2.2", "Q1"): "n/a", ("2.2", "Q2"): "n/a"},
+        notes={"2.2": RowNotes("2.2", comment="Officer on leave",
+                               action="Checks resume in November")},
+    )  # fmt: skip
+    out = root / "dashboard.xlsx"
+    chase = root / "chase" / "chase.csv"
+    args = ["merge", root / "returns", "--template", template, "--out", out,
+            "--last-year", last_year, "--as-of", OVERDUE_AS_OF, "--chase-csv", chase]  # fmt: skip
+    proc = run(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Chase list: {chase}" in proc.stdout
+    return {"root": root, "out": out, "chase": chase, "template": template, "last": last_year}
+
+
+def test_last_year_value_and_status_for_each_matched_measure(cycle: dict[str, Path]) -> None:
+    rows = data_rows(cycle["out"])
+    got = [
+        (mid, q, rows[(mid, q)]["Last Year Value"], rows[(mid, q)]["Last Year Status"])
+        for mid in ("1.1", "1.2", "2.1", "2.2")
+        for q in ("Q1", "Q2")
+    ]
+    # Last year 1.1: Q1 170 vs 160 profiled (6.25% worse, Red), Q2 400 vs 360 (Red);
+    # 1.9 -> 1.2 by its text: Q1 72 vs 80 (10% worse, Red), Q2 81 (Green);
+    # 2.1 (even profile of 400): Q1 95 vs 100 (Green), Q2 230 vs 200 (15% worse, Red).
+    assert got == [
+        ("1.1", "Q1", 170, "Red"), ("1.1", "Q2", 400, "Red"),
+        ("1.2", "Q1", 72, "Red"), ("1.2", "Q2", 81, "Green"),
+        ("2.1", "Q1", 95, "Green"), ("2.1", "Q2", 230, "Red"),
+        ("2.2", "Q1", None, None), ("2.2", "Q2", None, None),
+    ]  # fmt: skip
+    notes = [(code, cell, message) for code, _, cell, message in issues(cycle["out"])]
+    last = [n for n in notes if n[0].startswith("last-year")]
+    assert sorted((code, message.split(" (")[0].split(" is ")[0]) for code, _, message in last) == [
+        ("last-year-matched-by-text", "measure 1.2"),
+        ("last-year-unmatched", "last year's measure 9.9"),
+        ("last-year-unmatched", "measure 2.2"),
+        ("last-year-unmatched", "measure 3.1"),
+    ]
+
+
+def test_year_end_forecast_cumulative_uneven_profile_and_snapshot(cycle: dict[str, Path]) -> None:
+    rows = data_rows(cycle["out"])
+    q2 = rows[("1.1", "Q2")]
+    # Q2 YTD 380 is 45% of the year's target due: 380 / 0.45 = 844.44 at year end, against
+    # 800: 5.56% worse, beyond the 5% tolerance -> Red.
+    assert q2["Year-End Forecast"] == pytest.approx(380 / 0.45)
+    assert q2["Forecast Status"] == "Red"
+    assert rows[("1.1", "Q1")]["Year-End Forecast"] is None  # only the reporting quarter
+    # Snapshot: the latest value, 75% against 80%: 5 points worse, the band is 4 -> Red.
+    assert rows[("1.2", "Q2")]["Year-End Forecast"] == 75
+    assert rows[("1.2", "Q2")]["Forecast Status"] == "Red"
+    # No value in the reporting quarter: no forecast.
+    assert rows[("2.1", "Q2")]["Year-End Forecast"] is None
+    assert rows[("2.1", "Q2")]["Forecast Status"] is None
+
+
+def test_actions_flow_to_data(cycle: dict[str, Path]) -> None:
+    rows = data_rows(cycle["out"])
+    assert [(k, rows[k]["Action"]) for k in (("1.1", "Q2"), ("1.2", "Q2"), ("2.2", "Q2"))] == [
+        (("1.1", "Q2"), "Extra patrols in July"),
+        (("1.2", "Q2"), "Re-run the survey"),
+        (("2.2", "Q2"), "Checks resume in November"),
+    ]
+
+
+def test_signoff_required_and_missing_warns_naming_the_cells(cycle: dict[str, Path]) -> None:
+    found = [i for i in issues(cycle["out"]) if i[0] == "return-not-signed-off"]
+    assert [(code, file, cell) for code, file, cell, _ in found] == [
+        ("return-not-signed-off", "alc.xlsx", "B9")
+    ]
+    assert "Approved By (B9) and Approved On (B10) are blank" in found[0][3]
+
+
+def test_blank_due_quarter_is_chased_with_its_cell(cycle: dict[str, Path]) -> None:
+    found = [i for i in issues(cycle["out"]) if i[0] == "value-missing"]
+    assert [(file, cell) for _, file, cell, _ in found] == [("alc.xlsx", "G13")]
+    assert "due 2012-10-20, 17 days overdue" in found[0][3]
+
+
+def test_chase_csv_one_row_per_lead(cycle: dict[str, Path]) -> None:
+    with cycle["chase"].open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [
+        ["Lead", "Email", "Theme", "Missing", "Due Date", "Days Overdue"],
+        ["Bob Jones", "bob@example.org", "Alcohol", "2.1 Q2", "2012-10-20", "17"],
+        ["Dee Drugs", "dee@example.org", "Drugs", "3.1 Q1-Q2", "2012-10-20", "17"],
+    ]
+
+
+def test_rerun_with_as_of_gives_identical_bytes(cycle: dict[str, Path], tmp_path: Path) -> None:
+    again = tmp_path / "again.xlsx"
+    chase = tmp_path / "chase.csv"
+    proc = run(
+        "merge", cycle["root"] / "returns", "--template", cycle["template"], "--out", again,
+        "--last-year", cycle["last"], "--as-of", OVERDUE_AS_OF, "--chase-csv", chase,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_bytes() == cycle["out"].read_bytes()
+    assert chase.read_bytes() == cycle["chase"].read_bytes()
+
+
+def test_chase_csv_never_over_an_input(cycle: dict[str, Path], tmp_path: Path) -> None:
+    before = cycle["template"].read_bytes()
+    proc = run(
+        "merge", cycle["root"] / "returns", "--template", cycle["template"],
+        "--out", tmp_path / "d.xlsx", "--chase-csv", cycle["template"],
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--chase-csv" in proc.stderr and "nothing was written" in proc.stderr
+    assert cycle["template"].read_bytes() == before
+    assert not (tmp_path / "d.xlsx").exists()
+
+
+def test_as_of_must_be_a_date(cycle: dict[str, Path], tmp_path: Path) -> None:
+    proc = run(
+        "merge", cycle["root"] / "returns", "--template", cycle["template"],
+        "--out", tmp_path / "d.xlsx", "--as-of", "next tuesday",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "YYYY-MM-DD" in proc.stderr
+
+
+def test_previous_round_trip_keeps_comments_actions_reasons_overrides(tmp_path: Path) -> None:
+    template, reg = _template(_register(quarter="Q1"), tmp_path / "template.xlsx")
+    write_return(
+        tmp_path / "q1" / "asb.xlsx", reg, "ASB", quarter="Q1",
+        values={("1.1", "Q1"): 150.0, ("1.2", "Q1"): "n/a"},
+        notes={"1.1": RowNotes("1.1", Status.GREEN, "Count revised down", "Summer peak",
+                               action="Extra patrols")},
+    )  # fmt: skip
+    q1 = tmp_path / "q1.xlsx"
+    assert run("merge", tmp_path / "q1", "--template", template, "--out", q1).returncode in (0, 1)
+    # Q2: the return gives Q2 only; Q1 comes from the Q1 dashboard with its notes.
+    template2, reg2 = _template(_register(quarter="Q2"), tmp_path / "template2.xlsx")
+    write_return(
+        tmp_path / "q2" / "asb.xlsx", reg2, "ASB", quarter="Q2",
+        values={("1.1", "Q2"): 300.0, ("1.2", "Q2"): 82.0},
+        notes={"1.1": RowNotes("1.1", comment="Better")},
+    )  # fmt: skip
+    q2 = tmp_path / "q2.xlsx"
+    proc = run("merge", tmp_path / "q2", "--template", template2, "--out", q2, "--previous", q1)
+    assert proc.returncode in (0, 1), proc.stderr
+    before, after = data_rows(q1), data_rows(q2)
+    keys = ("Value", "Status", "Comment", "Action", "Override", "Override reason", "No-data reason")
+    for key in (("1.1", "Q1"), ("1.2", "Q1")):
+        assert [after[key][k] for k in keys] == [before[key][k] for k in keys]
+    assert [after[("1.1", "Q1")][k] for k in ("Status", "Override", "Override reason")] == [
+        "Green",
+        "Yes",
+        "Count revised down",
+    ]
+    assert after[("1.1", "Q1")]["Action"] == "Extra patrols"
+    assert after[("1.2", "Q1")]["No-data reason"] == "n/a"
+    # Each carried value cites the previous dashboard's Data cell.
+    assert after[("1.1", "Q1")]["Source"] == "q1.xlsx (previous dashboard)!Data!E2"
+    assert after[("1.1", "Q2")]["Comment"] == "Better"
+
+
+def test_returns_issue_previous_prefills_only_earlier_quarters(tmp_path: Path) -> None:
+    template, reg = _template(_register(quarter="Q2"), tmp_path / "template.xlsx")
+    write_return(
+        tmp_path / "r" / "asb.xlsx", reg, "ASB", quarter="Q2",
+        values={("1.1", "Q1"): 150.0, ("1.1", "Q2"): 380.0, ("1.2", "Q1"): "n/a"},
+        notes={"1.1": RowNotes("1.1", comment="Summer peak", action="Extra patrols")},
+    )  # fmt: skip
+    dashboard = tmp_path / "q2.xlsx"
+    assert run("merge", tmp_path / "r", "--template", template, "--out", dashboard).returncode in (
+        0,
+        1,
+    )
+    # Next quarter's forms: Q3 is current, so Q1 and Q2 are pre-filled, Q3 is the lead's.
+    template3, _ = _template(_register(quarter="Q3"), tmp_path / "template3.xlsx")
+    out = tmp_path / "forms"
+    proc = run("returns", "issue", "--template", template3, "--out", out, "--previous", dashboard)
+    assert proc.returncode == 0, proc.stderr
+    ws = openpyxl.load_workbook(out / "ASB_Jane_Smith.xlsx")["Return"]
+    header = [c.value for c in ws[12]]
+    row = dict(zip(header, (c.value for c in ws[13]), strict=True))
+    assert [row[k] for k in ("Q1", "Q2", "Q3", "Q4", "Comment", "Action")] == [
+        150,
+        380,
+        None,
+        None,
+        "Summer peak",
+        "Extra patrols",
+    ]
+    row2 = dict(zip(header, (c.value for c in ws[14]), strict=True))
+    assert [row2[k] for k in ("Q1", "Q2", "Q3")] == ["n/a", None, None]
+    # Quarters up to the current one from a Q2 dashboard when Q2 is current: only Q1.
+    out2 = tmp_path / "forms2"
+    assert issue_returns(reg, out2, previous=dashboard)
+    ws2 = openpyxl.load_workbook(out2 / "ASB_Jane_Smith.xlsx")["Return"]
+    assert [c.value for c in ws2[13]][5:9] == [150, None, None, None]
