@@ -537,15 +537,28 @@ def _stamp(xml: bytes, suffix: str) -> str:
 # Cells with a formula problem: (row, col) -> (code, the error shown, or "").
 _Problems = dict[tuple[int, int], tuple[Code, str]]
 
-# A formula element: `<f>`, `<f ...>` or `<f/>`.
-_FORMULA_TAG = re.compile(rb"<f[ />]")
+# A formula element starts `<f` or, with a prefix, `<x:f`, its name ended by one of these;
+# other elements start so too (`<formula1>` of a drop-down, `<filterColumn>`).
+_FORMULA_STARTS = (b"<f", b":f")
+_NAME_ENDS = (b">", b" ", b"/", b"\n", b"\r", b"\t")
 
 
 def _has_formula_or_error(xml: bytes) -> bool:
-    """Two searches (one regex alternation costs 15 times more than both; three byte
-    searches for the forms of `<f` twice as much): false only when there is neither."""
+    """Whether a sheet part may hold a formula (`<f>`, `<x:f t="shared"/>`, any prefix) or an
+    error value (`t="e"`, however quoted or spaced). Byte searches, not a parse, as most
+    sheets have neither: they may say yes for a part with neither (the parse then finds
+    nothing) but never no for a part with either, and a part in UTF-16, which they cannot
+    see into, is always looked at."""
     # find, not `in`: on Python 3.11 `bytes in bytes` raises and clears a TypeError first.
-    return _FORMULA_TAG.search(xml) is not None or xml.find(b't="e"') >= 0
+    if xml.find(b'"e"') >= 0 or xml.find(b"'e'") >= 0 or xml[:4].find(b"\x00") >= 0:
+        return True
+    for start in _FORMULA_STARTS:
+        at = xml.find(start)
+        while at >= 0:
+            if xml[at + 2 : at + 3] in _NAME_ENDS:
+                return True
+            at = xml.find(start, at + 2)
+    return False
 
 
 def _formula_problems(data: bytes, sheet_name: str, index: int) -> _Problems:
