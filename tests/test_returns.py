@@ -227,6 +227,25 @@ def test_the_pre_check_never_misses_a_formula_or_an_error(xml: bytes, may_have: 
     assert _has_formula_or_error(xml) is may_have
 
 
+@pytest.mark.parametrize(
+    ("xml", "ranges"),
+    [
+        (b'<worksheet><mergeCells count="1"><mergeCell ref="E10:F10"/></mergeCells></worksheet>',
+         ["E10:F10"]),
+        (b'<x:worksheet xmlns:x="urn:m"><x:mergeCells><x:mergeCell ref=\'A1:B2\'/>'
+         b'<x:mergeCell ref = "C3:C4"/></x:mergeCells></x:worksheet>', ["A1:B2", "C3:C4"]),
+        (b'<worksheet><mergeCells><mergeCell ref="A1:B2"/><mergeCell ref="C3:', ["A1:B2"]),
+        (b'<!DOCTYPE w [<!ENTITY e "x">]><worksheet><mergeCell ref="A1:B2"/></worksheet>', []),
+    ],
+)  # fmt: skip
+def test_the_openpyxl_path_parses_merged_ranges(xml: bytes, ranges: list[str]) -> None:
+    # openpyxl's read-only sheets do not read merged cells: the fallback parses the part
+    # (once a regular expression that wanted ref="..." exactly), any prefix or quoting.
+    from rag_workbook.returns import _merged_ranges
+
+    assert _merged_ranges(xml) == ranges
+
+
 def test_renamed_file_recognised_by_meta(register: Register) -> None:
     data = read_return(FIXTURES / "Copy of final v2 (3).xlsx", register)
     assert (data.theme, data.fingerprint, _values(data), _issues(data)) == (

@@ -994,7 +994,7 @@ def _openpyxl_sheets(data: bytes) -> dict[str, object]:
     return {"names": names, "visible": visible or names, "sheets": sheets}
 
 
-_MERGE_REF = re.compile(r'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
+_RANGE = re.compile(r"[A-Z]+[0-9]+:[A-Z]+[0-9]+")  # an attribute's value, "E10:F10"
 
 
 def _merge_refs(wb: object, ws: object) -> list[str]:
@@ -1006,10 +1006,32 @@ def _merge_refs(wb: object, ws: object) -> list[str]:
         return []
     with archive.open(part) as member:
         xml = member.read(safety.LIMITS.max_part_bytes)
-    text = xml.decode("utf-16") if xml.startswith((b"\xff\xfe", b"\xfe\xff")) else None
-    if text is None:
-        text = xml.decode("utf-8", "replace")
-    return [f"{a}:{b}" for a, b in _MERGE_REF.findall(text)]
+    return _merged_ranges(xml)
+
+
+class _MergeRefs:
+    """Parser target: the `ref` of each `mergeCell`, whatever its prefix or quoting."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if _local(tag) == "mergeCell":
+            ref = attrib.get("ref", "")
+            if _RANGE.fullmatch(ref):
+                self.found.append(ref)
+
+    def close(self) -> None:
+        pass
+
+
+def _merged_ranges(xml: bytes) -> list[str]:
+    """The merged ranges ("A1:B2") of a sheet part, parsed; those before the place where a
+    part cut short or not well formed stops the parse."""
+    target = _MergeRefs()
+    with contextlib.suppress(Exception):  # cut short at the read limit, or not well formed
+        _feed(xml, target)
+    return target.found
 
 
 def _as_ranges(refs: list[str]) -> _Merged:
@@ -1926,6 +1948,21 @@ def _xml_root(xml: bytes) -> Any:
     return plain_xml.fromstring(xml)
 
 
+def _feed(xml: bytes, target: object) -> None:
+    """Parse an XML part into a parser target (no tree is built); defusedxml as `_xml_root`
+    says. Raises on XML that is not well formed or unsafe."""
+    if _has_dtd(xml):
+        from defusedxml.ElementTree import DefusedXMLParser
+
+        parser: Any = DefusedXMLParser(target=target)
+    else:
+        import xml.etree.ElementTree as plain_xml
+
+        parser = plain_xml.XMLParser(target=target)
+    parser.feed(xml)
+    parser.close()
+
+
 def _local(tag: str) -> str:
     """An element's name without its namespace: '{...main}sheet' -> 'sheet'."""
     return tag.rpartition("}")[2]
@@ -2034,16 +2071,7 @@ class _StyledNumbers:
 def _styled_numbers(xml: bytes, styles: frozenset[int]) -> dict[tuple[int, int], int]:
     """(row, col) -> style index of the number cells of a sheet part with one of `styles`."""
     target = _StyledNumbers(styles)
-    if _has_dtd(xml):
-        from defusedxml.ElementTree import DefusedXMLParser
-
-        parser: Any = DefusedXMLParser(target=target)
-    else:
-        import xml.etree.ElementTree as plain_xml
-
-        parser = plain_xml.XMLParser(target=target)
-    parser.feed(xml)
-    parser.close()
+    _feed(xml, target)
     return target.found
 
 
@@ -2099,16 +2127,7 @@ class _CellProblems:
 def _cell_problems(xml: bytes) -> _Problems:
     """(row, col) -> (code, the error shown) for a sheet part, as `_formula_problems`."""
     target = _CellProblems()
-    if _has_dtd(xml):
-        from defusedxml.ElementTree import DefusedXMLParser
-
-        parser: Any = DefusedXMLParser(target=target)
-    else:
-        import xml.etree.ElementTree as plain_xml
-
-        parser = plain_xml.XMLParser(target=target)
-    parser.feed(xml)
-    parser.close()
+    _feed(xml, target)
     return target.found
 
 
