@@ -29,7 +29,7 @@ def test_every_code_is_kebab_case_and_has_a_severity_and_a_fix() -> None:
 
 # The dashboard is left out for now: it is being rewritten (issue 16, items 1-3) and keeps
 # its own NO_RETURN constant until that work is merged.
-_NOT_SCANNED = ("report.py", "dashboard.py", "dashboard/")
+_NOT_SCANNED = ("report.py",)
 # What makes an issue, by the name called: Issue(...), Issue.of(...), _Ctx.add(...) (as
 # `ctx.add`, `self.add`), safety's _Refused(...) and _issue(...); a ParsedNumber's code.
 _ISSUE_MAKERS = {"Issue", "Issue.of", "ctx.add", "self.add", "_Refused", "_issue"}
