@@ -2029,16 +2029,14 @@ def style_formats(styles: bytes) -> dict[int, str]:
     return out
 
 
-class _StyledNumbers:
-    """Parser target: (row, col) of each number cell whose style is one of `styles`.
+class _SheetCells:
+    """Parser target that knows the (row, col) of the cell it is in; `cell` hears of each.
 
     Cells and rows without an `r` attribute (allowed, and written by some tools) follow
     the one before them.
     """
 
-    def __init__(self, styles: frozenset[int]) -> None:
-        self.styles = styles
-        self.found: dict[tuple[int, int], int] = {}
+    def __init__(self) -> None:
         self.row = -1
         self.col = -1
 
@@ -2054,9 +2052,15 @@ class _StyledNumbers:
                 self.row, self.col = cell_position(ref)
             else:
                 self.col += 1
-            style = attrib.get("s")
-            if style and attrib.get("t", "n") == "n" and int(style) in self.styles:
-                self.found[(self.row, self.col)] = int(style)
+            self.cell(attrib)
+        else:
+            self.inner(name)
+
+    def cell(self, attrib: dict[str, str]) -> None:
+        """A cell starts (its position is known)."""
+
+    def inner(self, name: str) -> None:
+        """An element inside a cell (or any other) starts."""
 
     def end(self, tag: str) -> None:
         pass
@@ -2068,6 +2072,20 @@ class _StyledNumbers:
         pass
 
 
+class _StyledNumbers(_SheetCells):
+    """Parser target: (row, col) of each number cell whose style is one of `styles`."""
+
+    def __init__(self, styles: frozenset[int]) -> None:
+        super().__init__()
+        self.styles = styles
+        self.found: dict[tuple[int, int], int] = {}
+
+    def cell(self, attrib: dict[str, str]) -> None:
+        style = attrib.get("s")
+        if style and attrib.get("t", "n") == "n" and int(style) in self.styles:
+            self.found[(self.row, self.col)] = int(style)
+
+
 def _styled_numbers(xml: bytes, styles: frozenset[int]) -> dict[tuple[int, int], int]:
     """(row, col) -> style index of the number cells of a sheet part with one of `styles`."""
     target = _StyledNumbers(styles)
@@ -2075,32 +2093,22 @@ def _styled_numbers(xml: bytes, styles: frozenset[int]) -> dict[tuple[int, int],
     return target.found
 
 
-class _CellProblems:
+class _CellProblems(_SheetCells):
     """Parser target: cells holding an error value, or a formula without a cached value."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.found: _Problems = {}
-        self.row = -1
-        self.col = -1
         self.error = False
         self.formula = False
         self.value: list[str] | None = None  # the text of <v>, while inside it
         self.cached = ""
 
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
-        name = _local(tag)
-        if name == "row":
-            ref = attrib.get("r")
-            self.row = int(ref) - 1 if ref else self.row + 1
-            self.col = -1
-        elif name == "c":
-            ref = attrib.get("r")
-            if ref:
-                self.row, self.col = cell_position(ref)
-            else:
-                self.col += 1
-            self.error, self.formula, self.cached = attrib.get("t") == "e", False, ""
-        elif name == "f":
+    def cell(self, attrib: dict[str, str]) -> None:
+        self.error, self.formula, self.cached = attrib.get("t") == "e", False, ""
+
+    def inner(self, name: str) -> None:
+        if name == "f":
             self.formula = True
         elif name == "v":
             self.value = []
@@ -2119,9 +2127,6 @@ class _CellProblems:
                 self.found[where] = (Code.CELL_ERROR, self.cached or "#N/A")
             elif self.formula and not self.cached:
                 self.found[where] = (Code.FORMULA_WITHOUT_VALUE, "")
-
-    def close(self) -> None:
-        pass
 
 
 def _cell_problems(xml: bytes) -> _Problems:
