@@ -33,6 +33,7 @@ from rag_workbook.forms import write_return
 from rag_workbook.merge import merge_returns, read_returns
 from rag_workbook.model import QUARTERS, Measure, Register, RowNotes, Severity, Status
 from rag_workbook.rag import rate_columns
+from rag_workbook.report import Code
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_dashboard import (
@@ -301,7 +302,7 @@ def test_changed_internals_fall_back_to_the_plain_writer(
         assert D.write_book(book, "fast") == plain.write_book(book)
         note = D.writer_note(D.DashboardOptions(writer="fast"))
         assert note is not None
-        assert (note.code, note.severity) == (D.FAST_WRITER_UNAVAILABLE, Severity.INFO)
+        assert (note.code, note.severity) == (Code.FAST_WRITER_UNAVAILABLE, Severity.INFO)
         assert "9.9.x" in note.message
         assert D.writer_note(D.DashboardOptions(writer="plain")) is None
     finally:

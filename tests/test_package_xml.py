@@ -14,6 +14,7 @@ import pytest
 from rag_workbook import returns
 from rag_workbook.demo import copy_demo_inputs
 from rag_workbook.forms import write_return
+from rag_workbook.report import Code
 from rag_workbook.template import read_template
 
 _LAUGHS = (
@@ -130,8 +131,9 @@ def test_cell_problems_read_any_spelling_of_a_sheet() -> None:
         b"<x:c><x:f>SUM(A1:A2)</x:f><x:v></x:v></x:c><x:c><x:f>A1</x:f><x:v>4</x:v></x:c>"
         b"</x:row><x:row><x:c t='e'/></x:row></x:sheetData></x:worksheet>"
     )
+    assert returns._has_formula_or_error(sheet)  # the byte pre-check lets it through
     assert returns._cell_problems(sheet) == {
-        (2, 1): "cell-error:#DIV/0!",
-        (2, 2): "formula-without-value",
-        (3, 0): "cell-error:#N/A",
+        (2, 1): (Code.CELL_ERROR, "#DIV/0!"),
+        (2, 2): (Code.FORMULA_WITHOUT_VALUE, ""),
+        (3, 0): (Code.CELL_ERROR, "#N/A"),
     }

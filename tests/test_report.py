@@ -3,6 +3,7 @@ issues reaching the command line (printed, and in --report-json) with code, shee
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -26,22 +27,77 @@ def test_every_code_is_kebab_case_and_has_a_severity_and_a_fix() -> None:
         assert isinstance(CATALOGUE[code].severity, Severity) and CATALOGUE[code].fix, code
 
 
-def test_every_code_spelled_in_the_source_is_in_the_catalogue() -> None:
-    # Codes still written as strings at a call site (and the codes of safety.py's
-    # constants) must be catalogued too, so that the catalogue is the whole list.
-    spelled: set[str] = set()
-    patterns = (
-        r'code="([a-z0-9-]+)"',
-        r'ctx\.add\(\s*"([a-z0-9-]+)"',
-        r'^[A-Z_]+ = "([a-z]+(?:-[a-z0-9]+)+)"$',
-        r'ParsedNumber\([^)]*"([a-z]+(?:-[a-z0-9]+)+)"',
+# The dashboard is left out for now: it is being rewritten (issue 16, items 1-3) and keeps
+# its own NO_RETURN constant until that work is merged.
+_NOT_SCANNED = ("report.py",)
+# What makes an issue, by the name called: Issue(...), Issue.of(...), _Ctx.add(...) (as
+# `ctx.add`, `self.add`), safety's _Refused(...) and _issue(...); a ParsedNumber's code.
+_ISSUE_MAKERS = {"Issue", "Issue.of", "ctx.add", "self.add", "_Refused", "_issue"}
+
+
+def _loose_codes(path: Path) -> list[str]:
+    """Where a module spells an issue code as a string: `line: text` for each string
+    constant equal to a catalogued code, and each string given as a code to an issue's
+    maker (`code="..."`, the first argument of Issue, Issue.of, ctx.add, ...) or compared
+    with an `.code`, catalogued or not."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    codes = {c.value for c in Code}
+    found: list[tuple[int, str]] = []
+
+    def loose(node: ast.AST | None) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append((node.lineno, node.value))
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            for item in node.elts:
+                loose(item)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value in codes:
+            found.append((node.lineno, node.value))
+        elif isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            if name in _ISSUE_MAKERS and node.args:
+                loose(node.args[0])
+            if name == "ParsedNumber" and len(node.args) > 1:
+                loose(node.args[1])
+            for keyword in node.keywords:
+                if keyword.arg == "code":
+                    loose(keyword.value)
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(s, ast.Attribute) and s.attr == "code" for s in sides):
+                for side in sides:
+                    loose(side)
+    return [f"{line}: {text!r}" for line, text in sorted(set(found))]
+
+
+def test_every_call_site_names_its_code_from_the_catalogue() -> None:
+    # Issue 16, item 7: one enumeration used at every call site; a code spelled as a
+    # string anywhere in src/ (outside report.py, which defines them) fails here.
+    scanned = [
+        path
+        for path in sorted(SRC.rglob("*.py"))
+        if not any(part in path.relative_to(SRC).as_posix() for part in _NOT_SCANNED)
+    ]
+    assert len(scanned) >= 15, scanned  # the scan sees the package
+    loose = {str(path.relative_to(SRC)): found for path in scanned if (found := _loose_codes(path))}
+    assert loose == {}
+
+
+def test_the_scan_finds_a_code_spelled_as_a_string(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "ctx.add('new-code', 'message')\n"
+        "issue = Issue(code='another-code', severity=s, message='m')\n"
+        "if issue.code in ('no-return', Code.NO_RETURN):\n"
+        "    pass\n"
+        "NAME = 'file-unreadable'\n"
+        "ok = Issue.of(Code.NO_RETURN, 'no return from the lead')\n",
+        encoding="utf-8",
     )
-    for path in SRC.glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        for pattern in patterns:
-            spelled.update(re.findall(pattern, text, flags=re.M))
-    assert spelled, "the scan found no codes at all"
-    assert sorted(spelled - {c.value for c in Code}) == []
+    assert _loose_codes(module) == [
+        "1: 'new-code'", "2: 'another-code'", "3: 'no-return'", "5: 'file-unreadable'"
+    ]  # fmt: skip
 
 
 def test_a_code_equals_its_string_and_issue_of_fills_severity_and_fix() -> None:

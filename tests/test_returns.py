@@ -7,6 +7,7 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -158,6 +159,91 @@ def test_formulas_without_cached_values(register: Register) -> None:
         ("formula-without-value", "error", "Return", "G11"),
         ("formula-without-value", "warning", "Return", "L12"),
     ]
+
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _with_prefix(source: Path, target: Path) -> Path:
+    """`source` with every worksheet part written again with the `x:` prefix for
+    SpreadsheetML's namespace (`<x:c>`, `<x:f>`), as some writers (.NET's Open XML SDK) do."""
+    ElementTree.register_namespace("x", _MAIN_NS)
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                root = ElementTree.fromstring(data)
+                data = ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+            zout.writestr(item, data)
+    return target
+
+
+def test_formulas_without_cached_values_under_a_namespace_prefix(
+    tmp_path: Path, register: Register
+) -> None:
+    # openpyxl saves a formula without a cached value; the same sheet with `x:` prefixes
+    # must give the same values and issues (the byte pre-check once looked for `<f` only).
+    plain = tmp_path / "plain.xlsx"
+    write_return(plain, register, "ASB", values={("1.1", "Q1"): 100.0})
+    workbook = openpyxl.load_workbook(plain)
+    workbook["Return"]["G13"] = "=F13*2"  # 1.1 Q2
+    workbook["Return"]["L14"] = "=A1"  # 1.2 comment
+    workbook.save(plain)
+    prefixed = _with_prefix(plain, tmp_path / "prefixed.xlsx")
+    with zipfile.ZipFile(prefixed) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+    assert (sheet.count(b"<x:f>"), sheet.count(b"<f>"), sheet.count(b"<c ")) == (2, 0, 0)
+    expected_issues = [
+        ("formula-without-value", "error", "Return", "G13"),
+        ("formula-without-value", "warning", "Return", "L14"),
+    ]
+    for path in (plain, prefixed):
+        data = read_return(path, register)
+        assert (_values(data), _issues(data)) == (
+            [("1.1", "Q1", 100.0, "100", "F13")],
+            expected_issues,
+        ), path.name
+
+
+@pytest.mark.parametrize(
+    ("xml", "may_have"),
+    [
+        (b'<c r="A1"><f>B1</f></c>', True),
+        (b'<x:c r="A1"><x:f>B1</x:f></x:c>', True),
+        (b'<c r="A1"><f t="shared" si="0"/></c>', True),
+        (b'<s:c r="A1"><s:f\n t="shared" si="0"/></s:c>', True),
+        (b'<c r="A1" t="e"><v>#N/A</v></c>', True),
+        (b"<c r='A1' t='e'><v>#N/A</v></c>", True),
+        (b'<c r="A1" t = "e"><v>#N/A</v></c>', True),
+        ('<c r="A1"><f>B1</f></c>'.encode("utf-16"), True),  # cannot be searched: parsed
+        (b'<c r="A1" t="s"><v>0</v></c><dataValidation><formula1>"A,B"</formula1>', False),
+        (b'<x:dataValidation><x:formula1>"A,B"</x:formula1></x:dataValidation>', False),
+        (b'<autoFilter ref="A1:B2"><filterColumn colId="0"/></autoFilter>', False),
+    ],
+)
+def test_the_pre_check_never_misses_a_formula_or_an_error(xml: bytes, may_have: bool) -> None:
+    from rag_workbook.returns import _has_formula_or_error
+
+    assert _has_formula_or_error(xml) is may_have
+
+
+@pytest.mark.parametrize(
+    ("xml", "ranges"),
+    [
+        (b'<worksheet><mergeCells count="1"><mergeCell ref="E10:F10"/></mergeCells></worksheet>',
+         ["E10:F10"]),
+        (b'<x:worksheet xmlns:x="urn:m"><x:mergeCells><x:mergeCell ref=\'A1:B2\'/>'
+         b'<x:mergeCell ref = "C3:C4"/></x:mergeCells></x:worksheet>', ["A1:B2", "C3:C4"]),
+        (b'<worksheet><mergeCells><mergeCell ref="A1:B2"/><mergeCell ref="C3:', ["A1:B2"]),
+        (b'<!DOCTYPE w [<!ENTITY e "x">]><worksheet><mergeCell ref="A1:B2"/></worksheet>', []),
+    ],
+)  # fmt: skip
+def test_the_openpyxl_path_parses_merged_ranges(xml: bytes, ranges: list[str]) -> None:
+    # openpyxl's read-only sheets do not read merged cells: the fallback parses the part
+    # (once a regular expression that wanted ref="..." exactly), any prefix or quoting.
+    from rag_workbook.returns import _merged_ranges
+
+    assert _merged_ranges(xml) == ranges
 
 
 def test_renamed_file_recognised_by_meta(register: Register) -> None:

@@ -24,14 +24,13 @@ import click
 from rag_workbook import __version__
 from rag_workbook.errors import RagWorkbookError, TemplateError
 from rag_workbook.model import Severity
-from rag_workbook.report import Report
+from rag_workbook.report import Code, Issue, Report
 
 if TYPE_CHECKING:
     from rag_workbook.model import Register
     from rag_workbook.pipeline import RunResult
 
 EXIT_OK, EXIT_ISSUES, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
-NO_RETURN = "no-return"
 PROGRESS_MIN_FILES = 20
 
 
@@ -124,7 +123,7 @@ def _chase_lines(report: Report, register: Register | None) -> list[str]:
     """One line per lead of the `no-return` issues, grouped by the lead (register order)."""
     chase: dict[tuple[str, str, str], list[str]] = {}
     for issue in report.issues:
-        if issue.code != NO_RETURN:
+        if issue.code != Code.NO_RETURN:
             continue
         measure = register.measure(issue.measure_id) if register is not None else None
         key = (
@@ -143,7 +142,7 @@ def _chase_lines(report: Report, register: Register | None) -> list[str]:
 
 def _print_report(report: Report, *, limit: int, register: Register | None = None) -> None:
     """Worst first: errors, warnings, the chase list (a line per lead), then notes."""
-    ordered = [i for i in report.sorted().issues if i.code != NO_RETURN]
+    ordered = [i for i in report.sorted().issues if i.code != Code.NO_RETURN]
     shown = 0
     for severity in (Severity.ERROR, Severity.WARNING):
         for issue in (i for i in ordered if i.severity == severity):
@@ -458,12 +457,13 @@ def issue(template: Path, out_dir: Path, previous: Path | None, force: bool) -> 
     click.echo(f"Wrote {_plural(len(written), 'return workbook')} to {out_dir}")
     if skipped:
         for path in skipped:
-            click.echo(
-                f"  {Severity.ERROR:<7} {path}: return-kept: the file differs from the blank "
-                "form (a lead may have filled it in), so it was not replaced; move it away, "
-                "or run again with --force to overwrite it",
-                err=True,
+            kept = Issue.of(
+                Code.RETURN_KEPT,
+                "the file differs from the blank form (a lead may have filled it in), "
+                "so it was not replaced",
+                file=str(path),
             )
+            click.echo(f"  {kept.severity:<7} {kept}", err=True)
         sys.exit(EXIT_ISSUES)
 
 

@@ -429,9 +429,7 @@ def _write_pdf(
 
 
 def _is_own_output_note(issue: object) -> TypeGuard[Issue]:
-    from rag_workbook.returns import OWN_OUTPUT
-
-    return isinstance(issue, Issue) and issue.code == OWN_OUTPUT
+    return isinstance(issue, Issue) and issue.code == Code.OWN_OUTPUT_SKIPPED
 
 
 def _without_own_outputs(paths: list[Path], outputs: list[Path]) -> tuple[list[Path], list[Issue]]:

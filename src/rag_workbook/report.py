@@ -93,6 +93,7 @@ class Code(StrEnum):
     BASELINE_ZERO = "baseline-zero"
     TARGET_MISSING = "target-missing"
     PDF_NOT_WRITTEN = "pdf-not-written"
+    FAST_WRITER_UNAVAILABLE = "fast-writer-unavailable"
     RETURN_KEPT = "return-kept"  # returns issue: a filled return is not replaced
 
 
@@ -197,6 +198,9 @@ CATALOGUE: dict[Code, Entry] = {
     ),
     Code.INTERNAL_ERROR: Entry(
         _E, "please report this with the file; the rest of the merge went on"
+    ),
+    Code.FAST_WRITER_UNAVAILABLE: Entry(
+        _I, "nothing to do; install the xlsxwriter version pyproject.toml names to write faster"
     ),
     Code.RETURN_KEPT: Entry(_E, "rename or move the filled return, or use --force to replace it"),
     Code.DUPLICATE_FILE: Entry(_I, "remove one of the copies"),

@@ -57,7 +57,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from python_calamine import (
     CalamineError,
@@ -80,7 +80,7 @@ from rag_workbook.model import (
     Severity,
     Status,
 )
-from rag_workbook.report import Issue, Report
+from rag_workbook.report import CATALOGUE, Code, Issue, Report
 
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
 _MAX_CELLS = 2_000_000  # a return is a few hundred cells; cap what reaches Python
@@ -408,7 +408,7 @@ class ParsedNumber:
     """A quarter cell read as a number: value (None for no data) or an issue code."""
 
     value: float | None
-    code: str = ""  # "" when fine; else an issue code
+    code: Code | Literal[""] = ""  # "" when fine
     note: str = ""  # extra words for the message
 
 
@@ -427,14 +427,14 @@ def parse_number(v: object) -> ParsedNumber:
         1234.0
     """
     if isinstance(v, bool):
-        return ParsedNumber(None, "value-not-a-number", "a TRUE/FALSE value")
+        return ParsedNumber(None, Code.VALUE_NOT_A_NUMBER, "a TRUE/FALSE value")
     if isinstance(v, (int, float)):
         f = float(v)
         if math.isnan(f) or math.isinf(f):
-            return ParsedNumber(None, "value-not-a-number")
+            return ParsedNumber(None, Code.VALUE_NOT_A_NUMBER)
         return ParsedNumber(f)
     if isinstance(v, (dt.datetime, dt.date, dt.time, dt.timedelta)):
-        return ParsedNumber(None, "value-is-a-date", "a date")
+        return ParsedNumber(None, Code.VALUE_IS_A_DATE, "a date")
     text = v if type(v) is str else str(v)
     return _parse_text(text)
 
@@ -447,7 +447,7 @@ def _parse_text(v: str) -> ParsedNumber:
     if low in _NO_VALUE or _norm(low) in {"nodata", "na", "notavailable"} or set(low) <= {"-"}:
         return ParsedNumber(None)
     if low.startswith("#"):
-        return ParsedNumber(None, "cell-error", "an Excel error")
+        return ParsedNumber(None, Code.CELL_ERROR, "an Excel error")
     t = text.replace("\u2212", "-").replace(" ", "")
     for sym in ("£", "$", "€"):
         t = t.replace(sym, "")
@@ -458,9 +458,9 @@ def _parse_text(v: str) -> ParsedNumber:
     if _NUM_RE.fullmatch(t):
         f = float(t.replace(",", ""))
         if negative_brackets:
-            return ParsedNumber(-f, "value-reinterpreted", f"read as {_text(-f)}")
+            return ParsedNumber(-f, Code.VALUE_REINTERPRETED, f"read as {_text(-f)}")
         return ParsedNumber(f)
-    return ParsedNumber(None, "value-not-a-number")
+    return ParsedNumber(None, Code.VALUE_NOT_A_NUMBER)
 
 
 def _parse_status(v: object) -> Status | str | None:
@@ -564,22 +564,38 @@ def _stamp(xml: bytes, suffix: str) -> str:
     return "" if stamp is None else stamp.replace(microsecond=0).isoformat()
 
 
-# A formula element: `<f>`, `<f ...>` or `<f/>`.
-_FORMULA_TAG = re.compile(rb"<f[ />]")
+# Cells with a formula problem: (row, col) -> (code, the error shown, or "").
+_Problems = dict[tuple[int, int], tuple[Code, str]]
+
+# A formula element starts `<f` or, with a prefix, `<x:f`, its name ended by one of these;
+# other elements start so too (`<formula1>` of a drop-down, `<filterColumn>`).
+_FORMULA_STARTS = (b"<f", b":f")
+_NAME_ENDS = (b">", b" ", b"/", b"\n", b"\r", b"\t")
 
 
 def _has_formula_or_error(xml: bytes) -> bool:
-    """Two searches (one regex alternation costs 15 times more than both; three byte
-    searches for the forms of `<f` twice as much): false only when there is neither."""
+    """Whether a sheet part may hold a formula (`<f>`, `<x:f t="shared"/>`, any prefix) or an
+    error value (`t="e"`, however quoted or spaced). Byte searches, not a parse, as most
+    sheets have neither: they may say yes for a part with neither (the parse then finds
+    nothing) but never no for a part with either, and a part in UTF-16, which they cannot
+    see into, is always looked at."""
     # find, not `in`: on Python 3.11 `bytes in bytes` raises and clears a TypeError first.
-    return _FORMULA_TAG.search(xml) is not None or xml.find(b't="e"') >= 0
+    if xml.find(b'"e"') >= 0 or xml.find(b"'e'") >= 0 or xml[:4].find(b"\x00") >= 0:
+        return True
+    for start in _FORMULA_STARTS:
+        at = xml.find(start)
+        while at >= 0:
+            if xml[at + 2 : at + 3] in _NAME_ENDS:
+                return True
+            at = xml.find(start, at + 2)
+    return False
 
 
-def _formula_problems(data: bytes, sheet_name: str, index: int) -> dict[tuple[int, int], str]:
+def _formula_problems(data: bytes, sheet_name: str, index: int) -> _Problems:
     """Cells of an xlsx sheet holding a formula without a cached value, or an error value.
 
-    Returns `(row, col) -> 'formula-without-value' | 'cell-error:#DIV/0!'`. Cheap when the
-    sheet has neither: Excel, LibreOffice and most writers store the n-th sheet as
+    Returns `(row, col) -> (Code.FORMULA_WITHOUT_VALUE, "")` or `(Code.CELL_ERROR, "#DIV/0!")`.
+    Cheap when the sheet has neither: Excel, LibreOffice and most writers store the n-th sheet as
     `sheet<n>.xml`, so that part is read and searched once; the workbook relationships
     are consulted only when it has formulas or errors (to be sure of the part).
     """
@@ -632,12 +648,10 @@ class _Ctx:
         limit = safety.LIMITS.max_issues_per_file
         return (
             *self.issues,
-            Issue(
-                code="too-many-issues",
-                severity=Severity.ERROR,
-                message=f"{self.dropped:,} more problems in this file are not listed "
+            Issue.of(
+                Code.TOO_MANY_ISSUES,
+                f"{self.dropped:,} more problems in this file are not listed "
                 f"(at most {limit:,} are listed per file)",
-                fix="ask the lead to fill in the return the analyst sent, without extra rows",
                 file=self.file,
                 sheet=self.sheet,
             ),
@@ -649,11 +663,9 @@ class _Ctx:
         limit = safety.LIMITS.max_cell_chars
         if len(text) > limit:
             self.add(
-                "cell-too-long",
-                Severity.WARNING,
+                Code.CELL_TOO_LONG,
                 f"the text has {len(text):,} characters; only the first {limit:,} are kept "
                 "(Excel's own limit for a cell)",
-                "shorten the text, or send the detail separately",
                 cell=cell,
                 measure_id=measure_id,
             )
@@ -662,25 +674,26 @@ class _Ctx:
 
     def add(
         self,
-        code: str,
-        severity: Severity,
+        code: Code,
         message: str,
-        fix: str = "",
         *,
+        fix: str = "",
+        severity: Severity | None = None,
         cell: str = "",
         value: str = "",
         measure_id: str = "",
         sheet: str | None = None,
     ) -> None:
+        """Keep one issue; its severity and fix are the catalogue's unless given."""
         if len(self.issues) >= safety.LIMITS.max_issues_per_file:
             self.dropped += 1
             return
         self.issues.append(
-            Issue(
-                code=code,
-                severity=severity,
-                message=message,
+            Issue.of(
+                code,
+                message,
                 fix=fix,
+                severity=severity,
                 file=self.file,
                 sheet=self.sheet if sheet is None else sheet,
                 cell=cell,
@@ -750,10 +763,9 @@ def read_return(path: str | Path, register: Register, *, display: str | None = N
         return _unreadable(
             p,
             shown,
-            Issue(
-                code="file-unreadable",
-                severity=Severity.ERROR,
-                message=f"cannot read the file ({exc.strerror or type(exc).__name__})",
+            Issue.of(
+                Code.FILE_UNREADABLE,
+                f"cannot read the file ({exc.strerror or type(exc).__name__})",
                 fix="check the file is not open elsewhere and you may read it",
                 file=shown,
             ),
@@ -790,10 +802,9 @@ def _reader_failed(exc: BaseException) -> bool:
 
 
 def _fail_issue(shown: str, message: str) -> Issue:
-    return Issue(
-        code="file-unreadable",
-        severity=Severity.ERROR,
-        message=message,
+    return Issue.of(
+        Code.FILE_UNREADABLE,
+        message,
         fix="ask the lead to save it from Excel as .xlsx and send it again",
         file=shown,
     )
@@ -802,10 +813,9 @@ def _fail_issue(shown: str, message: str) -> Issue:
 def _internal_issue(shown: str, exc: BaseException) -> Issue:
     """A bug of ours while reading a file: named as such, never blamed on the lead."""
     detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return Issue(
-        code="internal-error",
-        severity=Severity.ERROR,
-        message=f"rag-workbook failed while reading this file ({type(exc).__name__}"
+    return Issue.of(
+        Code.INTERNAL_ERROR,
+        f"rag-workbook failed while reading this file ({type(exc).__name__}"
         + (f": {detail}" if detail else "")
         + "); this is a bug in rag-workbook, not in the file",
         fix="please report this with the file (RAG_WORKBOOK_DEBUG=1 shows the details); "
@@ -817,12 +827,9 @@ def _internal_issue(shown: str, exc: BaseException) -> Issue:
 def _open_issue(shown: str, exc: BaseException) -> Issue:
     """A reader's refusal in the lead's words; the reader's own message is never shown."""
     if isinstance(exc, PasswordError):
-        return Issue(
-            code="file-encrypted",
-            severity=Severity.ERROR,
-            message="the workbook is password-protected, so it cannot be read",
-            fix="ask the lead to remove the password (File > Info > Protect Workbook) "
-            "and send it again",
+        return Issue.of(
+            Code.FILE_ENCRYPTED,
+            "the workbook is password-protected, so it cannot be read",
             file=shown,
         )
     return _fail_issue(
@@ -1017,7 +1024,7 @@ def _openpyxl_sheets(data: bytes) -> dict[str, object]:
     return {"names": names, "visible": visible or names, "sheets": sheets}
 
 
-_MERGE_REF = re.compile(r'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
+_RANGE = re.compile(r"[A-Z]+[0-9]+:[A-Z]+[0-9]+")  # an attribute's value, "E10:F10"
 
 
 def _merge_refs(wb: object, ws: object) -> list[str]:
@@ -1029,10 +1036,32 @@ def _merge_refs(wb: object, ws: object) -> list[str]:
         return []
     with archive.open(part) as member:
         xml = member.read(safety.LIMITS.max_part_bytes)
-    text = xml.decode("utf-16") if xml.startswith((b"\xff\xfe", b"\xfe\xff")) else None
-    if text is None:
-        text = xml.decode("utf-8", "replace")
-    return [f"{a}:{b}" for a, b in _MERGE_REF.findall(text)]
+    return _merged_ranges(xml)
+
+
+class _MergeRefs:
+    """Parser target: the `ref` of each `mergeCell`, whatever its prefix or quoting."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if _local(tag) == "mergeCell":
+            ref = attrib.get("ref", "")
+            if _RANGE.fullmatch(ref):
+                self.found.append(ref)
+
+    def close(self) -> None:
+        pass
+
+
+def _merged_ranges(xml: bytes) -> list[str]:
+    """The merged ranges ("A1:B2") of a sheet part, parsed; those before the place where a
+    part cut short or not well formed stops the parse."""
+    target = _MergeRefs()
+    with contextlib.suppress(Exception):  # cut short at the read limit, or not well formed
+        _feed(xml, target)
+    return target.found
 
 
 def _as_ranges(refs: list[str]) -> _Merged:
@@ -1161,10 +1190,8 @@ def _read(path: Path, shown: str, data: bytes, digest: str, register: Register) 
         meta, found = _find_table(ctx, _fallback_sheets(shown, data), data, suffix)
     if found is None:
         ctx.add(
-            "no-return-table",
-            Severity.ERROR,
+            Code.NO_RETURN_TABLE,
             "no sheet has a table with an ID column and quarter columns (Q1..Q4)",
-            "use the return workbook the analyst sent; keep its header row",
         )
         return ReturnData(
             path=str(path),
@@ -1211,11 +1238,9 @@ def _find_table(
             continue
         if height > len(rows):
             ctx.add(
-                "rows-not-read",
-                Severity.WARNING,
+                Code.ROWS_NOT_READ,
                 f"the sheet has {height:,} rows; only the first {len(rows):,} were "
                 "read (a return has a few dozen)",
-                "delete the rows below the table and send the return again",
                 sheet=name,
                 cell=_a1(len(rows), 0),
             )
@@ -1236,7 +1261,7 @@ class _Table:
     hrow: int
     roles: dict[int, str]
     merged: _Merged
-    problems: dict[tuple[int, int], str]
+    problems: _Problems
 
 
 @dataclass(frozen=True)
@@ -1280,10 +1305,8 @@ def _read_table(
         for m in ctx.register.measures_of(theme):
             if m.measure_id not in seen:
                 ctx.add(
-                    "measure-missing-from-return",
-                    Severity.WARNING,
+                    Code.MEASURE_MISSING_FROM_RETURN,
                     f"measure {m.measure_id} of {theme} has no row in this return",
-                    "add its row back (copy it from the return the analyst sent)",
                     measure_id=m.measure_id,
                 )
     return ReturnData(
@@ -1335,20 +1358,16 @@ def _column_roles(ctx: _Ctx, table: _Table) -> _Columns:
         if not role:
             label = _text(rows[hrow][c])
             ctx.add(
-                "unknown-column",
-                Severity.WARNING,
+                Code.UNKNOWN_COLUMN,
                 f"column '{label}' is not a return column; its cells are not read",
-                "delete the column or rename its header (e.g. Q3, Comment)",
                 cell=_a1(hrow, c),
                 value=label,
             )
         elif role in col_of and role != ROLE_KNOWN:
             label = _text(rows[hrow][c])
             ctx.add(
-                "duplicate-column",
-                Severity.WARNING,
+                Code.DUPLICATE_COLUMN,
                 f"column '{label}' repeats the {role} column; its cells are not read",
-                "keep one column per quarter and field",
                 cell=_a1(hrow, c),
                 value=label,
             )
@@ -1377,11 +1396,9 @@ def _merge_fills(ctx: _Ctx, table: _Table, cols: _Columns) -> dict[int, list[tup
         covered_q = [c for c in cols.value_cols.values() if c0 <= c <= c1]
         if len(covered_q) > 1 or (covered_q and r1 > r0):
             ctx.add(
-                "merged-value-cells",
-                Severity.WARNING,
+                Code.MERGED_VALUE_CELLS,
                 f"quarter cells {_a1(r0, c0)}:{_a1(r1, c1)} are "
                 "merged; the value is read for its first cell only",
-                "unmerge the cells and type one value per quarter",
                 cell=_a1(r0, c0),
                 value=_text(top),
             )
@@ -1450,7 +1467,7 @@ def _read_rows(
                     continue
             elif v == "" or v is None:
                 blanks.append((mid, q, sheet, _a1(r, c)))
-            _read_value(ctx, values, mid, q, r, c, v, problems.get((r, c), ""))
+            _read_value(ctx, values, mid, q, r, c, v, problems.get((r, c)))
         notes_row = _read_notes(ctx, mid, r, note_cols, row, problems)
         if notes_row is not None:
             notes.append(notes_row)
@@ -1462,7 +1479,7 @@ def _row_without_id(
     r: int,
     id_col: int,
     area_cols: list[int],
-    problems: dict[tuple[int, int], str],
+    problems: _Problems,
 ) -> None:
     """A row with entries but no measure ID: reported, not read."""
     filled = _filled(row, area_cols)
@@ -1470,10 +1487,8 @@ def _row_without_id(
     if filled or flagged:
         where = ", ".join(_a1(r, c) for c, _ in filled) or ", ".join(_a1(r, c) for c in flagged)
         ctx.add(
-            "row-without-id",
-            Severity.WARNING,
+            Code.ROW_WITHOUT_ID,
             f"row {r + 1} has entries ({where}) but no measure ID; they are not read",
-            "type the measure ID in the ID column or move the entries to its row",
             cell=_a1(r, id_col),
             value="; ".join(_text(v) for _, v in filled),
         )
@@ -1493,10 +1508,9 @@ def _unknown_measure(
             else ""
         )
         ctx.add(
-            "unknown-measure",
-            Severity.ERROR if filled else Severity.WARNING,
+            Code.UNKNOWN_MEASURE,
             f"measure ID '{mid}' is not in the register{extra}",
-            "use the IDs of the return the analyst sent, or ask the analyst to add it",
+            severity=Severity.ERROR if filled else Severity.WARNING,
             cell=_a1(r, id_col),
             value=mid,
             measure_id=mid,
@@ -1515,15 +1529,13 @@ def _duplicate_measure(
     """A measure's second row: reported with its entries, not read."""
     filled = _filled(row, area_cols)
     ctx.add(
-        "duplicate-measure",
-        Severity.WARNING,
+        Code.DUPLICATE_MEASURE,
         f"measure {mid} appears again (first on row {first + 1}); this row is not read"
         + (
             " (entries: " + ", ".join(f"{_a1(r, c)}={_text(v)}" for c, v in filled) + ")"
             if filled
             else ""
         ),
-        "keep one row per measure",
         cell=_a1(r, id_col),
         value=mid,
         measure_id=mid,
@@ -1536,7 +1548,6 @@ def _duplicate_measure(
 # sheets every dashboard has: either tells a dashboard from a return, whatever its name.
 _OWN_DESCRIPTION = b"Made by rag_workbook"
 _OWN_SHEETS = (b'name="Data"', b'name="Issues"', b'name="About"')
-OWN_OUTPUT = "own-output-skipped"
 
 
 def _is_own_output(data: bytes, suffix: str) -> bool:
@@ -1570,12 +1581,8 @@ def _small_member(data: bytes, name: str, limit: int = 1 << 20) -> bytes | None:
 
 def own_output_issue(shown: str, what: str = "a dashboard") -> Issue:
     """The note that names one of the tool's own outputs skipped among the returns."""
-    return Issue(
-        code=OWN_OUTPUT,
-        severity=Severity.INFO,
-        message=f"{what} rag-workbook wrote, not a return; not read",
-        fix="keep outputs out of the returns folder if you prefer; they are never read as returns",
-        file=shown,
+    return Issue.of(
+        Code.OWN_OUTPUT_SKIPPED, f"{what} rag-workbook wrote, not a return; not read", file=shown
     )
 
 
@@ -1646,66 +1653,55 @@ def _read_value(
     r: int,
     c: int,
     v: object,
-    problem: str,
+    problem: tuple[Code, str] | None,
 ) -> None:
     a1 = _a1(r, c)
     if type(v) is float and not problem and math.isfinite(v):  # the usual case, first
         values.append(_cell_value(mid, q, v, _text(v), ctx.sheet, a1))
         return
-    if problem == "formula-without-value" and _is_empty(v):
+    if problem is not None and problem[0] is Code.FORMULA_WITHOUT_VALUE and _is_empty(v):
         ctx.add(
-            "formula-without-value",
-            Severity.ERROR,
+            Code.FORMULA_WITHOUT_VALUE,
             f"{q} has a formula with no saved result",
-            "open the file in Excel or LibreOffice, let it calculate, save and send it again",
             cell=a1,
             measure_id=mid,
         )
         return
-    if problem.startswith("cell-error:"):
-        err = problem.split(":", 1)[1]
+    if problem is not None and problem[0] is Code.CELL_ERROR:
+        err = problem[1]
         ctx.add(
-            "cell-error",
-            Severity.ERROR,
-            f"{q} shows the Excel error {err}",
-            "fix the formula or type the number only",
-            cell=a1,
-            value=err,
-            measure_id=mid,
+            Code.CELL_ERROR, f"{q} shows the Excel error {err}", cell=a1, value=err, measure_id=mid
         )
         return
     if _is_empty(v):
         return
     parsed = parse_number(v)
     text = _text(v)
-    if parsed.code in ("value-not-a-number", "cell-error"):
+    if parsed.code and parsed.code in (Code.VALUE_NOT_A_NUMBER, Code.CELL_ERROR):
         ctx.add(
             parsed.code,
-            Severity.ERROR,
             f"{q} must be a number (got '{text}')",
-            "type the number only",
+            # a typed '#N/A' too: the cell wants the number, there is no formula to fix
+            fix=CATALOGUE[Code.VALUE_NOT_A_NUMBER].fix,
             cell=a1,
             value=text,
             measure_id=mid,
         )
         return
-    if parsed.code == "value-is-a-date":
+    if parsed.code == Code.VALUE_IS_A_DATE:
         ctx.add(
-            "value-not-a-number",
-            Severity.ERROR,
+            Code.VALUE_NOT_A_NUMBER,
             f"{q} must be a number (got the date {text})",
-            "type the number only and format the cell as Number, not Date",
+            fix="type the number only and format the cell as Number, not Date",
             cell=a1,
             value=text,
             measure_id=mid,
         )
         return
-    if parsed.code == "value-reinterpreted":
+    if parsed.code == Code.VALUE_REINTERPRETED:
         ctx.add(
-            "value-reinterpreted",
-            Severity.INFO,
+            Code.VALUE_REINTERPRETED,
             f"{q} '{text}' {parsed.note} (brackets read as a negative number)",
-            "type a minus sign if negative, or the number only",
             cell=a1,
             value=text,
             measure_id=mid,
@@ -1719,7 +1715,7 @@ def _read_notes(
     r: int,
     note_cols: dict[str, int],
     row: list[object],
-    problems: dict[tuple[int, int], str],
+    problems: _Problems,
 ) -> RowNotes | None:
     override_text = reason = comment = action = ""
     for role, c in note_cols.items():
@@ -1727,10 +1723,10 @@ def _read_notes(
         if v is None or (isinstance(v, str) and not v.strip()):  # _is_empty, inlined
             if problems and (r, c) in problems:
                 ctx.add(
-                    "formula-without-value",
-                    Severity.WARNING,
+                    Code.FORMULA_WITHOUT_VALUE,
                     f"the {role} cell has a formula with no saved result",
-                    "type the text instead of a formula",
+                    fix="type the text instead of a formula",
+                    severity=Severity.WARNING,
                     cell=_a1(r, c),
                     measure_id=mid,
                 )
@@ -1755,20 +1751,16 @@ def _read_notes(
             override = status
         elif isinstance(status, str):
             ctx.add(
-                "unknown-status",
-                Severity.ERROR,
+                Code.UNKNOWN_STATUS,
                 f"status override '{status}' is not Green, Amber, Red or No data",
-                "choose Green, Amber, Red or No data from the drop-down, or leave it empty",
                 cell=override_cell,
                 value=status,
                 measure_id=mid,
             )
         if override is not None and not reason:
             ctx.add(
-                "override-without-reason",
-                Severity.WARNING,
+                Code.OVERRIDE_WITHOUT_REASON,
                 f"status override {override} for {mid} has no reason, so it is not applied",
-                "give the reason in the Override reason column",
                 cell=override_cell,
                 value=str(override),
                 measure_id=mid,
@@ -1814,10 +1806,8 @@ def _recognise_theme(
         if _norm(t) and _norm(t) in stem:
             return t
     ctx.add(
-        "unknown-theme",
-        Severity.ERROR,
+        Code.UNKNOWN_THEME,
         "cannot tell which theme this return is for (no theme, no known measure IDs)",
-        "type the theme in the header block or use the return the analyst sent",
     )
     return ""
 
@@ -1827,10 +1817,8 @@ def _check_meta(ctx: _Ctx, meta: dict[str, str], header: dict[str, object]) -> N
     fp = meta.get("fingerprint", "")
     if fp and reg.fingerprint and fp != reg.fingerprint:
         ctx.add(
-            "template-mismatch",
-            Severity.WARNING,
+            Code.TEMPLATE_MISMATCH,
             "this return was issued from a different version of the template",
-            "check the measures still match, or issue the returns again",
             sheet=layout.META_SHEET,
             cell="B7",
             value=fp,
@@ -1839,11 +1827,7 @@ def _check_meta(ctx: _Ctx, meta: dict[str, str], header: dict[str, object]) -> N
     want = reg.settings.year
     if year and want and _norm(year) != _norm(want):
         ctx.add(
-            "wrong-year",
-            Severity.WARNING,
-            f"this return is for {year}, the dashboard is for {want}",
-            "check the lead used this year's return",
-            value=year,
+            Code.WRONG_YEAR, f"this return is for {year}, the dashboard is for {want}", value=year
         )
 
 
@@ -1884,10 +1868,9 @@ def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
             files = [Path(m) for m in matches if Path(m).is_file()]
             if not files:
                 issues.append(
-                    Issue(
-                        code="file-not-found",
-                        severity=Severity.ERROR,
-                        message=f"no file matches '{text}'",
+                    Issue.of(
+                        Code.FILE_NOT_FOUND,
+                        f"no file matches '{text}'",
                         fix="check the pattern and the folder",
                         file=text,
                     )
@@ -1895,15 +1878,7 @@ def find_returns(inputs: Sequence[str | Path]) -> tuple[list[Path], Report]:
             for f in files:
                 _consider(f, found, issues, explicit=False)
         else:
-            issues.append(
-                Issue(
-                    code="file-not-found",
-                    severity=Severity.ERROR,
-                    message="file not found",
-                    fix="check the name and the folder",
-                    file=text,
-                )
-            )
+            issues.append(Issue.of(Code.FILE_NOT_FOUND, "file not found", file=text))
     paths = sorted(found.values(), key=lambda q: str(q))
     return paths, Report.of(issues)
 
@@ -1939,11 +1914,12 @@ _LOCK_FILE = "a lock file Excel or LibreOffice keeps while a workbook is open; n
 
 
 def _skipped(path: Path, why: str) -> Issue:
+    # No fix: the note only says the file was passed over (Issue.of would add the
+    # catalogue's fix, which fits none of a lock file, a hidden file, a hidden folder).
     return Issue(
-        code="file-skipped",
-        severity=Severity.INFO,
+        code=Code.FILE_SKIPPED,
+        severity=CATALOGUE[Code.FILE_SKIPPED].severity,
         message=why,
-        fix="",
         file=str(path),
     )
 
@@ -1962,11 +1938,10 @@ def _consider(p: Path, found: dict[str, Path], issues: list[Issue], *, explicit:
             issues.append(own_output_issue(str(p), "a JSON report"))
             return
         issues.append(
-            Issue(
-                code="not-a-spreadsheet",
+            Issue.of(
+                Code.NOT_A_SPREADSHEET,
+                "skipped: not a spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods)",
                 severity=Severity.WARNING if explicit else Severity.INFO,
-                message="skipped: not a spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods)",
-                fix="save returns as .xlsx",
                 file=str(p),
             )
         )
@@ -2026,6 +2001,21 @@ def _xml_root(xml: bytes) -> Any:
     import xml.etree.ElementTree as plain_xml
 
     return plain_xml.fromstring(xml)
+
+
+def _feed(xml: bytes, target: object) -> None:
+    """Parse an XML part into a parser target (no tree is built); defusedxml as `_xml_root`
+    says. Raises on XML that is not well formed or unsafe."""
+    if _has_dtd(xml):
+        from defusedxml.ElementTree import DefusedXMLParser
+
+        parser: Any = DefusedXMLParser(target=target)
+    else:
+        import xml.etree.ElementTree as plain_xml
+
+        parser = plain_xml.XMLParser(target=target)
+    parser.feed(xml)
+    parser.close()
 
 
 def _local(tag: str) -> str:
@@ -2094,16 +2084,14 @@ def style_formats(styles: bytes) -> dict[int, str]:
     return out
 
 
-class _StyledNumbers:
-    """Parser target: (row, col) of each number cell whose style is one of `styles`.
+class _SheetCells:
+    """Parser target that knows the (row, col) of the cell it is in; `cell` hears of each.
 
     Cells and rows without an `r` attribute (allowed, and written by some tools) follow
     the one before them.
     """
 
-    def __init__(self, styles: frozenset[int]) -> None:
-        self.styles = styles
-        self.found: dict[tuple[int, int], int] = {}
+    def __init__(self) -> None:
         self.row = -1
         self.col = -1
 
@@ -2119,9 +2107,15 @@ class _StyledNumbers:
                 self.row, self.col = cell_position(ref)
             else:
                 self.col += 1
-            style = attrib.get("s")
-            if style and attrib.get("t", "n") == "n" and int(style) in self.styles:
-                self.found[(self.row, self.col)] = int(style)
+            self.cell(attrib)
+        else:
+            self.inner(name)
+
+    def cell(self, attrib: dict[str, str]) -> None:
+        """A cell starts (its position is known)."""
+
+    def inner(self, name: str) -> None:
+        """An element inside a cell (or any other) starts."""
 
     def end(self, tag: str) -> None:
         pass
@@ -2133,48 +2127,43 @@ class _StyledNumbers:
         pass
 
 
+class _StyledNumbers(_SheetCells):
+    """Parser target: (row, col) of each number cell whose style is one of `styles`."""
+
+    def __init__(self, styles: frozenset[int]) -> None:
+        super().__init__()
+        self.styles = styles
+        self.found: dict[tuple[int, int], int] = {}
+
+    def cell(self, attrib: dict[str, str]) -> None:
+        style = attrib.get("s")
+        if style and attrib.get("t", "n") == "n" and int(style) in self.styles:
+            self.found[(self.row, self.col)] = int(style)
+
+
 def _styled_numbers(xml: bytes, styles: frozenset[int]) -> dict[tuple[int, int], int]:
     """(row, col) -> style index of the number cells of a sheet part with one of `styles`."""
     target = _StyledNumbers(styles)
-    if _has_dtd(xml):
-        from defusedxml.ElementTree import DefusedXMLParser
-
-        parser: Any = DefusedXMLParser(target=target)
-    else:
-        import xml.etree.ElementTree as plain_xml
-
-        parser = plain_xml.XMLParser(target=target)
-    parser.feed(xml)
-    parser.close()
+    _feed(xml, target)
     return target.found
 
 
-class _CellProblems:
+class _CellProblems(_SheetCells):
     """Parser target: cells holding an error value, or a formula without a cached value."""
 
     def __init__(self) -> None:
-        self.found: dict[tuple[int, int], str] = {}
-        self.row = -1
-        self.col = -1
+        super().__init__()
+        self.found: _Problems = {}
         self.error = False
         self.formula = False
         self.value: list[str] | None = None  # the text of <v>, while inside it
         self.cached = ""
 
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
-        name = _local(tag)
-        if name == "row":
-            ref = attrib.get("r")
-            self.row = int(ref) - 1 if ref else self.row + 1
-            self.col = -1
-        elif name == "c":
-            ref = attrib.get("r")
-            if ref:
-                self.row, self.col = cell_position(ref)
-            else:
-                self.col += 1
-            self.error, self.formula, self.cached = attrib.get("t") == "e", False, ""
-        elif name == "f":
+    def cell(self, attrib: dict[str, str]) -> None:
+        self.error, self.formula, self.cached = attrib.get("t") == "e", False, ""
+
+    def inner(self, name: str) -> None:
+        if name == "f":
             self.formula = True
         elif name == "v":
             self.value = []
@@ -2190,27 +2179,15 @@ class _CellProblems:
         elif name == "c":
             where = (self.row, self.col)
             if self.error:
-                self.found[where] = "cell-error:" + (self.cached or "#N/A")
+                self.found[where] = (Code.CELL_ERROR, self.cached or "#N/A")
             elif self.formula and not self.cached:
-                self.found[where] = "formula-without-value"
-
-    def close(self) -> None:
-        pass
+                self.found[where] = (Code.FORMULA_WITHOUT_VALUE, "")
 
 
-def _cell_problems(xml: bytes) -> dict[tuple[int, int], str]:
-    """(row, col) -> 'formula-without-value' | 'cell-error:#DIV/0!' for a sheet part."""
+def _cell_problems(xml: bytes) -> _Problems:
+    """(row, col) -> (code, the error shown) for a sheet part, as `_formula_problems`."""
     target = _CellProblems()
-    if _has_dtd(xml):
-        from defusedxml.ElementTree import DefusedXMLParser
-
-        parser: Any = DefusedXMLParser(target=target)
-    else:
-        import xml.etree.ElementTree as plain_xml
-
-        parser = plain_xml.XMLParser(target=target)
-    parser.feed(xml)
-    parser.close()
+    _feed(xml, target)
     return target.found
 
 

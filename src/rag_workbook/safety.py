@@ -38,8 +38,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO, NamedTuple
 
-from rag_workbook.model import Severity
-from rag_workbook.report import Issue
+from rag_workbook.report import CATALOGUE, Code, Issue
 
 _MB = 1024 * 1024
 
@@ -93,27 +92,9 @@ class Limits:
 
 LIMITS = Limits()
 
-# Codes of the issues check_file gives (fixed kebab-case strings).
-FILE_UNREADABLE = "file-unreadable"
-FILE_EMPTY = "file-empty"
-FILE_TOO_LARGE = "file-too-large"
-FILE_CORRUPT = "file-corrupt"
-FILE_ENCRYPTED = "file-encrypted"
-FILE_UNSAFE_XML = "file-unsafe-xml"
-NOT_A_WORKBOOK = "not-a-workbook"
-FORMAT_UNSUPPORTED = "format-unsupported"
-INTERNAL_ERROR = "internal-error"
-
-_FIX_RESEND = "ask the lead to send the return again, saved from Excel as .xlsx"
-_FIX_ENCRYPTED = (
-    "ask the lead to remove the password (File > Info > Protect Workbook > Encrypt with "
-    "Password, clear it) and send it again"
-)
-_FIX_NOT_WORKBOOK = "ask the lead to send the return workbook itself (.xlsx), not another file"
-_FIX_TOO_LARGE = (
-    "ask the lead to send only the return sheet, saved from Excel as .xlsx; "
-    "a return is normally well under 1 MB"
-)
+# The issues check_file gives have the codes of report.Code; each one's fix is the
+# catalogue's unless a check words a more particular one.
+_FIX_RESEND = CATALOGUE[Code.FILE_CORRUPT].fix
 
 _ZIP_LOCAL = b"PK\x03\x04"
 _ZIP_EMPTY = b"PK\x05\x06"
@@ -199,7 +180,7 @@ def check_and_read(
         return refused.issue(display), None
     except OSError as exc:
         return _issue(
-            FILE_UNREADABLE,
+            Code.FILE_UNREADABLE,
             display,
             f"cannot read the file ({exc.strerror or exc})",
             "check the file exists, is not open elsewhere and that you may read it",
@@ -209,29 +190,27 @@ def check_and_read(
         return _corrupt("a structure in it is cut short").issue(display), None
     except MemoryError:
         return _issue(
-            FILE_TOO_LARGE,
+            Code.FILE_TOO_LARGE,
             display,
             "the file needs more memory to check than this computer has free",
-            _FIX_TOO_LARGE,
         ), None
     except Exception as exc:  # a bug of ours, not the lead's: say so, and go on
         return _issue(
-            INTERNAL_ERROR,
+            Code.INTERNAL_ERROR,
             display,
             f"rag-workbook failed while checking this file ({type(exc).__name__}); this is a "
             "bug in rag-workbook, not in the file",
-            "please report this with the file; the rest of the merge went on",
         ), None
 
 
-def _issue(code: str, display: str, message: str, fix: str) -> Issue:
-    return Issue(code=code, severity=Severity.ERROR, message=message, fix=fix, file=display)
+def _issue(code: Code, display: str, message: str, fix: str = "") -> Issue:
+    return Issue.of(code, message, fix=fix, file=display)
 
 
 class _Refused(Exception):
     """Raised inside the checks to stop at the first problem; never leaves this module."""
 
-    def __init__(self, code: str, message: str, fix: str) -> None:
+    def __init__(self, code: Code, message: str, fix: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -243,17 +222,13 @@ class _Refused(Exception):
 
 def _corrupt(what: str) -> _Refused:
     return _Refused(
-        FILE_CORRUPT,
-        f"the file is damaged or cut short ({what}), so it cannot be read",
-        _FIX_RESEND,
+        Code.FILE_CORRUPT, f"the file is damaged or cut short ({what}), so it cannot be read"
     )
 
 
 def _encrypted(kind: str) -> _Refused:
     return _Refused(
-        FILE_ENCRYPTED,
-        f"the workbook is password-protected ({kind}), so it cannot be read",
-        _FIX_ENCRYPTED,
+        Code.FILE_ENCRYPTED, f"the workbook is password-protected ({kind}), so it cannot be read"
     )
 
 
@@ -295,23 +270,22 @@ def _check(path: Path, display: str, limits: Limits) -> bytes | None:
     stat = path.stat()
     if not S_ISREG(stat.st_mode):
         raise _Refused(
-            FILE_UNREADABLE,
+            Code.FILE_UNREADABLE,
             "this is not a regular file (a folder or device)",
             "give the path of the return workbook itself",
         )
     size = stat.st_size
     if size == 0:
         raise _Refused(
-            FILE_EMPTY,
+            Code.FILE_EMPTY,
             "the file is empty (0 bytes)",
             "ask the lead to send the return again; the attachment may have failed",
         )
     if size > limits.max_file_bytes:
         raise _Refused(
-            FILE_TOO_LARGE,
+            Code.FILE_TOO_LARGE,
             f"the file is {_size(size)}, more than the limit of "
             f"{_size(limits.max_file_bytes)} for one return",
-            _FIX_TOO_LARGE,
         )
     if size <= _WHOLE_FILE_BYTES:
         data = _read_whole(path, size)
@@ -395,23 +369,20 @@ def _check_zip(source: _Source, limits: Limits) -> None:
         m = too_large
         if m.uncompressed > max_part:
             raise _Refused(
-                FILE_TOO_LARGE,
+                Code.FILE_TOO_LARGE,
                 f"part {m.name} unpacks to {_size(m.uncompressed)}, more than the limit of "
                 f"{_size(limits.max_part_bytes)} for one part (a return sheet is well under 1 MB)",
-                _FIX_TOO_LARGE,
             )
         raise _Refused(
-            FILE_TOO_LARGE,
+            Code.FILE_TOO_LARGE,
             f"part {m.name} unpacks from {_size(m.compressed)} to {_size(m.uncompressed)}, "
             f"a ratio over the limit of {limits.max_ratio}:1 (a zip bomb or a huge sheet)",
-            _FIX_TOO_LARGE,
         )
     if total > limits.max_uncompressed_bytes:
         raise _Refused(
-            FILE_TOO_LARGE,
+            Code.FILE_TOO_LARGE,
             f"the workbook unpacks to {_size(total)}, more than the limit of "
             f"{_size(limits.max_uncompressed_bytes)}",
-            _FIX_TOO_LARGE,
         )
     odf = _odf_mimetype(source, names)
     if odf is not None:
@@ -435,9 +406,8 @@ def _read_central_directory(source: _Source, limits: Limits) -> list[_Member]:
         count, cd_size, cd_offset = _zip64_directory(source, eocd_pos)
     if count > limits.max_members:
         raise _Refused(
-            FILE_TOO_LARGE,
+            Code.FILE_TOO_LARGE,
             f"the workbook has {count:,} parts, more than the limit of {limits.max_members:,}",
-            _FIX_TOO_LARGE,
         )
     if cd_offset + cd_size > eocd_pos:
         raise _corrupt("the zip directory points past its own end")
@@ -545,17 +515,15 @@ def _scan_xml(source: _Source, member: _Member, limits: Limits) -> None:
         head = head.replace(b"\x00", b"")
     if head.find(b"!") >= 0 and head.find(b"<!") >= 0 and _XML_DANGER.search(head):
         raise _Refused(
-            FILE_UNSAFE_XML,
+            Code.FILE_UNSAFE_XML,
             f"part {member.name} declares a document type or entities, which a workbook "
             "never needs and which can be used to exhaust memory (an XML bomb)",
-            _FIX_RESEND,
         )
     if member.uncompressed > limits.xml_scan_bytes and _XML_ROOT.search(head) is None:
         raise _Refused(
-            FILE_UNSAFE_XML,
+            Code.FILE_UNSAFE_XML,
             f"part {member.name} does not start its content within the first "
             f"{_size(limits.xml_scan_bytes)} checked",
-            _FIX_RESEND,
         )
 
 
@@ -577,7 +545,7 @@ def _check_odf(source: _Source, names: dict[str, _Member], mimetype: str) -> Non
     if mimetype and "spreadsheet" not in mimetype:
         kind = mimetype.rsplit(".", 1)[-1]
         what = _ODF_KINDS.get(kind, f"an OpenDocument file of type {mimetype}")
-        raise _Refused(NOT_A_WORKBOOK, f"this is {what}, not a workbook", _FIX_NOT_WORKBOOK)
+        raise _Refused(Code.NOT_A_WORKBOOK, f"this is {what}, not a workbook")
     manifest = names.get("meta-inf/manifest.xml")
     if manifest is not None and b"encryption-data" in _member_head(
         source, manifest, _MANIFEST_BYTES
@@ -585,7 +553,7 @@ def _check_odf(source: _Source, names: dict[str, _Member], mimetype: str) -> Non
         raise _encrypted("an encrypted OpenDocument spreadsheet")
     if "content.xml" not in names:
         raise _Refused(
-            NOT_A_WORKBOOK,
+            Code.NOT_A_WORKBOOK,
             "this OpenDocument file has no content.xml, so it holds no sheets",
             _FIX_RESEND,
         )
@@ -607,7 +575,7 @@ def _check_ooxml(names: dict[str, _Member]) -> None:
         what = "an empty zip archive"
     else:
         what = "a zip archive, not a workbook"
-    raise _Refused(NOT_A_WORKBOOK, f"this is {what}", _FIX_NOT_WORKBOOK)
+    raise _Refused(Code.NOT_A_WORKBOOK, f"this is {what}")
 
 
 # --- compound files: xls, and encrypted OOXML ------------------------------------------
@@ -629,14 +597,13 @@ def _check_cfb(source: _Source, limits: Limits) -> None:
             what = "a PowerPoint 97-2003 presentation"
         else:
             what = "an Office compound file with no workbook inside"
-        raise _Refused(NOT_A_WORKBOOK, f"this is {what}", _FIX_NOT_WORKBOOK)
+        raise _Refused(Code.NOT_A_WORKBOOK, f"this is {what}")
     start, size = book
     if size > limits.max_part_bytes:
         raise _Refused(
-            FILE_TOO_LARGE,
+            Code.FILE_TOO_LARGE,
             f"the workbook stream is {_size(size)}, more than the limit of "
             f"{_size(limits.max_part_bytes)}",
-            _FIX_TOO_LARGE,
         )
     if size > source.size:
         raise _corrupt("the workbook stream claims to be larger than the file")
@@ -773,20 +740,18 @@ def _biff_filepass(head: bytes) -> bool:
 def _refuse_other(head: bytes) -> None:
     if head[:2] in (b"\x09\x00", b"\x09\x02", b"\x09\x04") and head[3:4] == b"\x00":
         raise _Refused(
-            FORMAT_UNSUPPORTED,
+            Code.FORMAT_UNSUPPORTED,
             "this is an Excel 2.x-4.0 worksheet, a format too old to read",
             "ask the lead to open it in Excel or LibreOffice and save it as .xlsx",
         )
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if stripped.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head:
         raise _Refused(
-            FORMAT_UNSUPPORTED,
+            Code.FORMAT_UNSUPPORTED,
             "this is an Excel 2003 XML spreadsheet, a format not read",
             "ask the lead to open it in Excel and save it as .xlsx",
         )
-    raise _Refused(
-        NOT_A_WORKBOOK, f"this is {_describe(head, stripped)}, not a workbook", _FIX_NOT_WORKBOOK
-    )
+    raise _Refused(Code.NOT_A_WORKBOOK, f"this is {_describe(head, stripped)}, not a workbook")
 
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (

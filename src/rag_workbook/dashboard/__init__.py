@@ -48,9 +48,9 @@ from rag_workbook.dashboard.build import (
 )
 from rag_workbook.errors import OutputError
 from rag_workbook.gcpause import collector_paused
-from rag_workbook.model import Register, Severity
+from rag_workbook.model import Register
 from rag_workbook.output import write_atomic
-from rag_workbook.report import Issue, Report
+from rag_workbook.report import Code, Issue, Report
 
 _log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ _log = logging.getLogger(__name__)
 # size: it pays at every size measured (57 rows: 9 ms against the plain writer's 16;
 # 25,332 rows: 0.52 s against 4.2 s; see benchmarks/README.md).
 FORK_FROM_ROWS = 2_000
-FAST_WRITER_UNAVAILABLE = "fast-writer-unavailable"
 _DEFAULTS = DashboardOptions()
 
 
@@ -73,11 +72,8 @@ def writer_note(options: DashboardOptions = _DEFAULTS) -> Issue | None:
     problem = fast.problem()
     if problem is None:
         return None
-    return Issue(
-        code=FAST_WRITER_UNAVAILABLE,
-        severity=Severity.INFO,
-        message=f"the dashboard was written by the plain writer: {problem}",
-        fix="nothing to do; install the xlsxwriter version pyproject.toml names to write faster",
+    return Issue.of(
+        Code.FAST_WRITER_UNAVAILABLE, f"the dashboard was written by the plain writer: {problem}"
     )
 
 

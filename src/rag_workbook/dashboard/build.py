@@ -48,7 +48,7 @@ from rag_workbook.dashboard.book import (
 )
 from rag_workbook.errors import TemplateError
 from rag_workbook.model import QUARTERS, Direction, Measure, Register, ReturnData, Severity, Status
-from rag_workbook.report import Report
+from rag_workbook.report import Code, Report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +108,6 @@ ISSUE_HEADERS = (
 )
 # Ordered so that the chase list shares the Issues table's column widths.
 CHASE_HEADERS = ("Measure ID", "Lead", "Email", "Theme", "Performance Measure", "Message")
-NO_RETURN = "no-return"
 INPUT_HEADERS = ("File", "SHA-256", "Theme", "Submitted", "Read")
 
 MAX_CELL_CHARS = 32_767  # Excel's limit for the text of a cell or a note
@@ -1160,7 +1159,7 @@ def _chase_rows(register: Register, issues: Sequence[Any]) -> list[tuple[str, ..
     """The chase list: each measure with no return, its lead and theme."""
     chase: list[tuple[str, ...]] = []
     for issue in issues:
-        if issue.code != NO_RETURN:
+        if issue.code != Code.NO_RETURN:
             continue
         measure = register.measure(issue.measure_id) if issue.measure_id else None
         if measure is None:
