@@ -4,8 +4,10 @@ commentary carried with --previous, and the complete chase list (--as-of, --chas
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -63,6 +65,9 @@ def _measures(*, last_year: bool = False) -> tuple[Measure, ...]:
         Measure(asb, "1.9" if last_year else "1.2", "Satisfaction with ASB case handling",
                 Polarity.INCREASE, Basis.SNAPSHOT, lead="Jane Smith",
                 lead_email="jane@example.org", unit="%", baseline=70, target=80, tolerance=5),
+        Measure(asb, "1.3", "Repeat victims of ASB", Polarity.REDUCE, Basis.SNAPSHOT,
+                lead="Jane Smith", lead_email="jane@example.org", baseline=12, target=10,
+                tolerance=10),
         Measure(alc, "2.1", "Alcohol-related violence", Polarity.REDUCE, Basis.CUMULATIVE,
                 lead="Bob Jones", lead_email="bob@example.org", baseline=500, target=400,
                 tolerance=5),
@@ -106,7 +111,8 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ly_template, ly = _template(_register(last_year=True), root / "ly_template.xlsx")
     write_return(root / "ly" / "asb.xlsx", ly, "ASB", quarter="Q2",
                  values={("1.1", "Q1"): 170.0, ("1.1", "Q2"): 400.0,
-                         ("1.9", "Q1"): 72.0, ("1.9", "Q2"): 81.0})  # fmt: skip
+                         ("1.9", "Q1"): 72.0, ("1.9", "Q2"): 81.0,
+                         ("1.3", "Q1"): 12.0, ("1.3", "Q2"): 9.0})  # fmt: skip
     write_return(root / "ly" / "alc.xlsx", ly, "Alcohol", quarter="Q2",
                  values={("2.1", "Q1"): 95.0, ("2.1", "Q2"): 230.0})  # fmt: skip
     write_return(root / "ly" / "drugs.xlsx", ly, "Drugs", quarter="Q2",
@@ -119,7 +125,8 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_return(
         root / "returns" / "asb.xlsx", reg, "ASB", quarter="Q2", submitted="2012-10-18",
         values={("1.1", "Q1"): 150.0, ("1.1", "Q2"): 380.0,
-                ("1.2", "Q1"): 78.0, ("1.2", "Q2"): 75.0},
+                ("1.2", "Q1"): 78.0, ("1.2", "Q2"): 75.0,
+                ("1.3", "Q1"): 15.0, ("1.3", "Q2"): 14.0},
         notes={"1.1": RowNotes("1.1", comment="Summer peak", action="Extra patrols in July"),
                "1.2": RowNotes("1.2", Status.AMBER, "Survey sample small", "Few replies",
                                action="Re-run the survey")},
@@ -127,7 +134,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )  # fmt: skip
     write_return(
         root / "returns" / "alc.xlsx", reg, "Alcohol", quarter="Q2", submitted="2012-10-25",
-        values={("2.1", "Q1"): 90.0, ("2.2", "Q1"): "n/a", ("2.2", "Q2"): "n/a"},
+        values={("2.1", "Q1"): 120.0, ("2.2", "Q1"): "n/a", ("2.2", "Q2"): "n/a"},
         notes={"2.2": RowNotes("2.2", comment="Officer on leave",
                                action="Checks resume in November")},
     )  # fmt: skip
@@ -203,6 +210,15 @@ def test_signoff_required_and_missing_warns_naming_the_cells(cycle: dict[str, Pa
 def test_blank_due_quarter_is_chased_with_its_cell(cycle: dict[str, Path]) -> None:
     found = [i for i in issues(cycle["out"]) if i[0] == "value-missing"]
     assert [(file, cell) for _, file, cell, _ in found] == [("alc.xlsx", "G13")]
+    # and on the Issues sheet's chase list, with the lead
+    wb = openpyxl.load_workbook(cycle["out"], read_only=True)
+    chase = [r for r in wb["Issues"].iter_rows(values_only=True) if r[0] in ("2.1", "3.1")]
+    assert [
+        (r[0], r[1], "alc.xlsx" in str(r[5]), "17 days overdue" in str(r[5])) for r in chase
+    ] == [
+        ("3.1", "Dee Drugs", False, True),
+        ("2.1", "Bob Jones", True, True),
+    ]
     assert "due 2012-10-20, 17 days overdue" in found[0][3]
 
 
@@ -320,3 +336,140 @@ def test_returns_issue_previous_prefills_only_earlier_quarters(tmp_path: Path) -
     assert issue_returns(reg, out2, previous=dashboard)
     ws2 = openpyxl.load_workbook(out2 / "ASB_Jane_Smith.xlsx")["Return"]
     assert [c.value for c in ws2[13]][5:9] == [150, None, None, None]
+
+
+def _dashboard(path: Path) -> tuple[list[object], dict[str, int]]:
+    ws = openpyxl.load_workbook(path)["Dashboard"]
+    header = [c.value for c in ws[5]]
+    rows = {str(ws.cell(r, 2).value): r for r in range(6, 12)}
+    return header, rows
+
+
+@pytest.mark.filterwarnings("ignore:Sparkline Group extension:UserWarning")
+def test_dashboard_year_end_last_year_and_signoff_mark(cycle: dict[str, Path]) -> None:
+    wb = openpyxl.load_workbook(cycle["out"])
+    ws = wb["Dashboard"]
+    header = [c.value for c in ws[5]]
+    assert header == [
+        "Theme", "No", "Performance Measure", "Qu 1", "Qu 2", "Qu 3", "Qu 4", "Year end",
+        "Q2 last year", "Trend", "Comments", "This year", "Last year",
+    ]  # fmt: skip
+    rows = {str(ws.cell(r, 2).value): r for r in range(6, 12)}
+    year_end = header.index("Year end") + 1
+    last = header.index("Q2 last year") + 1
+    # icon codes: 3 Green, 2 Amber, 1 Red; "-" No data
+    got = {mid: (ws.cell(r, year_end).value, ws.cell(r, last).value) for mid, r in rows.items()}
+    assert got == {
+        "1.1": (1, 1), "1.2": (1, 3), "1.3": (1, 3), "2.1": (None, 1), "2.2": (None, None),
+        "3.1": (None, None),
+    }  # fmt: skip
+    note = ws.cell(rows["1.1"], year_end).comment.text
+    assert note.startswith("forecast from Q2 YTD 380, 45% of the year's target due by Q2")
+    assert "844.44 vs annual target 800" in note and note.endswith("-> Red")
+    assert "Snapshot" not in ws.cell(rows["1.2"], year_end).comment.text
+    assert ws.cell(rows["1.2"], year_end).comment.text.startswith(
+        "forecast: the latest value, Q2 75%, held to year end"
+    )
+    # the icon set covers the Year end and last-year columns too
+    ranges = {str(cf.sqref) for cf in ws.conditional_formatting}
+    assert "D6:I11" in ranges
+    # sign-off: Alcohol's values (not signed off) in dashed boxes, ASB's not; the key says so
+    q1 = header.index("Qu 1") + 1
+    styles = {mid: ws.cell(r, q1).border.left.style for mid, r in rows.items()}
+    assert (styles["2.1"], styles["2.2"], styles["1.1"]) == ("dashed", "dashed", "thin")
+    assert "(the return is not signed off)" in ws.cell(rows["2.1"], q1).comment.text
+    key = [c.value for row in ws.iter_rows(min_row=13) for c in row if isinstance(c.value, str)]
+    assert "Dashed box: the lead's return is not signed off" in key
+    # About lists who approved each return, and when
+    about = [r for r in wb["About"].iter_rows(values_only=True) if r[0] in ("asb.xlsx", "alc.xlsx")]
+    assert [r[:4] for r in about if r[1] in ("ASB", "Alcohol")] == [
+        ("alc.xlsx", "Alcohol", "(not signed off)", None),
+        ("asb.xlsx", "ASB", "Jane Smith", "2012-10-19"),
+    ]
+
+
+def test_exceptions_list_each_rule_with_its_reason_and_action(cycle: dict[str, Path]) -> None:
+    ws = openpyxl.load_workbook(cycle["out"], read_only=True)["Exceptions"]
+    rows = list(ws.iter_rows(values_only=True))
+    top = next(i for i, r in enumerate(rows) if r[0] == "Measure ID")
+    header = list(rows[top])
+    assert header == [
+        "Measure ID", "Performance Measure", "Status", "Why listed", "Explanation", "Comment",
+        "Action", "Lead",
+    ]  # fmt: skip
+    found = [dict(zip(header, r, strict=True)) for r in rows[top + 1 :] if r[0]]
+    assert [(r["Measure ID"], r["Status"], r["Why listed"], r["Action"]) for r in found] == [
+        ("1.1", "Red", "worse by a band than the quarter before (Green in Q1); "
+         "forecast Red at year end", "Extra patrols in July"),
+        ("1.2", "Amber", "forecast Red at year end", "Re-run the survey"),
+        ("1.3", "Red", "Red two quarters running (Q1 and Q2); forecast Red at year end",
+         "(no action given)"),
+        ("2.2", "No data", "No data two quarters running (Q1 and Q2)",
+         "Checks resume in November"),
+        ("3.1", "No data", "No data two quarters running (Q1 and Q2)", "(no action given)"),
+    ]  # fmt: skip
+    assert found[0]["Lead"] == "Jane Smith" and found[0]["Comment"] == "Summer peak"
+    assert "forecast from Q2 YTD 380" in str(found[0]["Explanation"])
+
+
+def _sparkline_xml(path: Path) -> str:
+    with zipfile.ZipFile(path) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+    start = xml.index("<x14:sparklineGroups")
+    return xml[start : xml.index("</x14:sparklineGroups>") + 22]
+
+
+def test_sparklines_this_year_and_last_year_in_both_writers(
+    cycle: dict[str, Path], tmp_path: Path
+) -> None:
+    xml = _sparkline_xml(cycle["out"])
+    pairs = re.findall(r"<xm:f>([^<]+)</xm:f><xm:sqref>([^<]+)</xm:sqref>", xml)
+    # Measure 1.1's Q1..Q4 are Data rows 2-5: Value in E, Last Year Value in T.
+    assert {("Data!E2:E5", "L6"), ("Data!E6:E9", "L7"), ("Data!T2:T5", "M6")} <= set(pairs)
+    assert len(set(pairs)) == 12  # six measures, this year and last year
+    outs = {}
+    for writer in ("plain", "fast"):
+        outs[writer] = tmp_path / f"{writer}.xlsx"
+        proc = run(
+            "merge", cycle["root"] / "returns", "--template", cycle["template"],
+            "--out", outs[writer], "--last-year", cycle["last"], "--as-of", OVERDUE_AS_OF,
+            "--writer", writer,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    assert _sparkline_xml(outs["plain"]) == _sparkline_xml(outs["fast"]) == xml
+
+
+VALIDATE = Path(__file__).resolve().parents[1].parent / "shared" / "ooxml" / "validate.py"
+
+
+@pytest.mark.skipif(not VALIDATE.exists(), reason="../shared/ooxml/validate.py is absent")
+def test_dashboard_and_issued_form_are_schema_valid(cycle: dict[str, Path]) -> None:
+    form = cycle["root"] / "returns" / "asb.xlsx"
+    for path in (cycle["out"], form):
+        proc = subprocess.run(
+            [sys.executable, str(VALIDATE), str(path)], capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.filterwarnings("ignore:Sparkline Group extension:UserWarning")
+def test_demo_runs_with_last_year_2010_11(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = run("demo", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Last year: {out / 'dashboard_2010-11.xlsx'}" in proc.stdout
+    rows = data_rows(out / "dashboard.xlsx")
+    # What the seed's comments say of the baseline (last year's outturn), year to date:
+    # 2.1 "5% increase on baseline YTD" (315 against 300); 3.2 "violence has increased by
+    # 3.2%" (774 against 750); 4.1 "Increase of 1% on baseline in Q2" (202 against 200).
+    got = [
+        (mid, q, rows[(mid, q)]["Value"], rows[(mid, q)]["Last Year Value"])
+        for mid, q in (("2.1", "Q3"), ("3.2", "Q3"), ("4.1", "Q2"))
+    ]
+    assert got == [("2.1", "Q3", 315, 300), ("3.2", "Q3", 774, 750), ("4.1", "Q2", 202, 200)]
+    assert round(315 / 300 - 1, 3) == 0.05 and round(774 / 750 - 1, 3) == 0.032
+    # 6.1 "Projection for year is 145": the forecast through the even profile, 109 / 0.75
+    assert rows[("6.1", "Q3")]["Year-End Forecast"] == pytest.approx(145.33, abs=0.01)
+    # the measures whose "baseline [is] to be collected this year" were not measured then
+    assert {mid for mid in ("2.2", "2.3", "3.4") if rows[(mid, "Q3")]["Last Year Value"]} == set()
+    assert "last-year-unmatched: measure 2.2" in proc.stderr

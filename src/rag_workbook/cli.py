@@ -387,19 +387,24 @@ def cli() -> None:
 )
 @click.option("--pdf", is_flag=True, help="Also write dashboard.pdf (needs LibreOffice).")
 def demo(out_dir: Path, pdf: bool) -> None:
-    """Run the worked Safer Stockton 2011/12 example end to end."""
+    """Run the worked Safer Stockton 2011/12 example end to end.
+
+    Its last year, 2010/11, is a dashboard the tool made, given as --last-year.
+    """
     with _cannot_run():
-        from rag_workbook.demo import copy_demo_inputs
+        from rag_workbook.demo import copy_demo_inputs, copy_last_year
         from rag_workbook.pipeline import merge_to_dashboard
 
         template, returns_dir = copy_demo_inputs(out_dir)
-        click.echo(f"Template: {template}\nReturns: {returns_dir}")
+        last_year = copy_last_year(out_dir)
+        click.echo(f"Template: {template}\nReturns: {returns_dir}\nLast year: {last_year}")
         result = _run(
             merge_to_dashboard,
             [returns_dir],
             template,
             out_dir / "dashboard.xlsx",
             pdf=pdf,
+            last_year=last_year,
             quiet=False,
         )
     _finish(result, strict=False, report_json=None, limit=50)

@@ -1,7 +1,8 @@
 """The worked Safer Stockton 2011/12 example shipped with the package.
 
-Input: the bundled template and returns (package data, built by scripts/build_stockton.py).
-Output: copies of them in a folder of the user's, ready for `merge`.
+Input: the bundled template and returns (package data, built by scripts/build_stockton.py)
+and last year's (2010/11) dashboard (built by scripts/build_stockton_2010_11.py with this
+tool). Output: copies of them in a folder of the user's, ready for `merge --last-year`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from rag_workbook.errors import OutputError
 
 TEMPLATE_NAME = "stockton_template.xlsx"
+LAST_YEAR_NAME = "stockton_dashboard_2010-11.xlsx"
 
 
 def copy_demo_inputs(out_dir: str | Path) -> tuple[Path, Path]:
@@ -46,3 +48,24 @@ def copy_demo_inputs(out_dir: str | Path) -> tuple[Path, Path]:
     except OSError as exc:
         raise OutputError(f"cannot write the demo into {out}: {exc.strerror or exc}") from exc
     return template, returns_dir
+
+
+def copy_last_year(out_dir: str | Path) -> Path:
+    """Copy last year's (2010/11) Stockton dashboard into `out_dir`, for `--last-year`.
+
+    Raises:
+        OutputError: the folder cannot be written.
+
+    Example:
+        >>> copy_last_year("stockton-demo")  # doctest: +SKIP
+        PosixPath('stockton-demo/dashboard_2010-11.xlsx')
+    """
+    out = Path(out_dir)
+    target = out / "dashboard_2010-11.xlsx"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with resources.as_file(resources.files("rag_workbook") / "data" / LAST_YEAR_NAME) as src:
+            shutil.copyfile(src, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write the demo into {out}: {exc.strerror or exc}") from exc
+    return target

@@ -110,6 +110,21 @@ class IconSet:
 
 
 @dataclass(frozen=True, slots=True)
+class Sparkline:
+    """A line sparkline in cell (row, col) over a range of another sheet's cells, its
+    markers shown (so a lone value still shows), with alternative text for readers."""
+
+    row: int
+    col: int
+    sheet: str
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+    color: str = "#1F3864"
+
+
+@dataclass(frozen=True, slots=True)
 class PrintSetup:
     """Paper (9 is A4), orientation, pages wide and tall, rows repeated on each page,
     print area (first_row, first_col, last_row, last_col), margins in inches, footer."""
@@ -171,6 +186,7 @@ class Sheet:
     tables: tuple[Table, ...] = ()
     icon_sets: tuple[IconSet, ...] = ()
     charts: tuple[Chart, ...] = ()
+    sparklines: tuple[Sparkline, ...] = ()
     print_setup: PrintSetup = PrintSetup()
     freeze: tuple[int, int] | None = None
     hide_gridlines: bool = False

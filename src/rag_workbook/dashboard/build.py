@@ -43,6 +43,7 @@ from rag_workbook.dashboard.book import (
     PrintSetup,
     Row,
     Sheet,
+    Sparkline,
     Table,
     Value,
 )
@@ -58,16 +59,26 @@ if TYPE_CHECKING:
 Frame: TypeAlias = "pd.DataFrame | Mapping[str, Sequence[Any]]"
 
 DASHBOARD_SHEET = "Dashboard"
+EXCEPTIONS_SHEET = "Exceptions"
 SUMMARY_SHEET = "Summary"
 DATA_SHEET = "Data"
 ISSUES_SHEET = "Issues"
 ABOUT_SHEET = "About"
-SHEETS = (DASHBOARD_SHEET, SUMMARY_SHEET, DATA_SHEET, ISSUES_SHEET, ABOUT_SHEET)
+SHEETS = (
+    DASHBOARD_SHEET,
+    EXCEPTIONS_SHEET,
+    SUMMARY_SHEET,
+    DATA_SHEET,
+    ISSUES_SHEET,
+    ABOUT_SHEET,
+)
 
 DATA_TABLE = "MasterData"
 ISSUES_TABLE = "InputIssues"
 CHASE_TABLE = "ChaseList"
 INPUTS_TABLE = "InputFiles"
+EXCEPTIONS_TABLE = "Exceptions"
+SIGNOFF_TABLE = "SignOff"
 
 # Status code in a quarter cell; the icon set turns 3/2/1 into green/amber/red icons.
 STATUS_CODES: Mapping[Status, int] = {Status.GREEN: 3, Status.AMBER: 2, Status.RED: 1}
@@ -109,6 +120,17 @@ ISSUE_HEADERS = (
 # Ordered so that the chase list shares the Issues table's column widths.
 CHASE_HEADERS = ("Measure ID", "Lead", "Email", "Theme", "Performance Measure", "Message")
 INPUT_HEADERS = ("File", "SHA-256", "Theme", "Submitted", "Read")
+SIGNOFF_HEADERS = ("File", "Theme", "Approved By", "Approved On")
+EXCEPTION_HEADERS = (
+    "Measure ID",
+    "Performance Measure",
+    "Status",
+    "Why listed",
+    "Explanation",
+    "Comment",
+    "Action",
+    "Lead",
+)
 
 MAX_CELL_CHARS = 32_767  # Excel's limit for the text of a cell or a note
 TRUNCATION_MARKER = " … [truncated]"
@@ -156,6 +178,8 @@ class InputFile:
     theme: str = ""
     submitted: str = ""
     status: InputStatus = InputStatus.READ
+    approved_by: str = ""
+    approved_on: str = ""
 
     @classmethod
     def from_return(cls, data: ReturnData) -> InputFile:
@@ -166,6 +190,8 @@ class InputFile:
             theme=data.theme,
             submitted=data.submitted,
             status=InputStatus.READ if data.readable else InputStatus.REFUSED,
+            approved_by=data.approved_by,
+            approved_on=data.approved_on,
         )
 
 
@@ -328,6 +354,11 @@ class _Cell(NamedTuple):
     direction: Direction | None
     comment: str
     due: bool
+    unsigned: bool = False  # sign-off is required and the value's return has none
+    action: str = ""
+    forecast: Status | None = None  # the year-end forecast's status (reporting quarter only)
+    forecast_explanation: str = ""
+    last_year: Status | None = None  # the same quarter's status last year
 
 
 def frame_columns(frame: Frame) -> dict[str, list[Any]]:
@@ -428,6 +459,11 @@ def _cells(columns: Mapping[str, list[Any]], texts: _Texts) -> dict[tuple[str, s
         _per_value(columns[C.DIRECTION], lambda v: _enum_or_none(Direction, v)),
         _per_value(texts[C.COMMENT], str.strip),
         dues,
+        _per_value(columns[C.UNSIGNED], _flag),
+        _per_value(texts[C.ACTION], str.strip),
+        _per_value(columns[C.FORECAST_STATUS], lambda v: _enum_or_none(Status, v)),
+        texts[C.FORECAST_EXPLANATION],
+        _per_value(columns[C.LAST_YEAR_STATUS], lambda v: _enum_or_none(Status, v)),
         strict=True,
     )
     # _make is tuple.__new__: the 25,000 cells of a national dashboard without a Python
@@ -504,8 +540,13 @@ def build_book(
     data_block = _data_block(styles, columns, texts, register)
     counted = _summary_counts(register, cells)
     summary_block = _summary_block(styles, register, counted[0])
+    reporting = _reporting_quarter(cells)
+    data_rows = _data_rows(texts, register)
     sheets = (
-        _dashboard_sheet(styles, register, cells, icon_style, show_direction, options),
+        _dashboard_sheet(
+            styles, register, cells, icon_style, show_direction, options, reporting, data_rows
+        ),
+        _exceptions_sheet(styles, register, cells, reporting),
         _summary_sheet(styles, register, counted, summary_block),
         _data_sheet(styles, data_block, print_only),
         _issues_sheet(styles, register, report, print_only),
@@ -514,16 +555,44 @@ def build_book(
     return Book(styles=dict(styles.props), sheets=sheets, properties=properties)
 
 
+def _reporting_quarter(cells: Mapping[tuple[str, str], _Cell]) -> str:
+    """The latest quarter with a status ("" when none has one)."""
+    latest = -1
+    for (_, quarter), cell in cells.items():
+        if cell.status is not None and quarter in QUARTERS:
+            latest = max(latest, QUARTERS.index(quarter))
+    return QUARTERS[latest] if latest >= 0 else ""
+
+
+def _data_rows(texts: _Texts, register: Register) -> dict[str, int]:
+    """Each register measure's first row (0-based) on the Data sheet, when its Q1..Q4 rows
+    follow each other there (as merge gives them): the sparklines' ranges."""
+    sequence = _data_order(texts, register)
+    ids, quarters = texts[C.MEASURE_ID], texts[C.QUARTER]
+    if sequence is not None:
+        ids = [ids[i] for i in sequence]
+        quarters = [quarters[i] for i in sequence]
+    found: dict[str, int] = {}
+    for index in range(0, len(ids) - 3):
+        if quarters[index : index + 4] == list(QUARTERS) and len(set(ids[index : index + 4])) == 1:
+            found.setdefault(ids[index], index + 1)  # row 0 is the header
+    return found
+
+
 # --------------------------------------------------------------------------- Dashboard sheet
 
 _HEADER_ROW = 4
 _W_THEME, _W_NO, _W_MEASURE, _W_QUARTER, _W_TREND, _W_COMMENTS = 14, 5.5, 46, 6.5, 6.5, 64
+_W_SPARK = 9
 _NOTE_OPTIONS: Mapping[str, Any] = {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2}
 _BAND_KINDS: Mapping[str, Mapping[str, Any]] = {
     "id": {"align": "center"},
     "text": {"text_wrap": True, "indent": 1},
     "quarter": {"align": "center", "font_size": 14},
     "boxed": {"align": "center", "font_size": 14, "border": 5, "border_color": "#000000"},
+    # A value whose return is not signed off: a dashed box (the key explains it).
+    "unsigned": {"align": "center", "font_size": 14, "border": 3, "border_color": "#000000"},
+    "unsigned-mark": {"align": "center", "bold": True, "border": 3, "border_color": "#000000"},
     "mark": {"align": "center", "bold": True},
     "trend": {"align": "center", "bold": True, "font_size": 12},
 }
@@ -531,18 +600,48 @@ _BAND_KINDS: Mapping[str, Mapping[str, Any]] = {
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where the Dashboard sheet's columns go."""
+    """Where the Dashboard sheet's columns go: Q1..Q4, then Year end (when there is a
+    forecast), last year's status for the reporting quarter (when given), Trend, Comments,
+    and last the values as a sparkline this year and last year (when given)."""
 
     show_direction: bool
     q_first: int = 3
+    year_end: bool = False
+    last_year: bool = False
+    sparklines: bool = False
+
+    @property
+    def year_end_col(self) -> int | None:
+        return self.q_first + 4 if self.year_end else None
+
+    @property
+    def last_year_col(self) -> int | None:
+        return self.q_first + 4 + self.year_end if self.last_year else None
+
+    @property
+    def _after(self) -> int:
+        return self.q_first + 4 + self.year_end + self.last_year
 
     @property
     def trend_col(self) -> int | None:
-        return self.q_first + 4 if self.show_direction else None
+        return self._after if self.show_direction else None
 
     @property
     def comments_col(self) -> int:
-        return self.q_first + (5 if self.show_direction else 4)
+        return self._after + (1 if self.show_direction else 0)
+
+    @property
+    def spark_col(self) -> int | None:
+        return self.comments_col + 1 if self.sparklines else None
+
+    @property
+    def spark_last_year_col(self) -> int | None:
+        spark = self.spark_col
+        return spark + 1 if spark is not None and self.last_year else None
+
+    @property
+    def last_col(self) -> int:
+        return self.comments_col + self.sparklines * (1 + self.last_year)
 
 
 def _latest_comment(quarters: Sequence[_Cell | None]) -> str:
@@ -565,6 +664,8 @@ def _note(cell: _Cell, quarter: str) -> str:
     text = cell.explanation or f"{quarter}: {cell.status}"
     if cell.is_override and "override" not in text.lower():
         text = f"{text} (status set by the lead: override)"
+    if cell.unsigned:
+        text = f"{text} (the return is not signed off)"
     return clean_text(text)
 
 
@@ -575,29 +676,43 @@ def _dashboard_sheet(
     icon_style: str,
     show_direction: bool,
     options: DashboardOptions,
+    reporting: str = "",
+    data_rows: Mapping[str, int] | None = None,
 ) -> Sheet:
-    layout = _Layout(show_direction)
-    last_col = layout.comments_col
+    data_rows = data_rows or {}
+    values = list(cells.values())
+    layout = _Layout(
+        show_direction,
+        year_end=any(c.forecast is not None for c in values),
+        last_year=bool(reporting) and any(c.last_year is not None for c in values),
+        sparklines=bool(data_rows),
+    )
+    last_col = layout.last_col
     widths = [_W_THEME, _W_NO, _W_MEASURE, *([_W_QUARTER] * 4)]
+    widths += [_W_QUARTER] * (layout.year_end + layout.last_year)
     if show_direction:
         widths.append(_W_TREND)
     widths.append(_W_COMMENTS)
-    content, merges = _title_rows(styles, register, last_col)
-    content.append(_header_row(styles, options, show_direction))
-    rows, theme_merges = _measure_rows(styles, register, cells, layout)
+    widths += [_W_SPARK] * (layout.sparklines * (1 + layout.last_year))
+    content, merges = _title_rows(styles, register, last_col, layout.comments_col)
+    content.append(_header_row(styles, options, layout, reporting))
+    rows, theme_merges = _measure_rows(styles, register, cells, layout, reporting)
     content += rows
     first_data_row = _HEADER_ROW + 1
     last_data_row = max(first_data_row + len(rows) - 1, first_data_row)
+    last_icon_col = layout.q_first + 3 + layout.year_end + layout.last_year
     rule = IconSet(
         first_data_row,
         layout.q_first,
         last_data_row,
-        layout.q_first + 3,
+        last_icon_col,
         icon_style,
         STATUS_CODES[Status.GREEN],
         STATUS_CODES[Status.AMBER],
     )
-    legend, legend_rules, last_row = _legend(styles, first_data_row + len(rows) + 1, layout, rule)
+    legend, legend_rules, last_row = _legend(
+        styles, first_data_row + len(rows) + 1, layout, rule, register.settings.signoff_required
+    )
     content += legend
     return Sheet(
         name=DASHBOARD_SHEET,
@@ -606,6 +721,7 @@ def _dashboard_sheet(
         merges=(*merges, *theme_merges),
         note_options=_NOTE_OPTIONS,
         icon_sets=(rule, *legend_rules),
+        sparklines=_sparklines(register, layout, data_rows),
         print_setup=_dashboard_print(register, options, last_row, last_col),
         freeze=(_HEADER_ROW + 1, 0),
         hide_gridlines=True,
@@ -613,10 +729,49 @@ def _dashboard_sheet(
     )
 
 
+def _sparklines(
+    register: Register, layout: _Layout, data_rows: Mapping[str, int]
+) -> tuple[Sparkline, ...]:
+    """Each measure's values across the quarters (Data's Value rows), and last year's
+    (Data's Last Year Value rows) when given."""
+    if layout.spark_col is None:
+        return ()
+    labels = [column.name for column in C.DATA_COLUMNS]
+    value_col = labels.index(C.VALUE)
+    last_col = labels.index(C.LAST_YEAR_VALUE) if C.LAST_YEAR_VALUE in labels else -1
+    lines: list[Sparkline] = []
+    for offset, measure in enumerate(register.measures):
+        first = data_rows.get(measure.measure_id)
+        if first is None:
+            continue
+        row = _HEADER_ROW + 1 + offset
+        lines.append(
+            Sparkline(row, layout.spark_col, DATA_SHEET, first, value_col, first + 3, value_col)
+        )
+        if layout.spark_last_year_col is not None and last_col >= 0:
+            lines.append(
+                Sparkline(
+                    row,
+                    layout.spark_last_year_col,
+                    DATA_SHEET,
+                    first,
+                    last_col,
+                    first + 3,
+                    last_col,
+                    color="#7F7F7F",
+                )
+            )
+    return tuple(lines)
+
+
 def _title_rows(
-    styles: _Styles, register: Register, last_col: int
+    styles: _Styles, register: Register, last_col: int, date_col: int | None = None
 ) -> tuple[list[Content], list[Merge]]:
-    """Agenda item / partnership / date, then title + year, then meeting; a spacer row."""
+    """Agenda item / partnership / date, then title + year, then meeting; a spacer row.
+
+    The date is right-aligned in `date_col` (the last column by default), merged across
+    to the last column when there are columns after it."""
+    date_col = last_col if date_col is None else date_col
     settings = register.settings
     top = styles("top", bold=True, font_size=11, valign="vcenter")
     centre = styles("top-centre", bold=True, font_size=11, align="center", valign="vcenter")
@@ -628,8 +783,9 @@ def _title_rows(
     agenda = f"Agenda Item No: {settings.agenda_item}" if settings.agenda_item else ""
     first: list[Cell] = [styles.text(0, clean_text(agenda), top), (1, None, top)]
     first.append(styles.text(2, clean_text(settings.partnership), centre))
-    first += [(c, None, centre) for c in range(3, last_col)]
-    first.append(styles.text(last_col, clean_text(settings.meeting_date), right))
+    first += [(c, None, centre) for c in range(3, date_col)]
+    first.append(styles.text(date_col, clean_text(settings.meeting_date), right))
+    first += [(c, None, right) for c in range(date_col + 1, last_col + 1)]
     heading = clean_text(" ".join(p for p in (settings.title, settings.year) if p))
     second = [styles.text(0, heading, title), *((c, None, title) for c in range(1, last_col + 1))]
     third = [styles.text(0, clean_text(settings.meeting), meeting)]
@@ -642,7 +798,8 @@ def _title_rows(
     ]
     merges = [
         Merge(0, 0, 0, 1, top),
-        Merge(0, 2, 0, last_col - 1, centre),
+        Merge(0, 2, 0, date_col - 1, centre),
+        *([Merge(0, date_col, 0, last_col, right)] if last_col > date_col else []),
         Merge(1, 0, 1, last_col, title),
         Merge(2, 0, 2, last_col, meeting),
     ]
@@ -666,12 +823,22 @@ def _head_styles(styles: _Styles) -> tuple[str, str]:
     )
 
 
-def _header_row(styles: _Styles, options: DashboardOptions, show_direction: bool) -> Row:
+def _header_row(
+    styles: _Styles, options: DashboardOptions, layout: _Layout, reporting: str = ""
+) -> Row:
     head, head_left = _head_styles(styles)
     labels = ["Theme", "No", "Performance Measure", *options.quarter_labels]
-    if show_direction:
+    if layout.year_end:
+        labels.append("Year end")
+    if layout.last_year:
+        labels.append(f"{reporting} last year")
+    if layout.show_direction:
         labels.append("Trend")
     labels.append("Comments")
+    if layout.sparklines:
+        labels.append("This year")
+        if layout.last_year:
+            labels.append("Last year")
     cells = tuple(
         styles.text(
             col,
@@ -695,6 +862,7 @@ def _measure_rows(
     register: Register,
     cells: Mapping[tuple[str, str], _Cell],
     layout: _Layout,
+    reporting: str = "",
 ) -> tuple[list[Row], list[Merge]]:
     """One row per measure, themes in bands, each theme's cell merged down its measures."""
     row = _HEADER_ROW + 1
@@ -721,7 +889,9 @@ def _measure_rows(
         theme_cell = styles.text(0, clean_text(theme), theme_style)
         for measure in measures:
             rows.append(
-                _measure_row(styles, measure, cells, layout, row, bands[band % 2], theme_cell)
+                _measure_row(
+                    styles, measure, cells, layout, row, bands[band % 2], theme_cell, reporting
+                )
             )
             theme_cell = (0, None, theme_style)
             row += 1
@@ -736,6 +906,7 @@ def _measure_row(
     row: int,
     style: Mapping[str, str],
     theme_cell: Cell,
+    reporting: str = "",
 ) -> Row:
     """One measure's row, in its band's `style`s, with its quarters' notes."""
     mid = measure.measure_id
@@ -752,24 +923,50 @@ def _measure_row(
             row_cells.append((col, None, style["quarter"]))
             continue
         boxed = style["boxed"] if cell.is_override else None
+        if cell.unsigned and boxed is None:
+            boxed = style["unsigned-mark" if cell.status is Status.NO_DATA else "unsigned"]
         if cell.status is Status.NO_DATA:
             row_cells.append((col, NO_DATA_MARK, boxed or style["mark"]))
         else:
             row_cells.append((col, STATUS_CODES[cell.status], boxed or style["quarter"]))
         notes.append((col, _note(cell, quarter)))
+    now = cells.get((mid, reporting)) if reporting else None
+    if layout.year_end_col is not None:
+        col = layout.year_end_col
+        if now is not None and now.forecast is not None:
+            forecast = now.forecast
+            code = NO_DATA_MARK if forecast is Status.NO_DATA else STATUS_CODES[forecast]
+            row_cells.append((col, code, style["quarter" if code != NO_DATA_MARK else "mark"]))
+            notes.append((col, clean_text(now.forecast_explanation or f"Year end: {forecast}")))
+        else:
+            row_cells.append((col, None, style["quarter"]))
+    if layout.last_year_col is not None:
+        col = layout.last_year_col
+        last = now.last_year if now is not None else None
+        if last is None:
+            row_cells.append((col, None, style["quarter"]))
+        elif last is Status.NO_DATA:
+            row_cells.append((col, NO_DATA_MARK, style["mark"]))
+            notes.append((col, f"{reporting} last year: No data"))
+        else:
+            row_cells.append((col, STATUS_CODES[last], style["quarter"]))
+            notes.append((col, f"{reporting} last year: {last}"))
     if layout.trend_col is not None:
         direction = _latest_direction(quarter_cells)
         arrow = DIRECTION_ARROWS[direction] if direction is not None else ""
         row_cells.append((layout.trend_col, arrow or None, style["trend"]))
     comment = _latest_comment(quarter_cells)
     row_cells.append(styles.text(layout.comments_col, comment, style["text"]))
+    for spark in (layout.spark_col, layout.spark_last_year_col):
+        if spark is not None:
+            row_cells.append((spark, None, style["quarter"]))
     lines = max(_lines(measure.text, _W_MEASURE), _lines(comment, _W_COMMENTS), 1)
     height = min(_MAX_ROW_HEIGHT, max(22.0, 12.75 * lines + 7))
     return Row(row, tuple(row_cells), height, tuple(notes))
 
 
 def _legend(
-    styles: _Styles, first: int, layout: _Layout, rule: IconSet
+    styles: _Styles, first: int, layout: _Layout, rule: IconSet, signoff: bool = False
 ) -> tuple[list[Row], list[IconSet], int]:
     """The key, in icons and in words: status icons on the left, marks on the right.
 
@@ -794,6 +991,7 @@ def _legend(
         (STATUS_CODES[Status.RED], "Red: worse than target, beyond the tolerance", icon),
         (NO_DATA_MARK, "No data: no value this quarter (the reason is in the cell note)", mark),
     ]
+    dashed_row = first
     right: list[tuple[Value, str, str | None]] = [
         (None, "Blank: quarter not yet due", mark),
         (STATUS_CODES[Status.GREEN], "Heavy box: status set by the theme lead (override)", boxed),
@@ -802,6 +1000,21 @@ def _legend(
         right.append(
             ("↑ → ↓", "Trend: latest quarter against the one before: better, same, worse", mark)
         )
+    if signoff:
+        dashed = styles(
+            "key-unsigned", border=3, border_color="#000000", align="center", valign="vcenter",
+            font_size=14,
+        )  # fmt: skip
+        dashed_row = first + len(right)
+        right.append(
+            (STATUS_CODES[Status.GREEN], "Dashed box: the lead's return is not signed off", dashed)
+        )
+    if layout.year_end:
+        right.append(
+            (None, "Year end: the forecast status at year end (how, in the cell note)", None)
+        )
+    if layout.sparklines:
+        right.append((None, "This year / Last year: the values by quarter, as a line", None))
     right.append(
         (None, "Each status's explanation is in its cell note (hover over the icon).", None)
     )
@@ -816,6 +1029,8 @@ def _legend(
         IconSet(first, 1, first + 2, 1, rule.icon_style, rule.green, rule.amber),
         IconSet(first + 1, mark_col, first + 1, mark_col, rule.icon_style, rule.green, rule.amber),
     ]
+    if signoff:
+        rules.append(IconSet(dashed_row, mark_col, dashed_row, mark_col, rule.icon_style, 3, 2))
     return rows, rules, first + max(len(left), len(right)) - 1
 
 
@@ -843,6 +1058,96 @@ def _dashboard_print(
         margins={"left": 0.5, "right": 0.5, "top": 0.6, "bottom": 0.7},
         center_horizontally=True,
         footer=footer,
+    )
+
+
+# --------------------------------------------------------------------------- Exceptions sheet
+
+_RANK: Mapping[Status, int] = {Status.GREEN: 0, Status.AMBER: 1, Status.RED: 2}
+
+
+def exception_reasons(quarters: Sequence[_Cell | None], reporting: str) -> list[str]:
+    """Why a measure is an exception in the `reporting` quarter (none: not one).
+
+    Red two quarters running; worse by a band than the quarter before (Green to Amber,
+    Amber to Red, Green to Red); No data two quarters running; a year-end forecast of Red.
+    """
+    if reporting not in QUARTERS:
+        return []
+    index = QUARTERS.index(reporting)
+    now = quarters[index]
+    before = quarters[index - 1] if index > 0 else None
+    if now is None:
+        return []
+    earlier = QUARTERS[index - 1] if index > 0 else ""
+    reasons: list[str] = []
+    if before is not None and now.status is Status.RED and before.status is Status.RED:
+        reasons.append(f"Red two quarters running ({earlier} and {reporting})")
+    elif (
+        before is not None
+        and now.status is not None
+        and before.status is not None
+        and _RANK.get(now.status, -1) > _RANK.get(before.status, 3)
+    ):
+        reasons.append(f"worse by a band than the quarter before ({before.status} in {earlier})")
+    if before is not None and now.status is Status.NO_DATA and before.status is Status.NO_DATA:
+        reasons.append(f"No data two quarters running ({earlier} and {reporting})")
+    if now.forecast is Status.RED:
+        reasons.append("forecast Red at year end")
+    return reasons
+
+
+def _exceptions_sheet(
+    styles: _Styles,
+    register: Register,
+    cells: Mapping[tuple[str, str], _Cell],
+    reporting: str,
+) -> Sheet:
+    """The measures that need the committee's attention in the reporting quarter, each
+    with why it is listed, its explanation, the lead's comment and action."""
+    heading = styles("heading", bold=True, font_size=15, font_color=_NAVY)
+    rows: list[tuple[str, ...]] = []
+    for measure in register.measures:
+        quarters = [cells.get((measure.measure_id, q)) for q in QUARTERS]
+        reasons = exception_reasons(quarters, reporting)
+        if not reasons:
+            continue
+        now = quarters[QUARTERS.index(reporting)]
+        assert now is not None  # a measure with reasons has a cell this quarter
+        explanation = now.explanation
+        if now.forecast is Status.RED and now.forecast_explanation:
+            explanation = f"{explanation}; {now.forecast_explanation}".lstrip("; ")
+        rows.append(
+            (
+                measure.measure_id,
+                measure.text,
+                str(now.status or ""),
+                "; ".join(reasons),
+                explanation,
+                now.comment,
+                now.action or "(no action given)",
+                measure.lead,
+            )
+        )
+    summary = (
+        f"{len(rows)} measure{'' if len(rows) == 1 else 's'} in {reporting}: Red two quarters "
+        "running, worse by a band than the quarter before, No data two quarters running, or "
+        "forecast Red at year end; each with the lead's action."
+        if rows
+        else f"No exceptions in {reporting or 'any quarter'}."
+    )
+    content: list[Content] = [
+        Row(0, ((0, "Exceptions and actions", heading),)),
+        Row(1, ((0, summary, styles("subtitle", italic=True)),)),
+    ]
+    content += _table(styles, 3, EXCEPTIONS_TABLE, EXCEPTION_HEADERS, rows)[0]
+    widths = (10, 40, 9, 32, 50, 40, 40, 18)
+    return Sheet(
+        name=EXCEPTIONS_SHEET,
+        content=tuple(content),
+        columns=tuple(Column(c, c, w) for c, w in enumerate(widths)),
+        print_setup=PrintSetup(fit_to=(1, 0), repeat_rows=3),
+        freeze=(4, 0),
     )
 
 
@@ -1156,10 +1461,11 @@ def _table(
 
 
 def _chase_rows(register: Register, issues: Sequence[Any]) -> list[tuple[str, ...]]:
-    """The chase list: each measure with no return, its lead and theme."""
+    """The chase list: each measure with no return or a due quarter left blank (the
+    message names the file and cell, and the days overdue), its lead and theme."""
     chase: list[tuple[str, ...]] = []
     for issue in issues:
-        if issue.code != Code.NO_RETURN:
+        if issue.code not in (Code.NO_RETURN, Code.VALUE_MISSING):
             continue
         measure = register.measure(issue.measure_id) if issue.measure_id else None
         if measure is None:
@@ -1197,7 +1503,12 @@ def _issues_sheet(styles: _Styles, register: Register, report: Report, hidden: b
     content += table
     top = last + 3
     title = styles("subheading-12", bold=True, font_size=12)
-    content.append(Row(top - 1, ((0, "Chase list: measures with no return", title),)))
+    content.append(
+        Row(
+            top - 1,
+            ((0, "Chase list: measures with no return or a due quarter left blank", title),),
+        )
+    )
     content += _table(styles, top, CHASE_TABLE, CHASE_HEADERS, _chase_rows(register, issues))[0]
     widths = (10, 28, 28, 14, 30, 60, 45, 11, 20)
     return Sheet(
@@ -1247,7 +1558,16 @@ def _about_sheet(
     title = styles("subheading-12", bold=True, font_size=12)
     content.append(Row(top, ((0, "Input files", title),)))
     rows = [(f.file, f.sha256, f.theme, f.submitted, str(f.status)) for f in inputs]
-    content += _table(styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows)[0]
+    inputs_table, last = _table(styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows)
+    content += inputs_table
+    returns = [f for f in inputs if f.status is InputStatus.READ and f.theme]
+    if settings.signoff_required or any(f.approved_by or f.approved_on for f in returns):
+        top = last + 2
+        content.append(Row(top, ((0, "Sign-off: who approved each return, and when", title),)))
+        signed = [
+            (f.file, f.theme, f.approved_by or "(not signed off)", f.approved_on) for f in returns
+        ]
+        content += _table(styles, top + 1, SIGNOFF_TABLE, SIGNOFF_HEADERS, signed)[0]
     return Sheet(
         name=ABOUT_SHEET,
         content=tuple(content),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_range_abs
 
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.dashboard.book import (
@@ -96,7 +97,27 @@ def write_sheet(workbook: Any, worksheet: Any, sheet: Sheet, formats: Formats) -
         )
     for chart in sheet.charts:
         write_chart(workbook, worksheet, chart)
+    write_sparklines(worksheet, sheet)
     set_up_sheet(worksheet, sheet)
+
+
+def write_sparklines(worksheet: Any, sheet: Sheet) -> None:
+    """The sheet's sparklines (public API; both writers use it)."""
+    for line in sheet.sparklines:
+        cells = xl_range_abs(line.first_row, line.first_col, line.last_row, line.last_col)
+        name = line.sheet if line.sheet.isalnum() else "'" + line.sheet.replace("'", "''") + "'"
+        worksheet.add_sparkline(
+            line.row,
+            line.col,
+            {
+                "range": f"{name}!{cells}",
+                "type": "line",
+                "markers": True,
+                "series_color": line.color,
+                "markers_color": line.color,
+                "empty_cells": "gaps",
+            },
+        )
 
 
 def write_chart(workbook: Any, worksheet: Any, chart: Chart) -> None:

@@ -22,6 +22,7 @@ from rag_workbook.dashboard.plain import (
     table_options,
     table_range,
     write_chart,
+    write_sparklines,
 )
 
 
@@ -97,4 +98,5 @@ def _write_sheet(
         )
     for chart in sheet.charts:
         write_chart(workbook, worksheet, chart)
+    write_sparklines(worksheet, sheet)
     set_up_sheet(worksheet, sheet)
