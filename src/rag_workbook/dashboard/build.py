@@ -43,7 +43,7 @@ from rag_workbook.dashboard.book import (
     PrintSetup,
     Row,
     Sheet,
-    Sparkline,
+    Sparklines,
     Table,
     Value,
 )
@@ -731,37 +731,36 @@ def _dashboard_sheet(
 
 def _sparklines(
     register: Register, layout: _Layout, data_rows: Mapping[str, int]
-) -> tuple[Sparkline, ...]:
+) -> tuple[Sparklines, ...]:
     """Each measure's values across the quarters (Data's Value rows), and last year's
-    (Data's Last Year Value rows) when given."""
+    (Data's Last Year Value rows) when given: a group each."""
     if layout.spark_col is None:
         return ()
     labels = [column.name for column in C.DATA_COLUMNS]
     value_col = labels.index(C.VALUE)
     last_col = labels.index(C.LAST_YEAR_VALUE) if C.LAST_YEAR_VALUE in labels else -1
-    lines: list[Sparkline] = []
+    rows: list[tuple[int, int]] = []  # (Dashboard row, first Data row)
     for offset, measure in enumerate(register.measures):
         first = data_rows.get(measure.measure_id)
-        if first is None:
-            continue
-        row = _HEADER_ROW + 1 + offset
-        lines.append(
-            Sparkline(row, layout.spark_col, DATA_SHEET, first, value_col, first + 3, value_col)
+        if first is not None:
+            rows.append((_HEADER_ROW + 1 + offset, first))
+    groups = [
+        Sparklines(
+            tuple((row, layout.spark_col) for row, _ in rows),
+            DATA_SHEET,
+            tuple((first, value_col, first + 3, value_col) for _, first in rows),
         )
-        if layout.spark_last_year_col is not None and last_col >= 0:
-            lines.append(
-                Sparkline(
-                    row,
-                    layout.spark_last_year_col,
-                    DATA_SHEET,
-                    first,
-                    last_col,
-                    first + 3,
-                    last_col,
-                    color="#7F7F7F",
-                )
+    ]
+    if layout.spark_last_year_col is not None and last_col >= 0:
+        groups.append(
+            Sparklines(
+                tuple((row, layout.spark_last_year_col) for row, _ in rows),
+                DATA_SHEET,
+                tuple((first, last_col, first + 3, last_col) for _, first in rows),
+                color="#7F7F7F",
             )
-    return tuple(lines)
+        )
+    return tuple(group for group in groups if group.cells)
 
 
 def _title_rows(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import xl_range_abs
+from xlsxwriter.utility import xl_range_abs, xl_rowcol_to_cell
 
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.dashboard.book import (
@@ -102,19 +102,22 @@ def write_sheet(workbook: Any, worksheet: Any, sheet: Sheet, formats: Formats) -
 
 
 def write_sparklines(worksheet: Any, sheet: Sheet) -> None:
-    """The sheet's sparklines (public API; both writers use it)."""
-    for line in sheet.sparklines:
-        cells = xl_range_abs(line.first_row, line.first_col, line.last_row, line.last_col)
-        name = line.sheet if line.sheet.isalnum() else "'" + line.sheet.replace("'", "''") + "'"
+    """The sheet's sparklines, a group a call (public API; both writers use it)."""
+    for group in sheet.sparklines:
+        if not group.cells:
+            continue
+        name = group.sheet if group.sheet.isalnum() else "'" + group.sheet.replace("'", "''") + "'"
+        row, col = group.cells[0]
         worksheet.add_sparkline(
-            line.row,
-            line.col,
+            row,
+            col,
             {
-                "range": f"{name}!{cells}",
+                "location": [xl_rowcol_to_cell(r, c) for r, c in group.cells],
+                "range": [f"{name}!{xl_range_abs(*cells)}" for cells in group.ranges],
                 "type": "line",
                 "markers": True,
-                "series_color": line.color,
-                "markers_color": line.color,
+                "series_color": group.color,
+                "markers_color": group.color,
                 "empty_cells": "gaps",
             },
         )
