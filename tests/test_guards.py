@@ -3,12 +3,14 @@ files in a temporary folder: exit codes, file hashes before and after, issue cod
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -253,6 +255,25 @@ def test_a_temporary_file_being_written_by_another_run_is_left_alone(tmp_path: P
         holder.kill()
         holder.wait()
     assert remove_stale_temporaries(tmp_path) == [live]
+
+
+def test_a_temporary_file_just_made_and_not_yet_locked_is_left_alone(tmp_path: Path) -> None:
+    # Between mkstemp and its lock a writer's file is empty and unlocked: a cleaner in
+    # another process must not take it (it did: 2,000 returns written by 2 processes lost one).
+    fresh = tmp_path / ".dashboard.xlsx.abcdefgh.tmp"
+    fresh.write_bytes(b"")
+    assert remove_stale_temporaries(tmp_path) == []
+    old = time.time() - 120
+    os.utime(fresh, (old, old))  # an empty one a killed run left a while ago goes
+    assert remove_stale_temporaries(tmp_path) == [fresh]
+
+
+def test_writers_in_one_folder_at_once_lose_nothing(tmp_path: Path) -> None:
+    payloads = {tmp_path / f"r{i:03}.xlsx": f"file {i}".encode() * 1000 for i in range(120)}
+    with concurrent.futures.ProcessPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write_atomic, payloads.values(), payloads.keys()))
+    assert {p: p.read_bytes() for p in payloads} == payloads
+    assert sorted(tmp_path.iterdir()) == sorted(payloads)
 
 
 def test_names_up_to_the_file_systems_limit_work(tmp_path: Path, demo: tuple[Path, Path]) -> None:

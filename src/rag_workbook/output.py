@@ -80,6 +80,8 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
                     continue  # another run is writing it right now
+            if _just_made(fd):
+                continue  # a writer between mkstemp and its lock: it waits for ours to go
             path.unlink()
             removed.append(path)
         except OSError:
@@ -87,6 +89,19 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
         finally:
             os.close(fd)
     return removed
+
+
+_JUST_MADE_SECONDS = 60.0
+
+
+def _just_made(fd: int) -> bool:
+    """Whether the temporary file is empty and new: a writer may have made it (mkstemp) and
+    not yet locked it. Only a run killed in that instant leaves such a file, and a run a
+    minute later removes it."""
+    import time
+
+    st = os.fstat(fd)
+    return st.st_size == 0 and time.time() - st.st_mtime < _JUST_MADE_SECONDS
 
 
 def write_atomic(data: bytes, path: Path) -> Path:
@@ -125,8 +140,10 @@ def write_atomic(data: bytes, path: Path) -> Path:
     tmp = Path(tmp_name)
     try:
         if fcntl is not None:
+            # Blocking: a cleaner that took the lock first sees a new, empty file and lets
+            # it go at once (_just_made).
             with contextlib.suppress(OSError):  # a file system without locks: no matter
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -137,35 +137,7 @@ def convert_to_pdf(
         outdir = Path(tmp) / "out"
         outdir.mkdir()
         _write_profile(profile, language)
-        command = [
-            soffice,
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--norestore",
-            "--nolockcheck",
-            "--convert-to",
-            pdf_filter(tagged=tagged),
-            "--outdir",
-            str(outdir),
-            str(xlsx.resolve()),
-        ]
-        try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise RenderError(
-                f"LibreOffice took over {timeout:g} s to convert {xlsx.name}; try again"
-            ) from exc
-        except OSError as exc:
-            raise RenderError(f"cannot run LibreOffice ({soffice}): {exc}") from exc
-        produced = outdir / f"{xlsx.stem}.pdf"
-        if done.returncode != 0 or not produced.exists():
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            raise RenderError(
-                f"LibreOffice could not convert {xlsx.name} to PDF"
-                + (f": {detail[-1]}" if detail else "")
-            )
+        produced = _soffice_pdf(soffice, profile, outdir, xlsx, pdf_filter(tagged=tagged), timeout)
         from rag_workbook.errors import RagWorkbookError
         from rag_workbook.output import write_atomic
 
@@ -175,6 +147,41 @@ def convert_to_pdf(
         except (OSError, RagWorkbookError) as exc:
             raise RenderError(f"cannot write {pdf}: {exc}") from exc
     return pdf
+
+
+def _soffice_pdf(
+    soffice: str, profile: Path, outdir: Path, xlsx: Path, target: str, timeout: float
+) -> Path:
+    """Run LibreOffice once on `xlsx` (its own profile, no window) and return the PDF it
+    wrote in `outdir`; RenderError when it fails, times out or writes nothing."""
+    command = [
+        soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nolockcheck",
+        "--convert-to",
+        target,
+        "--outdir",
+        str(outdir),
+        str(xlsx.resolve()),
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(
+            f"LibreOffice took over {timeout:g} s to convert {xlsx.name}; try again"
+        ) from exc
+    except OSError as exc:
+        raise RenderError(f"cannot run LibreOffice ({soffice}): {exc}") from exc
+    produced = outdir / f"{xlsx.stem}.pdf"
+    if done.returncode != 0 or not produced.exists():
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise RenderError(
+            f"LibreOffice could not convert {xlsx.name} to PDF"
+            + (f": {detail[-1]}" if detail else "")
+        )
+    return produced
 
 
 def pdf_to_png(pdf: Path, png_prefix: Path, *, dpi: int = 100, timeout: float = 60) -> list[Path]:
