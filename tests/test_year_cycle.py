@@ -473,3 +473,19 @@ def test_demo_runs_with_last_year_2010_11(tmp_path: Path) -> None:
     # the measures whose "baseline [is] to be collected this year" were not measured then
     assert {mid for mid in ("2.2", "2.3", "3.4") if rows[(mid, "Q3")]["Last Year Value"]} == set()
     assert "last-year-unmatched: measure 2.2" in proc.stderr
+
+
+def test_check_takes_last_year_and_as_of(cycle: dict[str, Path]) -> None:
+    proc = run(
+        "check", cycle["root"] / "returns", "--template", cycle["template"],
+        "--last-year", cycle["last"], "--as-of", "2012-10-30",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "alc.xlsx!Return!G13: value-missing" in proc.stderr
+    assert "due 2012-10-20, 10 days overdue" in proc.stderr
+    assert "last-year-matched-by-text: measure 1.2" in proc.stderr
+
+
+def test_form_shows_returns_due_as_the_deadline(cycle: dict[str, Path]) -> None:
+    ws = openpyxl.load_workbook(cycle["root"] / "returns" / "asb.xlsx")["Instructions"]
+    assert "Deadline: 2012-10-20" in [c.value for c in ws["A"]]

@@ -472,9 +472,25 @@ def issue(template: Path, out_dir: Path, previous: Path | None, force: bool) -> 
         sys.exit(EXIT_ISSUES)
 
 
+_last_year_option = click.option(
+    "--last-year",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Last year's dashboard: each measure's value and status in the same quarter.",
+)
+_as_of_option = click.option(
+    "--as-of",
+    callback=lambda ctx, param, value: _as_of(value),
+    metavar="DATE",
+    help="The run's date (YYYY-MM-DD) for the days overdue; default today. Reruns with the "
+    "same --as-of give the same bytes.",
+)
+
+
 @cli.command(short_help="Read and check RETURNS; write no workbook.")
 @click.argument("inputs", nargs=-1, required=True, metavar="RETURNS...")
 @_template_option
+@_last_year_option
+@_as_of_option
 @_strict_option
 @_jobs_option
 @_json_option
@@ -483,6 +499,8 @@ def issue(template: Path, out_dir: Path, previous: Path | None, force: bool) -> 
 def check(
     inputs: Sequence[str],
     template: Path,
+    last_year: Path | None,
+    as_of: str,
     strict: bool,
     jobs: int,
     report_json: Path | None,
@@ -498,6 +516,8 @@ def check(
             list(inputs),
             template,
             jobs=jobs,
+            last_year=last_year,
+            as_of=as_of,
             quiet=quiet,
             outputs=[("--report-json", report_json)] if report_json is not None else [],
         )
@@ -519,18 +539,8 @@ def check(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A previous dashboard; its values fill quarters that no return gives.",
 )
-@click.option(
-    "--last-year",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Last year's dashboard: each measure's value and status in the same quarter.",
-)
-@click.option(
-    "--as-of",
-    callback=lambda ctx, param, value: _as_of(value),
-    metavar="DATE",
-    help="The run's date (YYYY-MM-DD) for the days overdue; default today. Reruns with the "
-    "same --as-of give the same bytes.",
-)
+@_last_year_option
+@_as_of_option
 @click.option(
     "--chase-csv",
     type=click.Path(dir_okay=False, path_type=Path),

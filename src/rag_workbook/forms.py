@@ -582,6 +582,7 @@ def _write_instructions(wb: Any, register: Register, theme: str) -> None:
     for key, val in settings.extra.items():
         if key.strip().lower() in ("deadline", "return deadline", "returns deadline", "due"):
             deadline = str(val)
+    deadline = deadline or settings.returns_due
     words = ", ".join(sorted(layout.NO_VALUE_WORDS))
     lines = [
         f"How to fill in this {theme} return for {settings.partnership} {settings.year}".strip(),
