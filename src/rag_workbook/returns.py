@@ -216,6 +216,7 @@ _HEADER_LABELS = {
 # The header block's key under which _find_header keeps the cell of each value it found
 # (or of the cell right of its label, when the value is blank): {key: "B9"}.
 _HEADER_CELLS = "@cells"
+_POSITIONED = frozenset({"approvedby", "approvedon"})  # the keys whose cells are kept
 _NUM_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
 _NO_VALUE = frozenset(re.sub(r"\s+", " ", w).strip().lower() for w in layout.NO_VALUE_WORDS)
 _STATUS_WORDS: dict[str, Status] = {
@@ -1132,16 +1133,25 @@ def _find_header(
             if ROLE_ID in found and not _QUARTER_ROLES.isdisjoint(found):
                 return r, roles, block
         for c, key in labels:
-            if key not in block:
-                cells = cast(dict[str, str], block.setdefault(_HEADER_CELLS, {}))
-                cells[key] = _a1(r, c + 1)
-                for offset, w in enumerate(row[c + 1 :], start=c + 1):
-                    if isinstance(w, str) and _classify(w)[2]:
+            if key in block:
+                continue
+            at = c + 1
+            for offset in range(c + 1, len(row)):
+                w = row[offset]
+                if w is None or w == "":
+                    continue
+                if w.__class__ is str:
+                    filled, _, label = classified(w) or _classify(w)
+                    if label:
                         break  # the next label: this one's value is blank
-                    if not _is_empty(w):
-                        block[key] = w
-                        cells[key] = _a1(r, offset)
-                        break
+                    if not filled:
+                        continue
+                block[key] = w
+                at = offset
+                break
+            if key in _POSITIONED:
+                cells = cast(dict[str, str], block.setdefault(_HEADER_CELLS, {}))
+                cells[key] = _a1(r, at)
     return None
 
 
