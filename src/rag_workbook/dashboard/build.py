@@ -1139,8 +1139,16 @@ def _exceptions_sheet(
         Row(0, ((0, "Exceptions and actions", heading),)),
         Row(1, ((0, summary, styles("subtitle", italic=True)),)),
     ]
-    content += _table(styles, 3, EXCEPTIONS_TABLE, EXCEPTION_HEADERS, rows)[0]
-    widths = (10, 40, 9, 32, 50, 40, 40, 18)
+    widths = (8, 34, 9, 30, 44, 36, 30, 16)
+    for item in _table(styles, 3, EXCEPTIONS_TABLE, EXCEPTION_HEADERS, rows)[0]:
+        if isinstance(item, Row) and item.cells:
+            # Each row as tall as its longest wrapped text: LibreOffice and Gnumeric do
+            # not grow a row for wrapped text when printing.
+            lines = max(
+                _lines(str(value or ""), widths[col] * 0.92) for col, value, _ in item.cells
+            )
+            item = Row(item.row, item.cells, min(_MAX_ROW_HEIGHT, 12.75 * lines + 5))
+        content.append(item)
     return Sheet(
         name=EXCEPTIONS_SHEET,
         content=tuple(content),
