@@ -82,6 +82,7 @@ class Table:
     headers: tuple[str, ...]
     header_style: str
     style: str = "Table Style Medium 2"
+    autofilter: bool = True  # filter buttons on the header row
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class PrintSetup:
 
     paper: int = 9
     landscape: bool = True
-    fit_to: tuple[int, int] = (1, 0)
+    fit_to: tuple[int, int] | None = (1, 0)  # None: printed at full size
     repeat_rows: int | None = None
     area: tuple[int, int, int, int] | None = None
     margins: Mapping[str, float] | None = None
@@ -138,6 +139,18 @@ class Chart:
     size: Mapping[str, Any]
     row: int
     col: int
+    description: str = ""  # the alternative text a screen reader gives
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A cell holding `text` that links to cell A1 of the sheet `target`."""
+
+    row: int
+    col: int
+    target: str
+    text: str
+    style: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +184,7 @@ class Sheet:
     tables: tuple[Table, ...] = ()
     icon_sets: tuple[IconSet, ...] = ()
     charts: tuple[Chart, ...] = ()
+    links: tuple[Link, ...] = ()
     print_setup: PrintSetup = PrintSetup()
     freeze: tuple[int, int] | None = None
     hide_gridlines: bool = False
@@ -190,6 +204,7 @@ class Book:
     sheets: tuple[Sheet, ...]
     properties: Mapping[str, Any]
     window_size: tuple[int, int] = (1600, 1000)
+    language: str = "en-GB"  # docProps/core.xml's dc:language (xlsxwriter has no key for it)
 
     def sheet(self, name: str) -> Sheet:
         """The sheet called `name`."""
