@@ -478,6 +478,23 @@ def test_three_kinds_of_missing_are_told_apart() -> None:
     assert [ws.cell(6, c).comment.text[:3] for c in (4, 5, 6)] == ["[z]", "[u]", "[x]"]
 
 
+def test_an_unusable_entry_says_where_it_is_on_every_sheet() -> None:
+    # As the merge gives it: no value, no reason, no source; the Report names the cell.
+    register = stockton_register()
+    frame = make_frame(register, {mid: code for *_, mid, _, code in STOCKTON}, COMMENTS, OVERRIDES)
+    row = frame.index[(frame[C.MEASURE_ID] == "4.1") & (frame[C.QUARTER] == "Q3")][0]
+    frame.loc[row, [C.REASON, C.RAW, C.SOURCE]] = ""
+    wb = openpyxl.load_workbook(io.BytesIO(D.build_dashboard(frame, register, stockton_report())))
+    dashboard = wb["Dashboard"]
+    at = next(r for r in range(5, 24) if dashboard.cell(r, 2).value == "4.1")
+    assert dashboard.cell(at, 6).value == "[u]"
+    assert "Drugs.xlsx!Return!H11 holds 'twelve'" in dashboard.cell(at, 6).comment.text
+    data = {(r[1], r[3]): r for r in wb["Data"].iter_rows(min_row=5, values_only=True)}
+    assert data["4.1", "Q3"][9] == "Drugs.xlsx!Return!H11"
+    listed = {r[1]: r[3] for r in wb["Exceptions"].iter_rows(min_row=5, values_only=True)}
+    assert listed["4.1"] == "No data: could not be used [u]"
+
+
 def test_print_setup(book: Any, stockton_path: Path) -> None:
     ws = book["Dashboard"]
     setup = (

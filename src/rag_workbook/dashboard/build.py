@@ -48,7 +48,7 @@ from rag_workbook.dashboard.book import (
 )
 from rag_workbook.errors import TemplateError
 from rag_workbook.model import QUARTERS, Direction, Measure, Register, ReturnData, Severity, Status
-from rag_workbook.report import Report
+from rag_workbook.report import Code, Report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -459,7 +459,56 @@ def _enum_or_none(kind: type[_E], value: Any) -> _E | None:
     return None
 
 
-def _cells(columns: Mapping[str, list[Any]], texts: _Texts) -> dict[tuple[str, str], _Cell]:
+# Problems that leave a quarter's entry unusable: its cell is named in the Report.
+_UNUSABLE_CODES = frozenset(
+    {Code.VALUE_NOT_A_NUMBER, Code.VALUE_IS_A_DATE, Code.CELL_ERROR, Code.FORMULA_WITHOUT_VALUE}
+)
+_QUARTER_FIRST = re.compile(r"(Q[1-4])\b")
+
+
+class Unusable(NamedTuple):
+    """An entry that could not be used: where it is (`file!sheet!cell`) and what it held."""
+
+    source: str
+    value: str
+
+
+def unusable_entries(report: Report) -> dict[tuple[str, str], Unusable]:
+    """(measure ID, quarter) -> the unusable entry, from the Report's problems that name a
+    measure and begin with the quarter ("Q3 must be a number (got 'about 700')")."""
+    found: dict[tuple[str, str], Unusable] = {}
+    for issue in report.issues:
+        if issue.code not in _UNUSABLE_CODES or not issue.measure_id:
+            continue
+        quarter = _QUARTER_FIRST.match(issue.message)
+        if quarter is None:
+            continue
+        source = "!".join(p for p in (Path(issue.file).name, issue.sheet, issue.cell) if p)
+        found[issue.measure_id, quarter.group(1)] = Unusable(source, issue.value)
+    return found
+
+
+def _with_unusable_sources(
+    columns: dict[str, list[Any]], unusable: Mapping[tuple[str, str], Unusable]
+) -> dict[str, list[Any]]:
+    """The columns with the Source of each unusable entry's row (which the merge leaves
+    empty, as no value came from it) naming its cell."""
+    if not unusable:
+        return columns
+    ids, quarters = columns[C.MEASURE_ID], columns[C.QUARTER]
+    source = list(columns[C.SOURCE])
+    for i, key in enumerate(zip(map(str, ids), map(str, quarters), strict=True)):
+        found = unusable.get(key)
+        if found is not None and (C.is_missing(source[i]) or not source[i]):
+            source[i] = found.source
+    return {**columns, C.SOURCE: source}
+
+
+def _cells(
+    columns: Mapping[str, list[Any]],
+    texts: _Texts,
+    unusable: Mapping[tuple[str, str], Unusable] | None = None,
+) -> dict[tuple[str, str], _Cell]:
     statuses = _per_value(columns[C.STATUS], lambda v: _enum_or_none(Status, v))
     dues = [
         due or status is not None
@@ -479,7 +528,7 @@ def _cells(columns: Mapping[str, list[Any]], texts: _Texts) -> dict[tuple[str, s
     # _make is tuple.__new__: the 25,000 cells of a national dashboard without a Python
     # call each; a measure and quarter given twice keeps its last row, as before.
     made = dict(zip(keys, map(_Cell._make, fields), strict=True))
-    return _with_missing(made, columns, texts, statuses)
+    return _with_missing(made, columns, texts, statuses, unusable or {})
 
 
 def _with_missing(
@@ -487,6 +536,7 @@ def _with_missing(
     columns: Mapping[str, list[Any]],
     texts: _Texts,
     statuses: Sequence[Status | None],
+    unusable: Mapping[tuple[str, str], Unusable],
 ) -> dict[tuple[str, str], _Cell]:
     """The No-data cells told apart: the lead's reason, an entry that is not a usable
     number (or a value the rule cannot judge), or nothing received."""
@@ -499,13 +549,19 @@ def _with_missing(
         key = (ids[i], quarters[i])
         if made.get(key) is None or made[key].status is not Status.NO_DATA:
             continue
+        entry = unusable.get(key)
         if reasons[i].strip():
             kind = Missing.NOT_AVAILABLE
-        elif raws[i].strip() or _number(values[i]) is not None:
+        elif entry is not None or raws[i].strip() or _number(values[i]) is not None:
             kind = Missing.UNUSABLE
         else:
             kind = Missing.NOT_RECEIVED
         made[key] = made[key]._replace(missing=kind)
+        if entry is not None and kind is Missing.UNUSABLE:
+            said = f"{entry.source} holds {entry.value!r}" if entry.value else entry.source
+            base = made[key].explanation.removesuffix(": no value given")
+            text = f"{base}: the entry could not be used: {said} (see Issues)"
+            made[key] = made[key]._replace(explanation=clean_text(text.lstrip(": ")))
     return made
 
 
@@ -562,9 +618,10 @@ def build_book(
     show_direction = (
         settings.show_direction if options.show_direction is None else options.show_direction
     )
-    columns = frame_columns(frame)
+    unusable = unusable_entries(report)
+    columns = _with_unusable_sources(frame_columns(frame), unusable)
     texts = _Texts(columns)
-    cells = _cells(columns, texts)
+    cells = _cells(columns, texts, unusable)
     styles = _Styles()
     created = options.created or _parse_date(options.made_on) or _parse_date(settings.meeting_date)
     properties = {
