@@ -1134,7 +1134,7 @@ class ExceptionReason(StrEnum):
 EXCEPTION_HEADERS = (
     "Theme", "No", "Performance Measure", "Status", "Listed for", "Explanation", "Comment", "Lead",
 )  # fmt: skip
-_EXCEPTION_WIDTHS = (15, 6.5, 40, 16, 14, 55, 55, 18)
+_EXCEPTION_WIDTHS = (14, 6.5, 32, 15, 12, 42, 42, 14)  # about the Dashboard's width
 _STATUS_REASONS: Mapping[Status, ExceptionReason] = {
     Status.RED: ExceptionReason.RED,
     Status.AMBER: ExceptionReason.AMBER,
@@ -1578,7 +1578,13 @@ def _data_sheet(styles: _Styles, register: Register, block: Block, hidden: bool)
 
 
 def _table(
-    styles: _Styles, top: int, name: str, headers: Sequence[str], rows: Sequence[Sequence[str]]
+    styles: _Styles,
+    top: int,
+    name: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    autofilter: bool = True,
 ) -> tuple[list[Content], int]:
     """Rows of text as an Excel Table from `top`: its content and its last row."""
     cell = styles("table-cell", valign="top", text_wrap=True)
@@ -1590,7 +1596,10 @@ def _table(
         content.append(Row(top, ((0, "None.", styles("subtitle")),)))
         return content, top
     last = top + len(rows)
-    content.append(Table(top, 0, last, len(headers) - 1, name, tuple(headers), _table_head(styles)))
+    head = _table_head(styles)
+    content.append(
+        Table(top, 0, last, len(headers) - 1, name, tuple(headers), head, autofilter=autofilter)
+    )
     return content, last
 
 
@@ -1687,7 +1696,7 @@ def _about_sheet(
     title = styles("subheading", bold=True, font_size=14)
     content.append(Row(top, ((0, "Input files", title),)))
     rows = [(f.file, f.sha256, f.theme, f.submitted, str(f.status)) for f in inputs]
-    content += _table(styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows)[0]
+    content += _table(styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows, autofilter=False)[0]
     return Sheet(
         name=ABOUT_SHEET,
         content=tuple(content),
