@@ -1532,10 +1532,8 @@ def _table_head(styles: _Styles) -> str:
 
 _DATA_HEADER_ROW = 3
 _ONE_PAGE_MEASURES = 30  # up to this many, the Dashboard and its key print on one page
-_FOR_SCREEN = (
-    "For screen: this sheet is not laid out for paper. Printed, it runs at full size across "
-    "several pages; the committee's pages are Dashboard, Exceptions and Summary."
-)
+# Short enough not to run past the first printed page (a line's tail would print alone).
+_FOR_SCREEN = "For screen: printed, it runs at full size across several pages."
 
 
 def _data_sheet(styles: _Styles, register: Register, block: Block, hidden: bool) -> Sheet:
@@ -1559,8 +1557,7 @@ def _data_sheet(styles: _Styles, register: Register, block: Block, hidden: bool)
         register,
         "Data: every measure and quarter",
         (
-            "One row per measure and quarter. The header row has filter buttons; it and the "
-            "first three columns stay in view as you scroll (frozen panes).",
+            "One row per measure and quarter; filter buttons on the header row; frozen panes.",
             _FOR_SCREEN,
         ),
     )
@@ -1584,14 +1581,21 @@ def _table(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
     *,
+    widths: Sequence[float] = (),
     autofilter: bool = True,
 ) -> tuple[list[Content], int]:
-    """Rows of text as an Excel Table from `top`: its content and its last row."""
+    """Rows of text as an Excel Table from `top`: its content and its last row. A row whose
+    text wraps in its column `widths` is made tall enough (LibreOffice does not size rows
+    on opening a file, so wrapped text would print over the next row)."""
     cell = styles("table-cell", valign="top", text_wrap=True)
-    content: list[Content] = [
-        Row(r, tuple(styles.text(col, clean_text(v), cell) for col, v in enumerate(values)))
-        for r, values in enumerate(rows, start=top + 1)
-    ]
+    content: list[Content] = []
+    for r, values in enumerate(rows, start=top + 1):
+        texts = [clean_text(v) for v in values]
+        lines = max((_lines(t, w) for t, w in zip(texts, widths, strict=False) if t), default=1)
+        height = min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * lines + 4) if lines > 1 else None
+        content.append(
+            Row(r, tuple(styles.text(col, t, cell) for col, t in enumerate(texts)), height)
+        )
     if not rows:  # no empty table: a header bar over nothing prints as a blank form
         content.append(Row(top, ((0, "None.", styles("subtitle")),)))
         return content, top
@@ -1637,20 +1641,21 @@ def _issues_sheet(styles: _Styles, register: Register, report: Report, hidden: b
             styles,
             register,
             "Problems found in the inputs",
-            (summary + " The tables have filter buttons on their header rows.", _FOR_SCREEN),
+            (summary + " Filter buttons on the header rows.", _FOR_SCREEN),
         )
     )
     rows = [
         (str(i.severity), i.file, i.sheet, i.cell, i.code, i.message, i.fix, i.measure_id, i.value)
         for i in issues
     ]
-    table, last = _table(styles, 4, ISSUES_TABLE, ISSUE_HEADERS, rows)
+    widths = (10, 28, 28, 14, 30, 60, 45, 11, 20)
+    table, last = _table(styles, 4, ISSUES_TABLE, ISSUE_HEADERS, rows, widths=widths)
     content += table
     top = last + 3
     title = styles("subheading", bold=True, font_size=14)
     content.append(Row(top - 1, ((0, "Chase list: measures with no return", title),)))
-    content += _table(styles, top, CHASE_TABLE, CHASE_HEADERS, _chase_rows(register, issues))[0]
-    widths = (10, 28, 28, 14, 30, 60, 45, 11, 20)
+    chase = _chase_rows(register, issues)
+    content += _table(styles, top, CHASE_TABLE, CHASE_HEADERS, chase, widths=widths)[0]
     return Sheet(
         name=ISSUES_SHEET,
         content=tuple(content),
@@ -1696,7 +1701,10 @@ def _about_sheet(
     title = styles("subheading", bold=True, font_size=14)
     content.append(Row(top, ((0, "Input files", title),)))
     rows = [(f.file, f.sha256, f.theme, f.submitted, str(f.status)) for f in inputs]
-    content += _table(styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows, autofilter=False)[0]
+    widths = (30, 68, 16, 16, 16)
+    content += _table(
+        styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows, widths=widths, autofilter=False
+    )[0]
     return Sheet(
         name=ABOUT_SHEET,
         content=tuple(content),
