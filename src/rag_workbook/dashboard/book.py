@@ -41,6 +41,7 @@ class Block:
     `quoted[c]` the style of its texts that look like formulas ("" when it has none);
     `shared[c]` says whether its texts repeat (the fast writer puts those in the shared
     strings and writes the others inline; a reader sees the same cells either way).
+    `heights[r]` is row r's height in points (None: the default); empty: all default.
     """
 
     first_row: int
@@ -48,6 +49,7 @@ class Block:
     styles: tuple[str, ...]
     quoted: tuple[str, ...]
     shared: tuple[bool, ...]
+    heights: Sequence[float | None] = ()
 
     @property
     def count(self) -> int:

@@ -1522,7 +1522,29 @@ def _data_block(
         styles=tuple(kinds),
         quoted=tuple(quoted),
         shared=tuple(column.shared for column in C.DATA_COLUMNS),
+        heights=_wrapped_heights(values),
     )
+
+
+def _wrapped_heights(values: Sequence[Sequence[Value]]) -> tuple[float | None, ...]:
+    """Each Data row's height when its wrapped text takes more than one line (LibreOffice
+    does not size rows on opening, and printed wrapped text over the next row); () when
+    every row is one line."""
+    counts: list[list[int]] = []
+    for column, cells in zip(C.DATA_COLUMNS, values, strict=True):
+        if column.wrap:
+            # An estimate, not _lines' word wrap: 25,000 texts of a national collection in
+            # milliseconds; a line more than the words need, never fewer.
+            per_line = max(1, int(column.width * 1.1) - 2)
+            counts.append(
+                [t.count("\n") + 1 + len(t) // per_line if t.__class__ is str else 1 for t in cells]
+            )
+    if not counts:
+        return ()
+    most = [max(row) for row in zip(*counts, strict=True)]
+    if max(most, default=1) <= 1:
+        return ()
+    return tuple(min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * n + 4) if n > 1 else None for n in most)
 
 
 def _table_head(styles: _Styles) -> str:

@@ -221,3 +221,6 @@ def write_block(worksheet: Any, block: Block, formats: Formats) -> None:
         for row, value in enumerate(values, start=block.first_row):
             is_quoted = quoted and isinstance(value, str) and looks_like_formula(value)
             write_cell(worksheet, row, col, value, twin if is_quoted else style)
+    for row, height in enumerate(block.heights, start=block.first_row):
+        if height is not None:
+            worksheet.set_row(row, height)
