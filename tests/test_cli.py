@@ -44,8 +44,9 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 def data_rows(path: Path) -> list[dict[str, object]]:
     wb = openpyxl.load_workbook(path, read_only=True)
     rows = list(wb["Data"].iter_rows(values_only=True))
-    header = [str(h) for h in rows[0]]
-    return [dict(zip(header, row, strict=True)) for row in rows[1:]]
+    top = next(i for i, row in enumerate(rows) if row[0] == "Theme")  # under the title rows
+    header = [str(h) for h in rows[top]]
+    return [dict(zip(header, row, strict=True)) for row in rows[top + 1 :]]
 
 
 def status_matrix(path: Path) -> dict[str, str]:
@@ -97,19 +98,42 @@ def test_demo_dashboard_quarters_are_icon_only_icon_sets(demo: Path) -> None:
     assert "TrafficLights" not in sheet
 
 
-def test_demo_dashboard_merges_each_theme_down_its_measures(demo: Path) -> None:
+def test_demo_exceptions_are_the_seeds_q3_reds_ambers_and_no_data(demo: Path) -> None:
+    ws = openpyxl.load_workbook(demo / "dashboard.xlsx")["Exceptions"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=5, values_only=False)]
+    listed = [(str(r[1]), r[4].split("; ")[0]) for r in rows if r[1] is not None]
+    want = {"R": "Red", "A": "Amber", "N": "No data"}
+    seed = [
+        (mid, want[q3])
+        for mid, q3 in ((m, s[2]) for m, s in status_matrix(demo / "dashboard.xlsx").items())
+        if q3 in want
+    ]
+    assert listed == seed
+    assert sorted(m for m, _ in listed) == [
+        "1.2",
+        "1.3",
+        "2.2",
+        "2.3",
+        "3.1",
+        "3.2",
+        "3.3",
+        "3.4",
+        "4.1",
+        "5.2",
+        "6.2",
+    ]  # fmt: skip  (SPEC §7: Q3's Reds, Ambers and No data)
+
+
+def test_demo_dashboard_names_the_theme_on_each_row_without_merging(demo: Path) -> None:
     wb = openpyxl.load_workbook(demo / "dashboard.xlsx")
     ws = wb["Dashboard"]
-    merged = {str(r) for r in ws.merged_cells.ranges}
-    theme_cells = {
-        ws.cell(r.min_row, r.min_col).value: r.max_row - r.min_row + 1
-        for r in ws.merged_cells.ranges
-        if r.min_col == 1 and r.max_row > r.min_row
-    }
-    assert theme_cells == {
+    assert not ws.merged_cells.ranges
+    themes = [ws.cell(r, 1).value for r in range(5, 24)]
+    counts = {t: themes.count(t) for t in dict.fromkeys(themes)}
+    assert counts == {
         "ASB": 3, "Alcohol": 3, "Violence": 4, "Drugs": 4, "Criminal Damage": 3,
         "Emerging Issue": 2,
-    }, merged  # fmt: skip
+    }  # fmt: skip
 
 
 def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path, demo: Path) -> None:
@@ -216,7 +240,7 @@ def test_previous_dashboard_fills_quarters_no_return_gives(tmp_path: Path, demo:
     rows = {(r["Measure ID"], r["Quarter"]): r for r in data_rows(out)}
     assert (rows[("3.1", "Q2")]["Value"], rows[("3.1", "Q2")]["Status"]) == (38, "Red")
     # cited by the previous dashboard's Data cell
-    assert rows[("3.1", "Q2")]["Source"] == "dashboard.xlsx (previous dashboard)!Data!E27"
+    assert rows[("3.1", "Q2")]["Source"] == "dashboard.xlsx (previous dashboard)!Data!E30"
     assert str(rows[("1.1", "Q3")]["Source"]).startswith("ASB_Q3_return.xlsx!Return!")
     # The previous dashboard fills gaps but chases no one off the hook.
     assert "3.1, 3.2, 3.3, 3.4" in proc.stderr

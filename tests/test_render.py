@@ -84,7 +84,7 @@ def test_merge_pdf_is_tagged_titled_and_british_english(tmp_path: Path) -> None:
     info, errors = _pdfinfo(pdf)
     title = _workbook_title(out)
     assert title  # the dashboard names itself, and the PDF takes that name
-    # the Dashboard, the Exceptions, the Summary
+    # Dashboard (with its key), Exceptions, Summary: one page each for the demo
     assert (info["Tagged"], info["Title"], info["Pages"]) == ("yes", title, "3")
     assert errors == ""  # no broken annotations (cell notes are not exported)
     assert _catalog(pdf) == (PDF_LANGUAGE, True, True, True)

@@ -32,9 +32,10 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def data_rows(path: Path) -> dict[tuple[str, str], dict[str, object]]:
     wb = openpyxl.load_workbook(path, read_only=True)
     rows = list(wb["Data"].iter_rows(values_only=True))
-    header = [str(h) for h in rows[0]]
+    top = next(i for i, row in enumerate(rows) if row[0] == "Theme")  # the table's header
+    header = [str(h) for h in rows[top]]
     out = {}
-    for row in rows[1:]:
+    for row in rows[top + 1 :]:
         record = dict(zip(header, row, strict=True))
         out[(str(record["Measure ID"]), str(record["Quarter"]))] = record
     return out
@@ -297,7 +298,7 @@ def test_previous_round_trip_keeps_comments_actions_reasons_overrides(tmp_path: 
     assert after[("1.1", "Q1")]["Action"] == "Extra patrols"
     assert after[("1.2", "Q1")]["No-data reason"] == "n/a"
     # Each carried value cites the previous dashboard's Data cell.
-    assert after[("1.1", "Q1")]["Source"] == "q1.xlsx (previous dashboard)!Data!E2"
+    assert after[("1.1", "Q1")]["Source"] == "q1.xlsx (previous dashboard)!Data!E5"
     assert after[("1.1", "Q2")]["Comment"] == "Better"
 
 
@@ -340,8 +341,8 @@ def test_returns_issue_previous_prefills_only_earlier_quarters(tmp_path: Path) -
 
 def _dashboard(path: Path) -> tuple[list[object], dict[str, int]]:
     ws = openpyxl.load_workbook(path)["Dashboard"]
-    header = [c.value for c in ws[5]]
-    rows = {str(ws.cell(r, 2).value): r for r in range(6, 12)}
+    header = [c.value for c in ws[4]]
+    rows = {str(ws.cell(r, 2).value): r for r in range(5, 11)}
     return header, rows
 
 
@@ -349,15 +350,15 @@ def _dashboard(path: Path) -> tuple[list[object], dict[str, int]]:
 def test_dashboard_year_end_last_year_and_signoff_mark(cycle: dict[str, Path]) -> None:
     wb = openpyxl.load_workbook(cycle["out"])
     ws = wb["Dashboard"]
-    header = [c.value for c in ws[5]]
+    header = [c.value for c in ws[4]]
     assert header == [
         "Theme", "No", "Performance Measure", "Qu 1", "Qu 2", "Qu 3", "Qu 4", "Year end",
         "Q2 last year", "Trend", "Comments", "This year", "Last year",
     ]  # fmt: skip
-    rows = {str(ws.cell(r, 2).value): r for r in range(6, 12)}
+    rows = {str(ws.cell(r, 2).value): r for r in range(5, 11)}
     year_end = header.index("Year end") + 1
     last = header.index("Q2 last year") + 1
-    # icon codes: 3 Green, 2 Amber, 1 Red; "-" No data
+    # icon codes: 3 Green, 2 Amber, 1 Red (the word by number format); No data in words
     got = {mid: (ws.cell(r, year_end).value, ws.cell(r, last).value) for mid, r in rows.items()}
     assert got == {
         "1.1": (1, 1), "1.2": (1, 3), "1.3": (1, 3), "2.1": (None, 1), "2.2": (None, None),
@@ -372,13 +373,13 @@ def test_dashboard_year_end_last_year_and_signoff_mark(cycle: dict[str, Path]) -
     )
     # the icon set covers the Year end and last-year columns too
     ranges = {str(cf.sqref) for cf in ws.conditional_formatting}
-    assert "D6:I11" in ranges
+    assert "D5:I10" in ranges
     # sign-off: Alcohol's values (not signed off) in dashed boxes, ASB's not; the key says so
     q1 = header.index("Qu 1") + 1
     styles = {mid: ws.cell(r, q1).border.left.style for mid, r in rows.items()}
     assert (styles["2.1"], styles["2.2"], styles["1.1"]) == ("dashed", "dashed", "thin")
     assert "(the return is not signed off)" in ws.cell(rows["2.1"], q1).comment.text
-    key = [c.value for row in ws.iter_rows(min_row=13) for c in row if isinstance(c.value, str)]
+    key = [c.value for row in ws.iter_rows(min_row=12) for c in row if isinstance(c.value, str)]
     assert "Dashed box: the lead's return is not signed off" in key
     # About lists who approved each return, and when
     about = [r for r in wb["About"].iter_rows(values_only=True) if r[0] in ("asb.xlsx", "alc.xlsx")]
@@ -391,22 +392,26 @@ def test_dashboard_year_end_last_year_and_signoff_mark(cycle: dict[str, Path]) -
 def test_exceptions_list_each_rule_with_its_reason_and_action(cycle: dict[str, Path]) -> None:
     ws = openpyxl.load_workbook(cycle["out"], read_only=True)["Exceptions"]
     rows = list(ws.iter_rows(values_only=True))
-    top = next(i for i, r in enumerate(rows) if r[0] == "Measure ID")
+    top = next(i for i, r in enumerate(rows) if r[0] == "Theme")
     header = list(rows[top])
     assert header == [
-        "Measure ID", "Performance Measure", "Status", "Why listed", "Explanation", "Comment",
+        "Theme", "No", "Performance Measure", "Status", "Listed for", "Explanation", "Comment",
         "Action", "Lead",
     ]  # fmt: skip
     found = [dict(zip(header, r, strict=True)) for r in rows[top + 1 :] if r[0]]
-    assert [(r["Measure ID"], r["Status"], r["Why listed"], r["Action"]) for r in found] == [
-        ("1.1", "Red", "worse by a band than the quarter before (Green in Q1); "
+    # Issue 17's Red, Amber and No data in the quarter, then issue 18's reasons over the
+    # quarters; 1.2 is Amber (override), listed for its Red forecast too.
+    assert [(r["No"], r["Status"], r["Listed for"], r["Action"]) for r in found] == [
+        ("1.1", "Red", "Red; worse by a band than the quarter before (Green in Q1); "
          "forecast Red at year end", "Extra patrols in July"),
-        ("1.2", "Amber", "forecast Red at year end", "Re-run the survey"),
-        ("1.3", "Red", "Red two quarters running (Q1 and Q2); forecast Red at year end",
+        ("1.2", "Amber", "Amber; forecast Red at year end", "Re-run the survey"),
+        ("1.3", "Red", "Red; Red two quarters running (Q1 and Q2); forecast Red at year end",
          "(no action given)"),
-        ("2.2", "No data", "No data two quarters running (Q1 and Q2)",
-         "Checks resume in November"),
-        ("3.1", "No data", "No data two quarters running (Q1 and Q2)", "(no action given)"),
+        ("2.1", "No data: not received [x]", "No data", "(no action given)"),
+        ("2.2", "No data: not available [z]", "No data; No data two quarters running "
+         "(Q1 and Q2)", "Checks resume in November"),
+        ("3.1", "No data: not received [x]", "No data; No data two quarters running "
+         "(Q1 and Q2)", "(no action given)"),
     ]  # fmt: skip
     assert found[0]["Lead"] == "Jane Smith" and found[0]["Comment"] == "Summer peak"
     assert "forecast from Q2 YTD 380" in str(found[0]["Explanation"])
@@ -414,7 +419,7 @@ def test_exceptions_list_each_rule_with_its_reason_and_action(cycle: dict[str, P
 
 def _sparkline_xml(path: Path) -> str:
     with zipfile.ZipFile(path) as zf:
-        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+        xml = zf.read("xl/worksheets/sheet2.xml").decode()  # Dashboard, after Contents
     start = xml.index("<x14:sparklineGroups")
     return xml[start : xml.index("</x14:sparklineGroups>") + 22]
 
@@ -424,8 +429,8 @@ def test_sparklines_this_year_and_last_year_in_both_writers(
 ) -> None:
     xml = _sparkline_xml(cycle["out"])
     pairs = re.findall(r"<xm:f>([^<]+)</xm:f><xm:sqref>([^<]+)</xm:sqref>", xml)
-    # Measure 1.1's Q1..Q4 are Data rows 2-5: Value in E, Last Year Value in T.
-    assert {("Data!E2:E5", "L6"), ("Data!E6:E9", "L7"), ("Data!T2:T5", "M6")} <= set(pairs)
+    # Measure 1.1's Q1..Q4 are Data rows 5-8: Value in E, Last Year Value in T.
+    assert {("Data!E5:E8", "L5"), ("Data!E9:E12", "L6"), ("Data!T5:T8", "M5")} <= set(pairs)
     assert len(set(pairs)) == 12  # six measures, this year and last year
     outs = {}
     for writer in ("plain", "fast"):

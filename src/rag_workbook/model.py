@@ -110,7 +110,7 @@ class Settings:
     meeting: str = ""
     meeting_date: str = ""
     agenda_item: str = ""
-    icon_style: str = "3_symbols_circled"
+    icon_style: str = "3_signs"
     current_quarter: str = ""  # "" means: the latest quarter any return reports
     show_direction: bool = True
     signoff_required: bool = False  # a return needs Approved By and Approved On

@@ -2,7 +2,8 @@
 
 Input: the master frame (one row per measure and quarter, `columns.MASTER` + `columns.RAG`),
 the analyst's Register, the Report of input problems and the list of input files.
-Output: an `.xlsx` file with five sheets (Dashboard, Summary, Data, Issues, About), written
+Output: an `.xlsx` file with seven sheets (Contents, Dashboard, Exceptions, Summary, Data,
+Issues, About), written
 to a temporary file beside the target and renamed into place.
 
 Built, then written (issue 16): `build.build_book` decides everything a reader sees and
@@ -24,24 +25,36 @@ from rag_workbook.dashboard.book import Block, Book, Sheet
 from rag_workbook.dashboard.build import (
     ABOUT_SHEET,
     CHASE_TABLE,
+    CONTENTS_SHEET,
     DASHBOARD_SHEET,
+    DASHBOARD_TABLE,
     DATA_SHEET,
     DATA_TABLE,
     DEFAULT_ICON_STYLE,
+    EXCEPTIONS_SHEET,
+    EXCEPTIONS_TABLE,
     ICON_STYLES,
     INPUTS_TABLE,
     ISSUES_SHEET,
     ISSUES_TABLE,
     MAX_CELL_CHARS,
+    MISSING_SHORTHAND,
+    PRINTED_SHEETS,
     SHAPE_DISTINCT_ICON_STYLES,
     SHEETS,
     STATUS_CODES,
+    STATUS_FORMAT,
     SUMMARY_SHEET,
+    SUMMARY_TABLE,
+    THEMES_TABLE,
+    TREND_WORDS,
     TRUNCATION_MARKER,
     DashboardOptions,
+    ExceptionReason,
     Frame,
     InputFile,
     InputStatus,
+    Missing,
     Writer,
     build_book,
     clean_text,
@@ -202,10 +215,10 @@ def write_dashboard_pdf(
     options: DashboardOptions = _DEFAULTS,
     timeout: float = 120,
 ) -> Path:
-    """Write the committee PDF (Dashboard and Summary sheets) through LibreOffice.
+    """Write the committee PDF (Dashboard, Exceptions and Summary sheets) through LibreOffice.
 
-    The PDF is rendered from a copy of the workbook whose Data, Issues and About sheets
-    are hidden, since LibreOffice prints every visible sheet.
+    The PDF is rendered from a copy of the workbook whose Contents, Data, Issues and About
+    sheets are hidden, since LibreOffice prints every visible sheet.
 
     Args:
         frame: the master frame with `columns.MASTER` + `columns.RAG`, or its columns
@@ -243,23 +256,35 @@ def write_dashboard_pdf(
 __all__ = [
     "ABOUT_SHEET",
     "CHASE_TABLE",
+    "CONTENTS_SHEET",
     "DASHBOARD_SHEET",
+    "DASHBOARD_TABLE",
     "DATA_SHEET",
     "DATA_TABLE",
     "DEFAULT_ICON_STYLE",
+    "EXCEPTIONS_SHEET",
+    "EXCEPTIONS_TABLE",
     "ICON_STYLES",
     "INPUTS_TABLE",
     "ISSUES_SHEET",
     "ISSUES_TABLE",
     "MAX_CELL_CHARS",
+    "MISSING_SHORTHAND",
+    "PRINTED_SHEETS",
     "SHAPE_DISTINCT_ICON_STYLES",
     "SHEETS",
     "STATUS_CODES",
+    "STATUS_FORMAT",
     "SUMMARY_SHEET",
+    "SUMMARY_TABLE",
+    "THEMES_TABLE",
+    "TREND_WORDS",
     "TRUNCATION_MARKER",
     "DashboardOptions",
+    "ExceptionReason",
     "InputFile",
     "InputStatus",
+    "Missing",
     "Writer",
     "build_book",
     "build_dashboard",

@@ -41,6 +41,7 @@ class Block:
     `quoted[c]` the style of its texts that look like formulas ("" when it has none);
     `shared[c]` says whether its texts repeat (the fast writer puts those in the shared
     strings and writes the others inline; a reader sees the same cells either way).
+    `heights[r]` is row r's height in points (None: the default); empty: all default.
     """
 
     first_row: int
@@ -48,6 +49,7 @@ class Block:
     styles: tuple[str, ...]
     quoted: tuple[str, ...]
     shared: tuple[bool, ...]
+    heights: Sequence[float | None] = ()
 
     @property
     def count(self) -> int:
@@ -82,6 +84,7 @@ class Table:
     headers: tuple[str, ...]
     header_style: str
     style: str = "Table Style Medium 2"
+    autofilter: bool = True  # filter buttons on the header row
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,7 @@ class PrintSetup:
 
     paper: int = 9
     landscape: bool = True
-    fit_to: tuple[int, int] = (1, 0)
+    fit_to: tuple[int, int] | None = (1, 0)  # None: printed at full size
     repeat_rows: int | None = None
     area: tuple[int, int, int, int] | None = None
     margins: Mapping[str, float] | None = None
@@ -152,6 +155,18 @@ class Chart:
     size: Mapping[str, Any]
     row: int
     col: int
+    description: str = ""  # the alternative text a screen reader gives
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A cell holding `text` that links to cell A1 of the sheet `target`."""
+
+    row: int
+    col: int
+    target: str
+    text: str
+    style: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +201,7 @@ class Sheet:
     icon_sets: tuple[IconSet, ...] = ()
     charts: tuple[Chart, ...] = ()
     sparklines: tuple[Sparklines, ...] = ()
+    links: tuple[Link, ...] = ()
     print_setup: PrintSetup = PrintSetup()
     freeze: tuple[int, int] | None = None
     hide_gridlines: bool = False
@@ -205,6 +221,7 @@ class Book:
     sheets: tuple[Sheet, ...]
     properties: Mapping[str, Any]
     window_size: tuple[int, int] = (1600, 1000)
+    language: str = "en-GB"  # docProps/core.xml's dc:language (xlsxwriter has no key for it)
 
     def sheet(self, name: str) -> Sheet:
         """The sheet called `name`."""

@@ -39,7 +39,7 @@ from rag_workbook.dashboard.book import (
     Column,
     Content,
     IconSet,
-    Merge,
+    Link,
     PrintSetup,
     Row,
     Sheet,
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 # and rag.rate_columns give them), which spares importing pandas (issue 6).
 Frame: TypeAlias = "pd.DataFrame | Mapping[str, Sequence[Any]]"
 
+CONTENTS_SHEET = "Contents"
 DASHBOARD_SHEET = "Dashboard"
 EXCEPTIONS_SHEET = "Exceptions"
 SUMMARY_SHEET = "Summary"
@@ -65,6 +66,7 @@ DATA_SHEET = "Data"
 ISSUES_SHEET = "Issues"
 ABOUT_SHEET = "About"
 SHEETS = (
+    CONTENTS_SHEET,
     DASHBOARD_SHEET,
     EXCEPTIONS_SHEET,
     SUMMARY_SHEET,
@@ -72,29 +74,59 @@ SHEETS = (
     ISSUES_SHEET,
     ABOUT_SHEET,
 )
+# The sheets the committee PDF holds, in order (the others are hidden for it).
+PRINTED_SHEETS = (DASHBOARD_SHEET, EXCEPTIONS_SHEET, SUMMARY_SHEET)
 
+DASHBOARD_TABLE = "StatusesByMeasure"
+EXCEPTIONS_TABLE = "Exceptions"
+SUMMARY_TABLE = "StatusesByQuarter"
+THEMES_TABLE = "StatusesByTheme"
+SHEETS_TABLE = "SheetList"
+MARKS_TABLE = "MarksKey"
 DATA_TABLE = "MasterData"
 ISSUES_TABLE = "InputIssues"
 CHASE_TABLE = "ChaseList"
 INPUTS_TABLE = "InputFiles"
-EXCEPTIONS_TABLE = "Exceptions"
 SIGNOFF_TABLE = "SignOff"
 
-# Status code in a quarter cell; the icon set turns 3/2/1 into green/amber/red icons.
+# Status code in a quarter cell; the icon set turns 3/2/1 into green/amber/red icons, and
+# the number format shows the word (LibreOffice, Gnumeric, a CSV export, a screen reader).
 STATUS_CODES: Mapping[Status, int] = {Status.GREEN: 3, Status.AMBER: 2, Status.RED: 1}
-NO_DATA_MARK = "-"
-DIRECTION_ARROWS: Mapping[Direction, str] = {
-    Direction.BETTER: "↑",
-    Direction.SAME: "→",
-    Direction.WORSE: "↓",
+STATUS_FORMAT = '[=3]"Green";[=2]"Amber";"Red"'
+
+
+class Missing(StrEnum):
+    """Why a due quarter has no status (issue 17): told apart on the Dashboard."""
+
+    NOT_RECEIVED = "Not received"  # no return gave it, or the cell was left empty: chase
+    UNUSABLE = "Could not be used"  # an entry that is not a usable number (see Issues)
+    NOT_AVAILABLE = "Not available"  # the lead's own "n/a", with the reason
+
+
+# The Analysis Function's shorthand for missing data, in the quarter cells.
+MISSING_SHORTHAND: Mapping[Missing, str] = {
+    Missing.NOT_RECEIVED: "[x]",
+    Missing.UNUSABLE: "[u]",
+    Missing.NOT_AVAILABLE: "[z]",
+}
+MISSING_MEANING: Mapping[Missing, str] = {
+    Missing.NOT_RECEIVED: "not received (no figure from the lead: chase the lead)",
+    Missing.UNUSABLE: "could not be used (the entry is not a usable figure: see Issues)",
+    Missing.NOT_AVAILABLE: "not available (the lead's own n/a, with the reason)",
+}
+TREND_WORDS: Mapping[Direction, str] = {
+    Direction.BETTER: "Better",
+    Direction.SAME: "Same",
+    Direction.WORSE: "Worse",
 }
 
-DEFAULT_ICON_STYLE = "3_symbols_circled"
-# Three-icon styles whose icons differ in shape, so they survive black-and-white printing.
+DEFAULT_ICON_STYLE = "3_signs"
+# Three-icon styles whose icons differ in shape, so they survive black-and-white printing
+# (3_signs: circle, triangle, diamond, also apart in grey in LibreOffice's PDF).
 SHAPE_DISTINCT_ICON_STYLES = (
+    "3_signs",
     "3_symbols_circled",
     "3_symbols",
-    "3_signs",
     "3_arrows",
     "3_arrows_gray",
 )
@@ -121,16 +153,6 @@ ISSUE_HEADERS = (
 CHASE_HEADERS = ("Measure ID", "Lead", "Email", "Theme", "Performance Measure", "Message")
 INPUT_HEADERS = ("File", "SHA-256", "Theme", "Submitted", "Read")
 SIGNOFF_HEADERS = ("File", "Theme", "Approved By", "Approved On")
-EXCEPTION_HEADERS = (
-    "Measure ID",
-    "Performance Measure",
-    "Status",
-    "Why listed",
-    "Explanation",
-    "Comment",
-    "Action",
-    "Lead",
-)
 
 MAX_CELL_CHARS = 32_767  # Excel's limit for the text of a cell or a note
 TRUNCATION_MARKER = " … [truncated]"
@@ -140,6 +162,8 @@ _MAX_FOOTER_CHARS = 250  # Excel refuses header/footer text over 255 characters
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 _FONT = "Arial"
+_FONT_SIZE = 12  # the smallest text on screen (issue 17)
+_LINE_HEIGHT = 15.0  # points a wrapped line of 12 pt text takes
 _NAVY = "#1F3864"
 _THEME_FILL = "#D9E1F2"
 _BAND_FILL = "#F2F2F2"
@@ -271,8 +295,8 @@ def _parse_date(text: str) -> datetime | None:
 
 
 def _lines(text: str, width: float) -> int:
-    """Lines `text` takes when wrapped in a column `width` characters wide (Arial 10)."""
-    per_line = max(1, int(width * 1.3) - 2)
+    """Lines `text` takes when wrapped in a column `width` characters wide (Arial 12)."""
+    per_line = max(1, int(width * 1.1) - 2)
     if len(text) <= per_line and "\n" not in text and "\t" not in text:
         return 1  # the usual measure text or comment: one line, as below
     return sum(
@@ -323,7 +347,7 @@ class _Styles:
 
     def __call__(self, name: str, **props: Any) -> str:
         if name not in self.props:
-            self.props[name] = {"font_name": _FONT, "font_size": 10, **props}
+            self.props[name] = {"font_name": _FONT, "font_size": _FONT_SIZE, **props}
         return name
 
     def quoted(self, name: str) -> str:
@@ -354,6 +378,7 @@ class _Cell(NamedTuple):
     direction: Direction | None
     comment: str
     due: bool
+    missing: Missing | None = None
     unsigned: bool = False  # sign-off is required and the value's return has none
     action: str = ""
     forecast: Status | None = None  # the year-end forecast's status (reporting quarter only)
@@ -445,7 +470,56 @@ def _enum_or_none(kind: type[_E], value: Any) -> _E | None:
     return None
 
 
-def _cells(columns: Mapping[str, list[Any]], texts: _Texts) -> dict[tuple[str, str], _Cell]:
+# Problems that leave a quarter's entry unusable: its cell is named in the Report.
+_UNUSABLE_CODES = frozenset(
+    {Code.VALUE_NOT_A_NUMBER, Code.VALUE_IS_A_DATE, Code.CELL_ERROR, Code.FORMULA_WITHOUT_VALUE}
+)
+_QUARTER_FIRST = re.compile(r"(Q[1-4])\b")
+
+
+class Unusable(NamedTuple):
+    """An entry that could not be used: where it is (`file!sheet!cell`) and what it held."""
+
+    source: str
+    value: str
+
+
+def unusable_entries(report: Report) -> dict[tuple[str, str], Unusable]:
+    """(measure ID, quarter) -> the unusable entry, from the Report's problems that name a
+    measure and begin with the quarter ("Q3 must be a number (got 'about 700')")."""
+    found: dict[tuple[str, str], Unusable] = {}
+    for issue in report.issues:
+        if issue.code not in _UNUSABLE_CODES or not issue.measure_id:
+            continue
+        quarter = _QUARTER_FIRST.match(issue.message)
+        if quarter is None:
+            continue
+        source = "!".join(p for p in (Path(issue.file).name, issue.sheet, issue.cell) if p)
+        found[issue.measure_id, quarter.group(1)] = Unusable(source, issue.value)
+    return found
+
+
+def _with_unusable_sources(
+    columns: dict[str, list[Any]], unusable: Mapping[tuple[str, str], Unusable]
+) -> dict[str, list[Any]]:
+    """The columns with the Source of each unusable entry's row (which the merge leaves
+    empty, as no value came from it) naming its cell."""
+    if not unusable:
+        return columns
+    ids, quarters = columns[C.MEASURE_ID], columns[C.QUARTER]
+    source = list(columns[C.SOURCE])
+    for i, key in enumerate(zip(map(str, ids), map(str, quarters), strict=True)):
+        found = unusable.get(key)
+        if found is not None and (C.is_missing(source[i]) or not source[i]):
+            source[i] = found.source
+    return {**columns, C.SOURCE: source}
+
+
+def _cells(
+    columns: Mapping[str, list[Any]],
+    texts: _Texts,
+    unusable: Mapping[tuple[str, str], Unusable] | None = None,
+) -> dict[tuple[str, str], _Cell]:
     statuses = _per_value(columns[C.STATUS], lambda v: _enum_or_none(Status, v))
     dues = [
         due or status is not None
@@ -459,6 +533,7 @@ def _cells(columns: Mapping[str, list[Any]], texts: _Texts) -> dict[tuple[str, s
         _per_value(columns[C.DIRECTION], lambda v: _enum_or_none(Direction, v)),
         _per_value(texts[C.COMMENT], str.strip),
         dues,
+        [None] * len(dues),  # missing: set below for the No-data cells
         _per_value(columns[C.UNSIGNED], _flag),
         _per_value(texts[C.ACTION], str.strip),
         _per_value(columns[C.FORECAST_STATUS], lambda v: _enum_or_none(Status, v)),
@@ -468,7 +543,42 @@ def _cells(columns: Mapping[str, list[Any]], texts: _Texts) -> dict[tuple[str, s
     )
     # _make is tuple.__new__: the 25,000 cells of a national dashboard without a Python
     # call each; a measure and quarter given twice keeps its last row, as before.
-    return dict(zip(keys, map(_Cell._make, fields), strict=True))
+    made = dict(zip(keys, map(_Cell._make, fields), strict=True))
+    return _with_missing(made, columns, texts, statuses, unusable or {})
+
+
+def _with_missing(
+    made: dict[tuple[str, str], _Cell],
+    columns: Mapping[str, list[Any]],
+    texts: _Texts,
+    statuses: Sequence[Status | None],
+    unusable: Mapping[tuple[str, str], Unusable],
+) -> dict[tuple[str, str], _Cell]:
+    """The No-data cells told apart: the lead's reason, an entry that is not a usable
+    number (or a value the rule cannot judge), or nothing received."""
+    rows = [i for i, status in enumerate(statuses) if status is Status.NO_DATA]
+    if not rows:
+        return made
+    ids, quarters = texts[C.MEASURE_ID], texts[C.QUARTER]
+    reasons, raws, values = texts[C.REASON], texts[C.RAW], columns[C.VALUE]
+    for i in rows:
+        key = (ids[i], quarters[i])
+        if made.get(key) is None or made[key].status is not Status.NO_DATA:
+            continue
+        entry = unusable.get(key)
+        if reasons[i].strip():
+            kind = Missing.NOT_AVAILABLE
+        elif entry is not None or raws[i].strip() or _number(values[i]) is not None:
+            kind = Missing.UNUSABLE
+        else:
+            kind = Missing.NOT_RECEIVED
+        made[key] = made[key]._replace(missing=kind)
+        if entry is not None and kind is Missing.UNUSABLE:
+            said = f"{entry.source} holds {entry.value!r}" if entry.value else entry.source
+            base = made[key].explanation.removesuffix(": no value given")
+            text = f"{base}: the entry could not be used: {said} (see Issues)"
+            made[key] = made[key]._replace(explanation=clean_text(text.lstrip(": ")))
+    return made
 
 
 # --------------------------------------------------------------------------- the book
@@ -524,44 +634,50 @@ def build_book(
     show_direction = (
         settings.show_direction if options.show_direction is None else options.show_direction
     )
-    columns = frame_columns(frame)
+    unusable = unusable_entries(report)
+    columns = _with_unusable_sources(frame_columns(frame), unusable)
     texts = _Texts(columns)
-    cells = _cells(columns, texts)
+    cells = _cells(columns, texts, unusable)
     styles = _Styles()
     created = options.created or _parse_date(options.made_on) or _parse_date(settings.meeting_date)
     properties = {
         "title": clean_text(" ".join(p for p in (settings.title, settings.year) if p)),
-        "subject": clean_text(settings.partnership),
+        "subject": clean_text(
+            " ".join(p for p in (settings.partnership, "performance dashboard") if p)
+        ),
         "author": "rag_workbook",
         "comments": f"Made by rag_workbook {__version__}",
         "created": created or _DEFAULT_CREATED,
     }
     # The Data block's styles first: the fast writer gives its formats their indices first.
     data_block = _data_block(styles, columns, texts, register)
+    labels = dict(zip(QUARTERS, options.quarter_labels, strict=True))
     counted = _summary_counts(register, cells)
-    summary_block = _summary_block(styles, register, counted[0])
-    reporting = _reporting_quarter(cells)
+    summary_block = _summary_block(styles, register, counted, labels)
+    quarter = reporting_quarter(register, cells)
     data_rows = _data_rows(texts, register)
+    values = list(cells.values())
+    layout = _layout(
+        show_direction,
+        options,
+        year_end=any(c.forecast is not None for c in values),
+        last_year=any(c.last_year is not None for c in values),
+        sparklines=bool(data_rows),
+        reporting=quarter,
+    )
+    signoff = settings.signoff_required
     sheets = (
+        _contents_sheet(styles, register, layout, icon_style, print_only, signoff),
         _dashboard_sheet(
-            styles, register, cells, icon_style, show_direction, options, reporting, data_rows
+            styles, register, cells, icon_style, layout, print_only, quarter, data_rows
         ),
-        _exceptions_sheet(styles, register, cells, reporting),
-        _summary_sheet(styles, register, counted, summary_block),
-        _data_sheet(styles, data_block, print_only),
+        _exceptions_sheet(styles, register, cells, quarter, labels[quarter]),
+        _summary_sheet(styles, register, counted, summary_block, labels),
+        _data_sheet(styles, register, data_block, print_only),
         _issues_sheet(styles, register, report, print_only),
         _about_sheet(styles, register, inputs, options, print_only),
     )
     return Book(styles=dict(styles.props), sheets=sheets, properties=properties)
-
-
-def _reporting_quarter(cells: Mapping[tuple[str, str], _Cell]) -> str:
-    """The latest quarter with a status ("" when none has one)."""
-    latest = -1
-    for (_, quarter), cell in cells.items():
-        if cell.status is not None and quarter in QUARTERS:
-            latest = max(latest, QUARTERS.index(quarter))
-    return QUARTERS[latest] if latest >= 0 else ""
 
 
 def _data_rows(texts: _Texts, register: Register) -> dict[str, int]:
@@ -575,73 +691,115 @@ def _data_rows(texts: _Texts, register: Register) -> dict[str, int]:
     found: dict[str, int] = {}
     for index in range(0, len(ids) - 3):
         if quarters[index : index + 4] == list(QUARTERS) and len(set(ids[index : index + 4])) == 1:
-            found.setdefault(ids[index], index + 1)  # row 0 is the header
+            found.setdefault(ids[index], _DATA_HEADER_ROW + 1 + index)
     return found
 
 
 # --------------------------------------------------------------------------- Dashboard sheet
 
-_HEADER_ROW = 4
-_W_THEME, _W_NO, _W_MEASURE, _W_QUARTER, _W_TREND, _W_COMMENTS = 14, 5.5, 46, 6.5, 6.5, 64
-_W_SPARK = 9
+# Rows 0-2: title (A1), partnership and meeting, how to read the table; the table's header
+# row is _HEADER_ROW, one row per measure below it (an Excel Table, no merged cells).
+_HEADER_ROW = 3
+_ONE_PAGE_MEASURES = 30  # up to this many, the Dashboard and its key print on one page
 _NOTE_OPTIONS: Mapping[str, Any] = {"author": "rag_workbook", "x_scale": 2.4, "y_scale": 1.2}
+_QUARTER_KEYS = ("q1", "q2", "q3", "q4")
+# Every Dashboard column, in order: (key, header, width in characters). The table, the key
+# and the print area follow this list; a column is added here (and filled in _measure_row).
+_DASHBOARD_COLUMNS: tuple[tuple[str, str, float], ...] = (
+    ("theme", "Theme", 17),
+    ("no", "No", 6.5),
+    ("measure", "Performance Measure", 46),
+    *((key, "", 8.5) for key in _QUARTER_KEYS),  # headers from DashboardOptions
+    ("year_end", "Year end", 10),  # when there is a forecast (issue 18)
+    ("last_year", "last year", 13),  # when given; header: the reporting quarter's
+    ("trend", "Trend", 9.5),
+    ("comments", "Comments", 62),
+    ("spark", "This year", 8),  # values by quarter as a sparkline (issue 18)
+    ("spark_last_year", "Last year", 8),  # when last year is given
+)
 _BAND_KINDS: Mapping[str, Mapping[str, Any]] = {
     "id": {"align": "center"},
     "text": {"text_wrap": True, "indent": 1},
-    "quarter": {"align": "center", "font_size": 14},
-    "boxed": {"align": "center", "font_size": 14, "border": 5, "border_color": "#000000"},
+    "quarter": {"align": "center", "font_size": 16, "num_format": STATUS_FORMAT},
+    "boxed": {
+        "align": "center", "font_size": 16, "num_format": STATUS_FORMAT, "border": 5,
+        "border_color": "#000000",
+    },
     # A value whose return is not signed off: a dashed box (the key explains it).
-    "unsigned": {"align": "center", "font_size": 14, "border": 3, "border_color": "#000000"},
+    "unsigned": {
+        "align": "center", "font_size": 16, "num_format": STATUS_FORMAT, "border": 3,
+        "border_color": "#000000",
+    },
     "unsigned-mark": {"align": "center", "bold": True, "border": 3, "border_color": "#000000"},
     "mark": {"align": "center", "bold": True},
-    "trend": {"align": "center", "bold": True, "font_size": 12},
-}
+    "trend": {"align": "center"},
+    "spark": {},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where the Dashboard sheet's columns go: Q1..Q4, then Year end (when there is a
-    forecast), last year's status for the reporting quarter (when given), Trend, Comments,
-    and last the values as a sparkline this year and last year (when given)."""
+    """Where the Dashboard sheet's columns go: `columns` are (key, header, width)."""
 
-    show_direction: bool
-    q_first: int = 3
-    year_end: bool = False
-    last_year: bool = False
-    sparklines: bool = False
+    columns: tuple[tuple[str, str, float], ...]
+
+    def col(self, key: str) -> int | None:
+        return next((i for i, (k, _, _) in enumerate(self.columns) if k == key), None)
 
     @property
-    def year_end_col(self) -> int | None:
-        return self.q_first + 4 if self.year_end else None
-
-    @property
-    def last_year_col(self) -> int | None:
-        return self.q_first + 4 + self.year_end if self.last_year else None
-
-    @property
-    def _after(self) -> int:
-        return self.q_first + 4 + self.year_end + self.last_year
+    def q_first(self) -> int:
+        return self.columns.index(next(c for c in self.columns if c[0] == "q1"))
 
     @property
     def trend_col(self) -> int | None:
-        return self._after if self.show_direction else None
+        return self.col("trend")
 
     @property
     def comments_col(self) -> int:
-        return self._after + (1 if self.show_direction else 0)
-
-    @property
-    def spark_col(self) -> int | None:
-        return self.comments_col + 1 if self.sparklines else None
-
-    @property
-    def spark_last_year_col(self) -> int | None:
-        spark = self.spark_col
-        return spark + 1 if spark is not None and self.last_year else None
+        found = self.col("comments")
+        assert found is not None  # every layout has Comments
+        return found
 
     @property
     def last_col(self) -> int:
-        return self.comments_col + self.sparklines * (1 + self.last_year)
+        return len(self.columns) - 1
+
+    @property
+    def last_icon_col(self) -> int:
+        """The last column of statuses (icons): Q4, Year end or last year's."""
+        return max(c for c in (self.q_first + 3, self.col("year_end"), self.col("last_year")) if c)
+
+
+def _layout(
+    show_direction: bool,
+    options: DashboardOptions,
+    *,
+    year_end: bool = False,
+    last_year: bool = False,
+    sparklines: bool = False,
+    reporting: str = "",
+) -> _Layout:
+    """The Dashboard's columns: Q1..Q4, then Year end (when there is a forecast), the
+    reporting quarter's status last year (when given), Trend (when shown), Comments, and
+    last the values as a sparkline this year and last year (when given)."""
+    labels: dict[str, str] = dict(zip(_QUARTER_KEYS, options.quarter_labels, strict=True))
+    labels["last_year"] = f"{reporting} last year"
+    shown = {
+        "trend": show_direction,
+        "year_end": year_end,
+        "last_year": last_year,
+        "spark": sparklines,
+        "spark_last_year": sparklines and last_year,
+    }
+    columns = [
+        (key, labels.get(key, header), width)
+        for key, header, width in _DASHBOARD_COLUMNS
+        if shown.get(key, True)
+    ]
+    # Comments gives the sparklines their width, so that the page's scale (and its text
+    # size when printed) stays as it was without them.
+    spark = sum(w for k, _, w in columns if k.startswith("spark"))
+    return _Layout(tuple((k, h, w - spark if k == "comments" else w) for k, h, w in columns))
 
 
 def _latest_comment(quarters: Sequence[_Cell | None]) -> str:
@@ -662,6 +820,8 @@ def _latest_direction(quarters: Sequence[_Cell | None]) -> Direction | None:
 
 def _note(cell: _Cell, quarter: str) -> str:
     text = cell.explanation or f"{quarter}: {cell.status}"
+    if cell.missing is not None:
+        text = f"{MISSING_SHORTHAND[cell.missing]} {MISSING_MEANING[cell.missing]}. {text}"
     if cell.is_override and "override" not in text.lower():
         text = f"{text} (status set by the lead: override)"
     if cell.unsigned:
@@ -669,63 +829,113 @@ def _note(cell: _Cell, quarter: str) -> str:
     return clean_text(text)
 
 
+def status_word(cell: _Cell) -> str:
+    """A status in words: "Green", or for no data its kind ("No data: not received [x]")."""
+    if cell.missing is not None:
+        return f"No data: {cell.missing.value.lower()} {MISSING_SHORTHAND[cell.missing]}"
+    return str(cell.status)
+
+
+def _footer(register: Register) -> str:
+    """Every printed page's footer: the meeting and year, the page, the partnership."""
+    settings = register.settings
+    meeting = " ".join(p for p in (settings.meeting, settings.meeting_date) if p)
+    return (
+        "&L&10"
+        + _footer_text(meeting)
+        + "&C&10Page &P of &N"
+        + "&R&10"
+        + _footer_text(" ".join(p for p in (settings.title, settings.year) if p))
+    )
+
+
+def _sheet_title(
+    styles: _Styles, register: Register, title: str, lines: Sequence[str]
+) -> list[Row]:
+    """A1: the sheet's title; the lines below it in the subtitle style."""
+    heading = styles("heading", bold=True, font_size=16, font_color=_NAVY)
+    subtitle = styles("subtitle")
+    rows = [Row(0, ((0, clean_text(title), heading),), 24)]
+    rows += [Row(r, (styles.text(0, clean_text(t), subtitle),)) for r, t in enumerate(lines, 1)]
+    return rows
+
+
+def _meeting_line(register: Register) -> str:
+    settings = register.settings
+    agenda = f"agenda item {settings.agenda_item}" if settings.agenda_item else ""
+    parts = (settings.partnership, settings.meeting, settings.meeting_date, agenda)
+    return ", ".join(dict.fromkeys(p for p in parts if p))
+
+
 def _dashboard_sheet(
     styles: _Styles,
     register: Register,
     cells: Mapping[tuple[str, str], _Cell],
     icon_style: str,
-    show_direction: bool,
-    options: DashboardOptions,
+    layout: _Layout,
+    active: bool,
     reporting: str = "",
     data_rows: Mapping[str, int] | None = None,
 ) -> Sheet:
-    data_rows = data_rows or {}
-    values = list(cells.values())
-    layout = _Layout(
-        show_direction,
-        year_end=any(c.forecast is not None for c in values),
-        last_year=bool(reporting) and any(c.last_year is not None for c in values),
-        sparklines=bool(data_rows),
-    )
+    settings = register.settings
     last_col = layout.last_col
-    widths = [_W_THEME, _W_NO, _W_MEASURE, *([_W_QUARTER] * 4)]
-    widths += [_W_QUARTER] * (layout.year_end + layout.last_year)
-    if show_direction:
-        widths.append(_W_TREND)
-    widths.append(_W_COMMENTS)
-    widths += [_W_SPARK] * (layout.sparklines * (1 + layout.last_year))
-    content, merges = _title_rows(styles, register, last_col, layout.comments_col)
-    content.append(_header_row(styles, options, layout, reporting))
-    rows, theme_merges = _measure_rows(styles, register, cells, layout, reporting)
-    content += rows
+    title = " ".join(p for p in (settings.title, settings.year) if p) or "Dashboard"
+    content: list[Content] = list(
+        _sheet_title(
+            styles,
+            register,
+            title,
+            (
+                _meeting_line(register),
+                "One row per measure. Each quarter shows its status (an icon in Excel, the "
+                "word elsewhere); the key is below the table and on Contents. No filters or "
+                "frozen panes.",
+            ),
+        )
+    )
+    rows = _measure_rows(styles, register, cells, layout, reporting)
     first_data_row = _HEADER_ROW + 1
     last_data_row = max(first_data_row + len(rows) - 1, first_data_row)
-    last_icon_col = layout.q_first + 3 + layout.year_end + layout.last_year
-    rule = IconSet(
-        first_data_row,
-        layout.q_first,
-        last_data_row,
-        last_icon_col,
-        icon_style,
-        STATUS_CODES[Status.GREEN],
-        STATUS_CODES[Status.AMBER],
+    head = _table_head(styles)
+    headers = tuple(clean_text(label) for _, label, _ in layout.columns)
+    content.append(
+        Table(
+            _HEADER_ROW,
+            0,
+            last_data_row,
+            last_col,
+            DASHBOARD_TABLE,
+            headers,
+            head,
+            autofilter=False,
+        )
+    )
+    content += rows
+    rule = _status_icons(
+        first_data_row, layout.q_first, last_data_row, layout.last_icon_col, icon_style
     )
     legend, legend_rules, last_row = _legend(
-        styles, first_data_row + len(rows) + 1, layout, rule, register.settings.signoff_required
+        styles, last_data_row + 2, layout, rule, settings.signoff_required
     )
     content += legend
     return Sheet(
         name=DASHBOARD_SHEET,
         content=tuple(content),
-        columns=tuple(Column(c, c, w) for c, w in enumerate(widths)),
-        merges=(*merges, *theme_merges),
+        columns=tuple(Column(c, c, w) for c, (_, _, w) in enumerate(layout.columns)),
         note_options=_NOTE_OPTIONS,
         icon_sets=(rule, *legend_rules),
-        sparklines=_sparklines(register, layout, data_rows),
-        print_setup=_dashboard_print(register, options, last_row, last_col),
-        freeze=(_HEADER_ROW + 1, 0),
+        sparklines=_sparklines(register, layout, data_rows or {}),
+        print_setup=PrintSetup(
+            # A partnership's dashboard on one page; a larger one one page wide.
+            fit_to=(1, 1) if len(rows) <= _ONE_PAGE_MEASURES else (1, 0),
+            repeat_rows=_HEADER_ROW,
+            area=(0, 0, last_row, last_col),
+            margins={"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.7},
+            center_horizontally=True,
+            footer=_footer(register),
+        ),
         hide_gridlines=True,
-        active=True,
+        active=active,  # the PDF's copy hides Contents, which a hidden sheet cannot be
     )
 
 
@@ -734,7 +944,8 @@ def _sparklines(
 ) -> tuple[Sparklines, ...]:
     """Each measure's values across the quarters (Data's Value rows), and last year's
     (Data's Last Year Value rows) when given: a group each."""
-    if layout.spark_col is None:
+    spark, spark_last_year = layout.col("spark"), layout.col("spark_last_year")
+    if spark is None:
         return ()
     labels = [column.name for column in C.DATA_COLUMNS]
     value_col = labels.index(C.VALUE)
@@ -746,15 +957,15 @@ def _sparklines(
             rows.append((_HEADER_ROW + 1 + offset, first))
     groups = [
         Sparklines(
-            tuple((row, layout.spark_col) for row, _ in rows),
+            tuple((row, spark) for row, _ in rows),
             DATA_SHEET,
             tuple((first, value_col, first + 3, value_col) for _, first in rows),
         )
     ]
-    if layout.spark_last_year_col is not None and last_col >= 0:
+    if spark_last_year is not None and last_col >= 0:
         groups.append(
             Sparklines(
-                tuple((row, layout.spark_last_year_col) for row, _ in rows),
+                tuple((row, spark_last_year) for row, _ in rows),
                 DATA_SHEET,
                 tuple((first, last_col, first + 3, last_col) for _, first in rows),
                 color="#7F7F7F",
@@ -763,90 +974,13 @@ def _sparklines(
     return tuple(group for group in groups if group.cells)
 
 
-def _title_rows(
-    styles: _Styles, register: Register, last_col: int, date_col: int | None = None
-) -> tuple[list[Content], list[Merge]]:
-    """Agenda item / partnership / date, then title + year, then meeting; a spacer row.
-
-    The date is right-aligned in `date_col` (the last column by default), merged across
-    to the last column when there are columns after it."""
-    date_col = last_col if date_col is None else date_col
-    settings = register.settings
-    top = styles("top", bold=True, font_size=11, valign="vcenter")
-    centre = styles("top-centre", bold=True, font_size=11, align="center", valign="vcenter")
-    right = styles("top-right", bold=True, font_size=11, align="right", valign="vcenter")
-    title = styles(
-        "title", bold=True, font_size=15, align="center", valign="vcenter", font_color=_NAVY
-    )
-    meeting = styles("meeting", italic=True, font_size=11, align="center", valign="vcenter")
-    agenda = f"Agenda Item No: {settings.agenda_item}" if settings.agenda_item else ""
-    first: list[Cell] = [styles.text(0, clean_text(agenda), top), (1, None, top)]
-    first.append(styles.text(2, clean_text(settings.partnership), centre))
-    first += [(c, None, centre) for c in range(3, date_col)]
-    first.append(styles.text(date_col, clean_text(settings.meeting_date), right))
-    first += [(c, None, right) for c in range(date_col + 1, last_col + 1)]
-    heading = clean_text(" ".join(p for p in (settings.title, settings.year) if p))
-    second = [styles.text(0, heading, title), *((c, None, title) for c in range(1, last_col + 1))]
-    third = [styles.text(0, clean_text(settings.meeting), meeting)]
-    third += [(c, None, meeting) for c in range(1, last_col + 1)]
-    content: list[Content] = [
-        Row(0, tuple(first), 20),
-        Row(1, tuple(second), 26),
-        Row(2, tuple(third), 18),
-        Row(3, (), 6),
-    ]
-    merges = [
-        Merge(0, 0, 0, 1, top),
-        Merge(0, 2, 0, date_col - 1, centre),
-        *([Merge(0, date_col, 0, last_col, right)] if last_col > date_col else []),
-        Merge(1, 0, 1, last_col, title),
-        Merge(2, 0, 2, last_col, meeting),
-    ]
-    return content, merges
-
-
-def _head_styles(styles: _Styles) -> tuple[str, str]:
-    """The navy header style, centred and left-aligned."""
-    common = {
-        "bold": True,
-        "font_color": "#FFFFFF",
-        "bg_color": _NAVY,
-        "border": 1,
-        "border_color": _GRID,
-        "valign": "vcenter",
-        "text_wrap": True,
-    }
-    return (
-        styles("head", **common, align="center"),
-        styles("head-left", **common, align="left", indent=1),
-    )
-
-
-def _header_row(
-    styles: _Styles, options: DashboardOptions, layout: _Layout, reporting: str = ""
-) -> Row:
-    head, head_left = _head_styles(styles)
-    labels = ["Theme", "No", "Performance Measure", *options.quarter_labels]
-    if layout.year_end:
-        labels.append("Year end")
-    if layout.last_year:
-        labels.append(f"{reporting} last year")
-    if layout.show_direction:
-        labels.append("Trend")
-    labels.append("Comments")
-    if layout.sparklines:
-        labels.append("This year")
-        if layout.last_year:
-            labels.append("Last year")
-    cells = tuple(
-        styles.text(
-            col,
-            clean_text(label),
-            head_left if label in ("Performance Measure", "Comments") else head,
-        )
-        for col, label in enumerate(labels)
-    )
-    return Row(_HEADER_ROW, cells, 24)
+def _status_icons(
+    first_row: int, first_col: int, last_row: int, last_col: int, icon_style: str
+) -> IconSet:
+    return IconSet(
+        first_row, first_col, last_row, last_col, icon_style,
+        STATUS_CODES[Status.GREEN], STATUS_CODES[Status.AMBER],
+    )  # fmt: skip
 
 
 def _band_style(styles: _Styles, band: int, kind: str) -> str:
@@ -862,29 +996,19 @@ def _measure_rows(
     cells: Mapping[tuple[str, str], _Cell],
     layout: _Layout,
     reporting: str = "",
-) -> tuple[list[Row], list[Merge]]:
-    """One row per measure, themes in bands, each theme's cell merged down its measures."""
+) -> list[Row]:
+    """One row per measure, each naming its theme; themes in alternate bands."""
     row = _HEADER_ROW + 1
     by_theme: dict[str, list[Measure]] = {}
     for measure in register.measures:
         by_theme.setdefault(measure.theme, []).append(measure)
     theme_style = styles(
-        "theme",
-        border=1,
-        border_color=_GRID,
-        valign="vcenter",
-        bg_color=_THEME_FILL,
-        bold=True,
-        text_wrap=True,
-        align="left",
-        indent=1,
-    )
+        "theme", border=1, border_color=_GRID, valign="vcenter", bg_color=_THEME_FILL,
+        bold=True, text_wrap=True, align="left", indent=1,
+    )  # fmt: skip
     bands = [{kind: _band_style(styles, band, kind) for kind in _BAND_KINDS} for band in (0, 1)]
     rows: list[Row] = []
-    merges: list[Merge] = []
     for band, (theme, measures) in enumerate(by_theme.items()):
-        if len(measures) > 1:
-            merges.append(Merge(row, 0, row + len(measures) - 1, 0, theme_style))
         theme_cell = styles.text(0, clean_text(theme), theme_style)
         for measure in measures:
             rows.append(
@@ -892,9 +1016,8 @@ def _measure_rows(
                     styles, measure, cells, layout, row, bands[band % 2], theme_cell, reporting
                 )
             )
-            theme_cell = (0, None, theme_style)
             row += 1
-    return rows, merges
+    return rows
 
 
 def _measure_row(
@@ -923,150 +1046,318 @@ def _measure_row(
             continue
         boxed = style["boxed"] if cell.is_override else None
         if cell.unsigned and boxed is None:
-            boxed = style["unsigned-mark" if cell.status is Status.NO_DATA else "unsigned"]
-        if cell.status is Status.NO_DATA:
-            row_cells.append((col, NO_DATA_MARK, boxed or style["mark"]))
+            boxed = style["unsigned-mark" if cell.missing is not None else "unsigned"]
+        if cell.missing is not None:
+            row_cells.append((col, MISSING_SHORTHAND[cell.missing], boxed or style["mark"]))
         else:
             row_cells.append((col, STATUS_CODES[cell.status], boxed or style["quarter"]))
         notes.append((col, _note(cell, quarter)))
     now = cells.get((mid, reporting)) if reporting else None
-    if layout.year_end_col is not None:
-        col = layout.year_end_col
-        if now is not None and now.forecast is not None:
-            forecast = now.forecast
-            code = NO_DATA_MARK if forecast is Status.NO_DATA else STATUS_CODES[forecast]
-            row_cells.append((col, code, style["quarter" if code != NO_DATA_MARK else "mark"]))
-            notes.append((col, clean_text(now.forecast_explanation or f"Year end: {forecast}")))
+    year_end = layout.col("year_end")
+    if year_end is not None:
+        if now is None or now.forecast is None:
+            row_cells.append((year_end, None, style["quarter"]))
         else:
-            row_cells.append((col, None, style["quarter"]))
-    if layout.last_year_col is not None:
-        col = layout.last_year_col
+            row_cells.append(_status_cell(year_end, now.forecast, style))
+            told = now.forecast_explanation or f"Year end: {now.forecast}"
+            notes.append((year_end, clean_text(told)))
+    last_year = layout.col("last_year")
+    if last_year is not None:
         last = now.last_year if now is not None else None
         if last is None:
-            row_cells.append((col, None, style["quarter"]))
-        elif last is Status.NO_DATA:
-            row_cells.append((col, NO_DATA_MARK, style["mark"]))
-            notes.append((col, f"{reporting} last year: No data"))
+            row_cells.append((last_year, None, style["quarter"]))
         else:
-            row_cells.append((col, STATUS_CODES[last], style["quarter"]))
-            notes.append((col, f"{reporting} last year: {last}"))
+            row_cells.append(_status_cell(last_year, last, style))
+            notes.append((last_year, f"{reporting} last year: {last}"))
     if layout.trend_col is not None:
         direction = _latest_direction(quarter_cells)
-        arrow = DIRECTION_ARROWS[direction] if direction is not None else ""
-        row_cells.append((layout.trend_col, arrow or None, style["trend"]))
+        word = TREND_WORDS[direction] if direction is not None else ""
+        row_cells.append((layout.trend_col, word or None, style["trend"]))
     comment = _latest_comment(quarter_cells)
     row_cells.append(styles.text(layout.comments_col, comment, style["text"]))
-    for spark in (layout.spark_col, layout.spark_last_year_col):
+    for key in ("spark", "spark_last_year"):
+        spark = layout.col(key)
         if spark is not None:
-            row_cells.append((spark, None, style["quarter"]))
-    lines = max(_lines(measure.text, _W_MEASURE), _lines(comment, _W_COMMENTS), 1)
-    height = min(_MAX_ROW_HEIGHT, max(22.0, 12.75 * lines + 7))
+            row_cells.append((spark, None, style["spark"]))
+    widths = dict((k, w) for k, _, w in layout.columns)
+    lines = max(_lines(measure.text, widths["measure"]), _lines(comment, widths["comments"]), 1)
+    height = min(_MAX_ROW_HEIGHT, max(21.0, _LINE_HEIGHT * lines + 4))
     return Row(row, tuple(row_cells), height, tuple(notes))
+
+
+def _status_cell(col: int, status: Status, style: Mapping[str, str]) -> Cell:
+    """A status as a quarter cell shows it: the code (icon, word by number format), or the
+    words "No data" (last year's or a forecast's, whose kind is not told)."""
+    if status is Status.NO_DATA:
+        return (col, str(Status.NO_DATA), style["mark"])
+    return (col, STATUS_CODES[status], style["quarter"])
+
+
+def _key_entries(
+    show_direction: bool, signoff: bool = False, layout: _Layout | None = None
+) -> list[tuple[Value, str, str]]:
+    """The key: (mark, its kind of style, what it means)."""
+    entries: list[tuple[Value, str, str]] = [
+        (STATUS_CODES[Status.GREEN], "icon", "Green (circle): on target or better"),
+        (
+            STATUS_CODES[Status.AMBER],
+            "icon",
+            "Amber (triangle): worse than target, within the tolerance",
+        ),
+        (
+            STATUS_CODES[Status.RED],
+            "icon",
+            "Red (diamond): worse than target, beyond the tolerance",
+        ),
+    ]
+    entries += [
+        (MISSING_SHORTHAND[kind], "mark", f"No data: {MISSING_MEANING[kind]}") for kind in Missing
+    ]
+    entries += [
+        (None, "mark", "Blank: the quarter is not yet due"),
+        (STATUS_CODES[Status.GREEN], "boxed", "Heavy box: status set by the theme lead (override)"),
+    ]
+    if show_direction:
+        entries.append(
+            ("Better", "mark", "Trend: the latest quarter's result against its target, compared "
+             "with the quarter before's: Better, Same or Worse (not whether the number rose)"),
+        )  # fmt: skip
+    if signoff:
+        entries.append(
+            (
+                STATUS_CODES[Status.GREEN],
+                "dashed",
+                "Dashed box: the lead's return is not signed off",
+            )
+        )
+    if layout is not None and layout.col("year_end") is not None:
+        entries.append(
+            (None, "column", "Year end: the forecast status at year end (how, in the cell note)")
+        )
+    if layout is not None and layout.col("last_year") is not None:
+        entries.append((None, "column", "Last year: the same quarter's status a year before"))
+    if layout is not None and layout.col("spark") is not None:
+        entries.append((None, "column", "This year / Last year: the values by quarter, as a line"))
+    return entries
+
+
+def _key_styles(styles: _Styles) -> dict[str, str]:
+    common = {"border": 1, "border_color": _GRID, "align": "center", "valign": "vcenter"}
+    return {
+        "icon": styles("key-icon", **common, font_size=16, num_format=STATUS_FORMAT),
+        "boxed": styles(
+            "key-boxed", **{**common, "border": 5, "border_color": "#000000"}, font_size=16,
+            num_format=STATUS_FORMAT,
+        ),
+        "dashed": styles(
+            "key-dashed", **{**common, "border": 3, "border_color": "#000000"}, font_size=16,
+            num_format=STATUS_FORMAT,
+        ),
+        "mark": styles("key-mark", **common, bold=True),
+        "column": styles("key-column", valign="vcenter"),  # a column's meaning: no mark
+    }  # fmt: skip
 
 
 def _legend(
     styles: _Styles, first: int, layout: _Layout, rule: IconSet, signoff: bool = False
 ) -> tuple[list[Row], list[IconSet], int]:
-    """The key, in icons and in words: status icons on the left, marks on the right.
+    """The key below the table, in two groups so that it prints on the table's page: the
+    statuses and kinds of missing data (marks in column B, words beside them), then the
+    other marks (in the column before Comments, words in Comments).
 
     Returns the rows, the icon sets over its icons and its last row.
     """
-    key = styles("key", bold=True, valign="vcenter", indent=1)
-    boxed = styles(
-        "key-boxed", border=5, border_color="#000000", align="center", valign="vcenter",
-        font_size=14,
-    )  # fmt: skip
-    icon = styles(
-        "key-icon", border=1, border_color=_GRID, align="center", valign="vcenter", font_size=14
-    )
-    mark = styles(
-        "key-mark", border=1, border_color=_GRID, align="center", valign="vcenter", bold=True
-    )
+    key = styles("key", bold=True, valign="vcenter")
     words = styles("key-words", valign="vcenter", indent=1)
-    aside = styles("key-aside", italic=True, indent=1)
-    left: list[tuple[Value, str, str | None]] = [
-        (STATUS_CODES[Status.GREEN], "Green: on target or better", icon),
-        (STATUS_CODES[Status.AMBER], "Amber: worse than target, but within the tolerance", icon),
-        (STATUS_CODES[Status.RED], "Red: worse than target, beyond the tolerance", icon),
-        (NO_DATA_MARK, "No data: no value this quarter (the reason is in the cell note)", mark),
-    ]
-    dashed_row = first
-    right: list[tuple[Value, str, str | None]] = [
-        (None, "Blank: quarter not yet due", mark),
-        (STATUS_CODES[Status.GREEN], "Heavy box: status set by the theme lead (override)", boxed),
-    ]
-    if layout.show_direction:
-        right.append(
-            ("↑ → ↓", "Trend: latest quarter against the one before: better, same, worse", mark)
-        )
-    if signoff:
-        dashed = styles(
-            "key-unsigned", border=3, border_color="#000000", align="center", valign="vcenter",
-            font_size=14,
-        )  # fmt: skip
-        dashed_row = first + len(right)
-        right.append(
-            (STATUS_CODES[Status.GREEN], "Dashed box: the lead's return is not signed off", dashed)
-        )
-    if layout.year_end:
-        right.append(
-            (None, "Year end: the forecast status at year end (how, in the cell note)", None)
-        )
-    if layout.sparklines:
-        right.append((None, "This year / Last year: the values by quarter, as a line", None))
-    right.append(
-        (None, "Each status's explanation is in its cell note (hover over the icon).", None)
+    wrapped = styles("key-words-wrapped", valign="vcenter", indent=1, text_wrap=True)
+    marks = _key_styles(styles)
+    entries = _key_entries(layout.trend_col is not None, signoff, layout)
+    left = [e for e in entries if e[1] == "icon" or e[0] is None]
+    right = [e for e in entries if e not in left]
+    rows: list[Row] = []
+    side_col = layout.comments_col - 1
+    key_width = layout.columns[layout.comments_col][2]  # where the second group's words go
+    for i in range(max(len(left), len(right))):
+        cells: list[Cell] = [(0, "Key", key)] if i == 0 else []
+        height = 20.0
+        if i < len(left):
+            mark, kind, text = left[i]
+            cells += [(1, mark, marks[kind]), (2, text, words)]
+        if i < len(right):
+            mark, kind, text = right[i]
+            cells += [(side_col, mark, marks[kind]), (side_col + 1, text, wrapped)]
+            height = max(height, _LINE_HEIGHT * _lines(text, key_width) + 2)
+        rows.append(Row(first + i, tuple(cells), height))
+    last = first + max(len(left), len(right)) - 1
+    note = (
+        "Each status's explanation is in its cell note and, for Red, Amber and No data, on "
+        "the Exceptions sheet. Contents explains every mark."
     )
-    mark_col = layout.comments_col - 1
-    rows: list[Row] = [Row(first, ((0, "Key", key),))]
-    for side, (symbol_col, entries) in enumerate(((1, left), (mark_col, right))):
-        for i, (symbol, text, style) in enumerate(entries):
-            cells: list[Cell] = [] if style is None else [(symbol_col, symbol, style)]
-            cells.append((symbol_col + 1, text, words if style is not None else aside))
-            rows.append(Row(first + i, tuple(cells), 20 if side == 0 else None))
-    rules = [
-        IconSet(first, 1, first + 2, 1, rule.icon_style, rule.green, rule.amber),
-        IconSet(first + 1, mark_col, first + 1, mark_col, rule.icon_style, rule.green, rule.amber),
-    ]
+    rows.append(Row(last + 1, ((0, note, words),)))
+    rules = [_status_icons(first, 1, first + 2, 1, rule.icon_style)]
+    boxed = first + next(i for i, e in enumerate(right) if e[1] == "boxed")
+    rules.append(_status_icons(boxed, side_col, boxed, side_col, rule.icon_style))
     if signoff:
-        rules.append(IconSet(dashed_row, mark_col, dashed_row, mark_col, rule.icon_style, 3, 2))
-    return rows, rules, first + max(len(left), len(right)) - 1
+        dashed = first + next(i for i, e in enumerate(right) if e[1] == "dashed")
+        rules.append(_status_icons(dashed, side_col, dashed, side_col, rule.icon_style))
+    return rows, rules, last + 1
 
 
-def _dashboard_print(
-    register: Register, options: DashboardOptions, last_row: int, last_col: int
-) -> PrintSetup:
-    """A4 landscape, one page wide, header row repeated, footer with pages."""
+# --------------------------------------------------------------------------- Contents sheet
+
+_SHEET_PURPOSES: tuple[tuple[str, str], ...] = (
+    (CONTENTS_SHEET, "This page: the sheets, what the marks mean, the source and contact."),
+    (DASHBOARD_SHEET, "Each measure's status by quarter (with the year-end forecast and last "
+     "year's when given), its trend and the lead's latest comment."),
+    (EXCEPTIONS_SHEET, "The reporting quarter's Red, Amber, No-data and overridden measures, "
+     "and those Red or No data two quarters running, a band worse or forecast Red, with the "
+     "explanation, comment, action and lead."),
+    (SUMMARY_SHEET, "Statuses counted by quarter (with a chart) and by theme."),
+    (DATA_SHEET, "Every measure and quarter: value, target, status, explanation and source cell."),
+    (ISSUES_SHEET, "Problems found in the returns, and the measures to chase."),
+    (ABOUT_SHEET, "The tool, template and input files (with their SHA-256) behind this "
+     "workbook, and who signed off each return."),
+)  # fmt: skip
+
+
+def _contents_sheet(
+    styles: _Styles,
+    register: Register,
+    layout: _Layout,
+    icon_style: str,
+    hidden: bool,
+    signoff: bool = False,
+) -> Sheet:
     settings = register.settings
-    made = (
-        f"Made {options.made_on}"
-        if options.made_on
-        else (f"Meeting {settings.meeting_date}" if settings.meeting_date else "")
+    title = " ".join(p for p in (settings.title, settings.year) if p)
+    content: list[Content] = list(
+        _sheet_title(styles, register, "Contents", (f"{title}: {_meeting_line(register)}",))
     )
-    footer = (
-        "&L&8"
-        + _footer_text(made)
-        + "&C&8Page &P of &N"
-        + "&R&8"
-        + _footer_text(" ".join(p for p in (settings.partnership, settings.year) if p))
+    sub = styles("subheading", bold=True, font_size=14)
+    cell = styles("table-cell", valign="top", text_wrap=True)
+    link = styles("link", valign="top", font_color="#0563C1", underline=1)
+    head = _table_head(styles)
+    top = 3
+    content.append(Row(top, ((0, "Sheets (each name links to its sheet)", sub),)))
+    rows = [(name, text) for name, text in _SHEET_PURPOSES]
+    content.append(
+        Table(
+            top + 1,
+            0,
+            top + len(rows) + 1 - 1 + 1,
+            1,
+            SHEETS_TABLE,
+            ("Sheet", "What it holds"),
+            head,
+            autofilter=False,
+        )
     )
-    return PrintSetup(
-        fit_to=(1, 0),
-        repeat_rows=_HEADER_ROW,
-        area=(0, 0, last_row, last_col),
-        margins={"left": 0.5, "right": 0.5, "top": 0.6, "bottom": 0.7},
-        center_horizontally=True,
-        footer=footer,
+    content += [Row(r, ((1, text, cell),)) for r, (_, text) in enumerate(rows, start=top + 2)]
+    links = tuple(Link(r, 0, name, name, link) for r, (name, _) in enumerate(rows, start=top + 2))
+    top += len(rows) + 3
+    content.append(Row(top, ((0, "What the marks mean", sub),)))
+    marks = _key_styles(styles)
+    entries = _key_entries(layout.trend_col is not None, signoff, layout)
+    content.append(
+        Table(
+            top + 1,
+            0,
+            top + 1 + len(entries),
+            1,
+            MARKS_TABLE,
+            ("Mark", "Meaning"),
+            head,
+            autofilter=False,
+        )
+    )
+    content += [
+        Row(r, ((0, mark, marks[kind]), (1, text, cell)), 24)
+        for r, (mark, kind, text) in enumerate(entries, start=top + 2)
+    ]
+    first_icon = top + 2
+    boxed_row = first_icon + next(i for i, e in enumerate(entries) if e[1] == "boxed")
+    icon_sets = (
+        _status_icons(first_icon, 0, first_icon + 2, 0, icon_style),
+        _status_icons(boxed_row, 0, boxed_row, 0, icon_style),
+        *(
+            _status_icons(first_icon + i, 0, first_icon + i, 0, icon_style)
+            for i, e in enumerate(entries)
+            if e[1] == "dashed"
+        ),
+    )
+    top += len(entries) + 3
+    notes = (
+        "In Excel a status shows as an icon alone; LibreOffice, Gnumeric, a screen reader and "
+        "a CSV export give its word (Green, Amber, Red).",
+        "Missing data follows the Analysis Function's shorthand: [x] not received, "
+        "[u] could not be used, [z] not available.",
+        "The Data and Issues tables have filter buttons on their header rows; Data keeps its "
+        "header row and first three columns in view (frozen panes). No other sheet has filters "
+        "or frozen panes.",
+        "Source: the theme leads' quarterly returns, merged by rag_workbook (see About).",
+        "Contact: "
+        + (
+            settings.extra.get("Contact", "")
+            or f"the {settings.partnership or 'partnership'} performance team"
+        ),
+    )
+    content.append(Row(top, ((0, "Notes", sub),)))
+    content += [
+        Row(r, (styles.text(0, clean_text(t), styles("subtitle")),))
+        for r, t in enumerate(notes, start=top + 1)
+    ]
+    return Sheet(
+        name=CONTENTS_SHEET,
+        content=tuple(content),
+        columns=(Column(0, 0, 22), Column(1, 1, 100, None)),
+        icon_sets=icon_sets,
+        links=links,
+        print_setup=PrintSetup(fit_to=(1, 0), footer=_footer(register)),
+        hide_gridlines=True,
+        hidden=hidden,
+        active=not hidden,
     )
 
 
 # --------------------------------------------------------------------------- Exceptions sheet
 
+
+class ExceptionReason(StrEnum):
+    """Why a measure is on the Exceptions sheet by its status in the reporting quarter;
+    `exception_reasons` gives the reasons over the quarters (issue 18)."""
+
+    RED = "Red"
+    AMBER = "Amber"
+    NO_DATA = "No data"
+    OVERRIDE = "Status set by override"
+
+
+EXCEPTION_HEADERS = (
+    "Theme", "No", "Performance Measure", "Status", "Listed for", "Explanation", "Comment",
+    "Action", "Lead",
+)  # fmt: skip
+_EXCEPTION_WIDTHS = (13, 6.5, 28, 14, 22, 36, 30, 26, 13)  # about the Dashboard's width
+_STATUS_REASONS: Mapping[Status, ExceptionReason] = {
+    Status.RED: ExceptionReason.RED,
+    Status.AMBER: ExceptionReason.AMBER,
+    Status.NO_DATA: ExceptionReason.NO_DATA,
+}
+
+
+def reporting_quarter(register: Register, cells: Mapping[tuple[str, str], _Cell]) -> str:
+    """The Settings' current quarter, else the latest quarter with a status."""
+    if register.settings.current_quarter in QUARTERS:
+        return register.settings.current_quarter
+    rated = {q for (_, q), cell in cells.items() if cell.status is not None}
+    return next((q for q in reversed(QUARTERS) if q in rated), QUARTERS[0])
+
+
 _RANK: Mapping[Status, int] = {Status.GREEN: 0, Status.AMBER: 1, Status.RED: 2}
 
 
 def exception_reasons(quarters: Sequence[_Cell | None], reporting: str) -> list[str]:
-    """Why a measure is an exception in the `reporting` quarter (none: not one).
+    """Why a measure needs action in the `reporting` quarter over the quarters (issue 18;
+    none: no such reason); `quarters` are Q1..Q4's cells.
 
     Red two quarters running; worse by a band than the quarter before (Green to Amber,
     Amber to Red, Green to Red); No data two quarters running; a year-end forecast of Red.
@@ -1096,91 +1387,138 @@ def exception_reasons(quarters: Sequence[_Cell | None], reporting: str) -> list[
     return reasons
 
 
+def exception_entries(
+    register: Register, cells: Mapping[tuple[str, str], _Cell], quarter: str
+) -> list[tuple[ExceptionReason | None, list[str], Measure]]:
+    """The Exceptions sheet's rows, in dashboard order: (the reason by the quarter's status,
+    None when listed only for a reason over the quarters; those reasons; the measure)."""
+    entries: list[tuple[ExceptionReason | None, list[str], Measure]] = []
+    for measure in register.measures:
+        quarters = [cells.get((measure.measure_id, q)) for q in QUARTERS]
+        cell = cells.get((measure.measure_id, quarter))
+        if cell is None or cell.status is None:
+            continue
+        reason = _STATUS_REASONS.get(cell.status)
+        if reason is None and cell.is_override:
+            reason = ExceptionReason.OVERRIDE
+        more = exception_reasons(quarters, quarter)
+        if reason is not None or more:
+            entries.append((reason, more, measure))
+    return entries
+
+
+def _listed_for(reason: ExceptionReason | None, more: Sequence[str]) -> str:
+    text = "; ".join([*([str(reason)] if reason is not None else []), *more])
+    return text[:1].upper() + text[1:]
+
+
 def _exceptions_sheet(
     styles: _Styles,
     register: Register,
     cells: Mapping[tuple[str, str], _Cell],
-    reporting: str,
+    quarter: str,
+    label: str,
 ) -> Sheet:
-    """The measures that need the committee's attention in the reporting quarter, each
-    with why it is listed, its explanation, the lead's comment and action."""
-    heading = styles("heading", bold=True, font_size=15, font_color=_NAVY)
-    rows: list[tuple[str, ...]] = []
-    for measure in register.measures:
-        quarters = [cells.get((measure.measure_id, q)) for q in QUARTERS]
-        reasons = exception_reasons(quarters, reporting)
-        if not reasons:
-            continue
-        now = quarters[QUARTERS.index(reporting)]
-        assert now is not None  # a measure with reasons has a cell this quarter
-        explanation = now.explanation
-        if now.forecast is Status.RED and now.forecast_explanation:
-            explanation = f"{explanation}; {now.forecast_explanation}".lstrip("; ")
-        rows.append(
+    entries = exception_entries(register, cells, quarter)
+    content: list[Content] = list(
+        _sheet_title(
+            styles,
+            register,
+            f"Exceptions: {label}",
             (
-                measure.measure_id,
-                measure.text,
-                str(now.status or ""),
-                "; ".join(reasons),
-                explanation,
-                now.comment,
-                now.action or "(no action given)",
-                measure.lead,
+                f"Every measure whose {label} status is Red, Amber or No data, or was set by "
+                "the lead (override), with its explanation, the lead's comment and action. "
+                f"{len(entries)} measure{'' if len(entries) == 1 else 's'}.",
+                "Also listed: Red or No data two quarters running, worse by a band than the "
+                "quarter before, or forecast Red at year end (see Listed for).",
+            ),
+        )
+    )
+    cell_style = styles("table-cell", valign="top", text_wrap=True)
+    top = 3
+    rows: list[Row] = []
+    for r, (reason, more, measure) in enumerate(entries, start=top + 1):
+        cell = cells[measure.measure_id, quarter]
+        explanation = cell.explanation
+        if cell.forecast is Status.RED and cell.forecast_explanation:
+            explanation = f"{explanation}; {cell.forecast_explanation}".lstrip("; ")
+        values = (
+            measure.theme, measure.measure_id, measure.text, status_word(cell),
+            _listed_for(reason, more), explanation, cell.comment,
+            cell.action or "(no action given)", measure.lead,
+        )  # fmt: skip
+        lines = max(
+            _lines(clean_text(v), w) for v, w in zip(values, _EXCEPTION_WIDTHS, strict=True)
+        )
+        rows.append(
+            Row(
+                r,
+                tuple(styles.text(c, clean_text(v), cell_style) for c, v in enumerate(values)),
+                min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * max(lines, 1) + 6),
             )
         )
-    summary = (
-        f"{len(rows)} measure{'' if len(rows) == 1 else 's'} in {reporting}: Red two quarters "
-        "running, worse by a band than the quarter before, No data two quarters running, or "
-        "forecast Red at year end; each with the lead's action."
-        if rows
-        else f"No exceptions in {reporting or 'any quarter'}."
-    )
-    content: list[Content] = [
-        Row(0, ((0, "Exceptions and actions", heading),)),
-        Row(1, ((0, summary, styles("subtitle", italic=True)),)),
-    ]
-    widths = (8, 34, 9, 30, 44, 36, 30, 16)
-    for item in _table(styles, 3, EXCEPTIONS_TABLE, EXCEPTION_HEADERS, rows)[0]:
-        if isinstance(item, Row) and item.cells:
-            # Each row as tall as its longest wrapped text: LibreOffice and Gnumeric do
-            # not grow a row for wrapped text when printing.
-            lines = max(
-                _lines(str(value or ""), widths[col] * 0.92) for col, value, _ in item.cells
+    if rows:
+        content.append(
+            Table(
+                top,
+                0,
+                top + len(rows),
+                len(EXCEPTION_HEADERS) - 1,
+                EXCEPTIONS_TABLE,
+                EXCEPTION_HEADERS,
+                _table_head(styles),
+                autofilter=False,
             )
-            item = Row(item.row, item.cells, min(_MAX_ROW_HEIGHT, 12.75 * lines + 5))
-        content.append(item)
+        )
+        content += rows
+    else:
+        content.append(
+            Row(top, ((0, f"No measure is Red, Amber or No data in {label}.", styles("subtitle")),))
+        )
+    last = top + max(len(rows), 0)
     return Sheet(
         name=EXCEPTIONS_SHEET,
         content=tuple(content),
-        columns=tuple(Column(c, c, w) for c, w in enumerate(widths)),
-        print_setup=PrintSetup(fit_to=(1, 0), repeat_rows=3),
-        freeze=(4, 0),
+        columns=tuple(Column(c, c, w) for c, w in enumerate(_EXCEPTION_WIDTHS)),
+        print_setup=PrintSetup(
+            fit_to=(1, 0),
+            repeat_rows=top if rows else None,
+            area=(0, 0, last, len(EXCEPTION_HEADERS) - 1),
+            margins={"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.7},
+            footer=_footer(register),
+        ),
+        hide_gridlines=True,
     )
 
 
 # --------------------------------------------------------------------------- Summary sheet
 
-# The Summary sheet: statuses counted, the block of all measures by quarter from row
-# _SUMMARY_TOP, and the block by theme and quarter, its themes' rows from
-# _SUMMARY_THEME_ROW (a Block), then the total row.
+# The Summary sheet: title rows, the chart, the table of all measures by quarter (the
+# chart's data) and the table by theme and quarter (a Block: one row per theme and quarter).
 _SUMMARY_STATUSES = (Status.GREEN, Status.AMBER, Status.RED, Status.NO_DATA)
-_SUMMARY_TOP = 3
-_SUMMARY_BY_THEME = _SUMMARY_TOP + 7
+_SUMMARY_CHART_ROW = 3
+_SUMMARY_CHART_ROWS = 20  # rows the chart covers (at the default height)
+_SUMMARY_TOP = _SUMMARY_CHART_ROW + _SUMMARY_CHART_ROWS + 1  # "Statuses by quarter" title
+_SUMMARY_HEAD = _SUMMARY_TOP + 1
+_SUMMARY_BY_THEME = _SUMMARY_HEAD + len(QUARTERS) + 2  # its title; its header row below
 _SUMMARY_THEME_ROW = _SUMMARY_BY_THEME + 2
-_SUMMARY_WIDTH = 1 + len(QUARTERS) * len(_SUMMARY_STATUSES)
+_SUMMARY_HEADERS = ("Quarter", *(str(s) for s in _SUMMARY_STATUSES), "Not yet due")
+_SUMMARY_THEME_HEADERS = ("Theme", *_SUMMARY_HEADERS)
+_SUMMARY_WIDTH = len(_SUMMARY_THEME_HEADERS)
 
 
 def _summary_counts(
     register: Register, cells: Mapping[tuple[str, str], _Cell]
-) -> tuple[dict[tuple[str, str, Status], int], dict[str, int]]:
-    """Measures by (theme, quarter, status), and those not yet due by quarter."""
+) -> tuple[dict[tuple[str, str, Status], int], dict[tuple[str, str], int]]:
+    """Measures by (theme, quarter, status), and those not yet due by (theme, quarter)."""
     counts: dict[tuple[str, str, Status], int] = {}
-    not_due: dict[str, int] = dict.fromkeys(QUARTERS, 0)
+    not_due: dict[tuple[str, str], int] = {}
     for measure in register.measures:
         for quarter in QUARTERS:
             cell = cells.get((measure.measure_id, quarter))
             if cell is None or cell.status is None:
-                not_due[quarter] += 1
+                key2 = (measure.theme, quarter)
+                not_due[key2] = not_due.get(key2, 0) + 1
                 continue
             key = (measure.theme, quarter, cell.status)
             counts[key] = counts.get(key, 0) + 1
@@ -1188,151 +1526,169 @@ def _summary_counts(
 
 
 def _summary_block(
-    styles: _Styles, register: Register, counts: Mapping[tuple[str, str, Status], int]
+    styles: _Styles,
+    register: Register,
+    counted: tuple[Mapping[tuple[str, str, Status], int], Mapping[tuple[str, str], int]],
+    labels: Mapping[str, str],
 ) -> Block:
-    """The Summary's rows by theme: the theme's name and its 16 counts."""
-    label = styles("summary-label", border=1, border_color=_GRID, bold=True)
+    """The Summary's rows by theme: one per theme and quarter, its counts."""
+    counts, not_due = counted
+    label = styles("summary-label", border=1, border_color=_GRID)
     number = styles("summary-number", border=1, border_color=_GRID, align="center")
-    names = [clean_text(theme) or None for theme in register.themes]
-    values: list[Sequence[Value]] = [names]
-    for quarter in QUARTERS:
-        for status in _SUMMARY_STATUSES:
-            values.append([counts.get((t, quarter, status), 0) for t in register.themes])
+    pairs = [(t, q) for t in register.themes for q in QUARTERS]
+    names = [clean_text(t) or None for t, _ in pairs]
+    values: list[Sequence[Value]] = [names, [labels[q] for _, q in pairs]]
+    for status in _SUMMARY_STATUSES:
+        values.append([counts.get((t, q, status), 0) for t, q in pairs])
+    values.append([not_due.get((t, q), 0) for t, q in pairs])
     quoted = styles.quoted(label) if any(map(C.looks_like_formula, filter(None, names))) else ""
     return Block(
         first_row=_SUMMARY_THEME_ROW,
         values=tuple(values),
-        styles=(label, *([number] * (_SUMMARY_WIDTH - 1))),
-        quoted=(quoted, *([""] * (_SUMMARY_WIDTH - 1))),
-        shared=(False,) * _SUMMARY_WIDTH,
+        styles=(label, label, *([number] * (_SUMMARY_WIDTH - 2))),
+        quoted=(quoted, "", *([""] * (_SUMMARY_WIDTH - 2))),
+        shared=(True, True, *((False,) * (_SUMMARY_WIDTH - 2))),
     )
 
 
 def _summary_sheet(
     styles: _Styles,
     register: Register,
-    counted: tuple[Mapping[tuple[str, str, Status], int], Mapping[str, int]],
+    counted: tuple[Mapping[tuple[str, str, Status], int], Mapping[tuple[str, str], int]],
     block: Block,
+    labels: Mapping[str, str],
 ) -> Sheet:
     settings = register.settings
     counts, not_due = counted
-    head, _ = _head_styles(styles)
-    number, label = block.styles[1], block.styles[0]
-
-    all_themes: dict[tuple[str, Status], int] = {}
-    for (_, quarter, status), count in counts.items():
-        all_themes[quarter, status] = all_themes.get((quarter, status), 0) + count
+    head = _table_head(styles)
+    number, label = block.styles[2], block.styles[0]
 
     def total(quarter: str, status: Status) -> int:
-        return all_themes.get((quarter, status), 0)
+        return sum(n for (_, q, s), n in counts.items() if q == quarter and s == status)
 
-    heading = styles("heading", bold=True, font_size=15, font_color=_NAVY)
-    subtitle = " – ".join(
-        p for p in (settings.partnership, f"{settings.title} {settings.year}".strip()) if p
+    title = " ".join(p for p in (settings.title, settings.year) if p)
+    content: list[Content] = list(
+        _sheet_title(
+            styles,
+            register,
+            "Summary of statuses",
+            (
+                f"{title}: {_meeting_line(register)}",
+                "The chart counts all measures by status and quarter (its data is the first "
+                "table below); the second table counts them by theme.",
+            ),
+        )
     )
-    content: list[Content] = [
-        Row(0, ((0, "Summary of statuses", heading),)),
-        Row(1, (styles.text(0, clean_text(subtitle), styles("subtitle", italic=True)),)),
-    ]
-    # Block 1: all measures by quarter (the chart's data).
+    sub = styles("subheading", bold=True, font_size=14)
     top = _SUMMARY_TOP
-    heads = ["Quarter", *[str(s) for s in _SUMMARY_STATUSES], "Not yet due"]
-    content.append(Row(top, tuple((col, text, head) for col, text in enumerate(heads))))
+    content.append(Row(top, ((0, "Statuses by quarter (all measures)", sub),)))
+    content.append(
+        Table(
+            _SUMMARY_HEAD,
+            0,
+            _SUMMARY_HEAD + len(QUARTERS),
+            len(_SUMMARY_HEADERS) - 1,
+            SUMMARY_TABLE,
+            _SUMMARY_HEADERS,
+            head,
+            autofilter=False,
+        )
+    )
     for i, quarter in enumerate(QUARTERS):
         sums = [(1 + j, total(quarter, s), number) for j, s in enumerate(_SUMMARY_STATUSES)]
-        tail = (1 + len(_SUMMARY_STATUSES), not_due[quarter], number)
-        content.append(Row(top + 1 + i, ((0, quarter, label), *sums, tail)))
-    content += _summary_by_theme_head(styles, head)
-    content.append(block)
-    last_row = _SUMMARY_THEME_ROW + block.count
-    bold_label = styles("total-label", border=1, border_color=_GRID, bold=True, top=2)
-    bold_number = styles(
-        "total-number", border=1, border_color=_GRID, bold=True, top=2, align="center"
+        due_not = sum(n for (_, q), n in not_due.items() if q == quarter)
+        tail = (1 + len(_SUMMARY_STATUSES), due_not, number)
+        content.append(Row(_SUMMARY_HEAD + 1 + i, ((0, labels[quarter], label), *sums, tail)))
+    content.append(Row(_SUMMARY_BY_THEME, ((0, "Statuses by theme and quarter", sub),)))
+    last_row = _SUMMARY_THEME_ROW + max(block.count, 1) - 1
+    content.append(
+        Table(
+            _SUMMARY_THEME_ROW - 1,
+            0,
+            last_row,
+            _SUMMARY_WIDTH - 1,
+            THEMES_TABLE,
+            _SUMMARY_THEME_HEADERS,
+            head,
+            autofilter=False,
+        )
     )
-    totals: list[Cell] = [(0, "All themes", bold_label)]
-    for q, quarter in enumerate(QUARTERS):
-        for j, status in enumerate(_SUMMARY_STATUSES):
-            col = 1 + q * len(_SUMMARY_STATUSES) + j
-            totals.append((col, total(quarter, status), bold_number))
-    content.append(Row(last_row, tuple(totals)))
-    width = len(_SUMMARY_STATUSES)
-    merges = [Merge(_SUMMARY_BY_THEME, 0, _SUMMARY_BY_THEME + 1, 0, head)]
-    merges += [
-        Merge(_SUMMARY_BY_THEME, 1 + q * width, _SUMMARY_BY_THEME, q * width + width, head)
-        for q in range(len(QUARTERS))
-    ]
+    content.append(block)
     return Sheet(
         name=SUMMARY_SHEET,
         content=tuple(content),
-        columns=(Column(0, 0, 22), Column(1, 16, 9)),
-        merges=tuple(merges),
-        charts=(_summary_chart(last_row + 2),),
+        columns=(Column(0, 0, 24), Column(1, 1, 12), Column(2, _SUMMARY_WIDTH - 1, 13)),
+        charts=(_summary_chart(_SUMMARY_CHART_ROW, labels),),
         print_setup=PrintSetup(
-            fit_to=(1, 1),
-            area=(0, 0, last_row + 18, 16),
-            footer="&C&8Page &P of &N&R&8" + _footer_text(settings.partnership),
+            landscape=False,
+            fit_to=(1, 0),
+            area=(0, 0, last_row, _SUMMARY_WIDTH - 1),
+            margins={"left": 0.5, "right": 0.5, "top": 0.5, "bottom": 0.7},
+            footer=_footer(register),
         ),
         hide_gridlines=True,
     )
 
 
-def _summary_by_theme_head(styles: _Styles, head: str) -> list[Content]:
-    """The two header rows of the block by theme and quarter (merged as `Merge`s say)."""
-    top = _SUMMARY_BY_THEME
-    width = len(_SUMMARY_STATUSES)
-    first: list[Cell] = [(0, "Theme", head)]
-    second: list[Cell] = [(0, None, head)]
-    for q, quarter in enumerate(QUARTERS):
-        start = 1 + q * width
-        first += [(start, quarter, head), *((start + j, None, head) for j in range(1, width))]
-        second += [(start + j, str(status), head) for j, status in enumerate(_SUMMARY_STATUSES)]
-    title = styles("subheading", bold=True, font_size=11)
-    return [
-        Row(top - 1, ((0, "By theme and quarter", title),)),
-        Row(top, tuple(first[:1])),
-        Row(top + 1, tuple(second[:1])),
-        Row(top, tuple(first[1:])),
-        Row(top + 1, tuple(second[1:])),
-    ]
+# Fills that differ in greyscale as well as in colour (issue 17): Green and Red solid (light
+# and dark), Amber and No data patterned; every label on a white box.
+_CHART_FILLS: Mapping[Status, Mapping[str, Any]] = {
+    Status.GREEN: {"fill": {"color": "#00B050"}},
+    Status.AMBER: {
+        "pattern": {"pattern": "wide_upward_diagonal", "fg_color": "#C08800", "bg_color": "#FFE699"}
+    },
+    Status.RED: {"fill": {"color": "#C00000"}},
+    Status.NO_DATA: {
+        "pattern": {"pattern": "small_grid", "fg_color": "#404040", "bg_color": "#FFFFFF"}
+    },
+}
 
 
-def _summary_chart(row: int) -> Chart:
-    """A stacked column chart of the statuses by quarter (all measures)."""
-    top = _SUMMARY_TOP
+def _summary_chart(row: int, labels: Mapping[str, str]) -> Chart:
+    """A stacked column chart of the statuses by quarter (all measures), across the page."""
+    first = _SUMMARY_HEAD + 1
     series = tuple(
         {
-            "name": [SUMMARY_SHEET, top, 1 + j],
-            "categories": [SUMMARY_SHEET, top + 1, 0, top + 4, 0],
-            "values": [SUMMARY_SHEET, top + 1, 1 + j, top + 4, 1 + j],
-            "fill": {"color": _STATUS_COLOURS[status]},
-            "border": {"color": "#404040"},
+            "name": [SUMMARY_SHEET, _SUMMARY_HEAD, 1 + j],
+            "categories": [SUMMARY_SHEET, first, 0, first + 3, 0],
+            "values": [SUMMARY_SHEET, first, 1 + j, first + 3, 1 + j],
+            **_CHART_FILLS[status],
+            "border": {"color": "#000000"},
             "data_labels": {
                 "value": True,
                 "num_format": "0;-0;;@",  # no label on an empty segment
-                "font": {"name": _FONT, "size": 9},
+                "font": {"name": _FONT, "size": 12, "color": "#000000"},
+                "fill": {"color": "#FFFFFF"},
+                "border": {"color": "#000000"},
             },
             "gap": 60,
         }
         for j, status in enumerate(_SUMMARY_STATUSES)
     )
+    quarters = ", ".join(labels[q] for q in QUARTERS)
     return Chart(
         kind={"type": "column", "subtype": "stacked"},
         series=series,
         title={
             "name": "Statuses by quarter (all measures)",
-            "name_font": {"name": _FONT, "size": 12},
+            "name_font": {"name": _FONT, "size": 14},
         },
         y_axis={
             "name": "Measures",
             "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
-            "num_font": {"name": _FONT},
-            "name_font": {"name": _FONT},
+            "num_font": {"name": _FONT, "size": 12},
+            "name_font": {"name": _FONT, "size": 12},
         },
-        x_axis={"num_font": {"name": _FONT}},
-        legend={"position": "right", "font": {"name": _FONT}},
-        size={"width": 620, "height": 300},
+        x_axis={"num_font": {"name": _FONT, "size": 12}},
+        legend={"position": "bottom", "font": {"name": _FONT, "size": 12}},
+        size={"width": 740, "height": 400},
         row=row,
         col=0,
+        description=(
+            "Stacked column chart of the number of measures that are Green, Amber, Red and "
+            f"No data in each quarter ({quarters}). The same counts are in the table "
+            "'Statuses by quarter' below the chart."
+        ),
     )
 
 
@@ -1412,12 +1768,34 @@ def _data_block(
         else:
             quoted.append("")
     return Block(
-        first_row=1,
+        first_row=_DATA_HEADER_ROW + 1,
         values=tuple(values),
         styles=tuple(kinds),
         quoted=tuple(quoted),
         shared=tuple(column.shared for column in C.DATA_COLUMNS),
+        heights=_wrapped_heights(values),
     )
+
+
+def _wrapped_heights(values: Sequence[Sequence[Value]]) -> tuple[float | None, ...]:
+    """Each Data row's height when its wrapped text takes more than one line (LibreOffice
+    does not size rows on opening, and printed wrapped text over the next row); () when
+    every row is one line."""
+    counts: list[list[int]] = []
+    for column, cells in zip(C.DATA_COLUMNS, values, strict=True):
+        if column.wrap:
+            # An estimate, not _lines' word wrap: 25,000 texts of a national collection in
+            # milliseconds; a line more than the words need, never fewer.
+            per_line = max(1, int(column.width * 1.1) - 2)
+            counts.append(
+                [t.count("\n") + 1 + len(t) // per_line if t.__class__ is str else 1 for t in cells]
+            )
+    if not counts:
+        return ()
+    most = [max(row) for row in zip(*counts, strict=True)]
+    if max(most, default=1) <= 1:
+        return ()
+    return tuple(min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * n + 4) if n > 1 else None for n in most)
 
 
 def _table_head(styles: _Styles) -> str:
@@ -1425,27 +1803,43 @@ def _table_head(styles: _Styles) -> str:
     return styles("table-head", bold=True, font_color="#FFFFFF", bg_color=_NAVY, valign="vcenter")
 
 
-def _data_sheet(styles: _Styles, block: Block, hidden: bool) -> Sheet:
+_DATA_HEADER_ROW = 3
+_ONE_PAGE_MEASURES = 30  # up to this many, the Dashboard and its key print on one page
+# Short enough not to run past the first printed page (a line's tail would print alone).
+_FOR_SCREEN = "For screen: printed, it runs at full size across several pages."
+
+
+def _data_sheet(styles: _Styles, register: Register, block: Block, hidden: bool) -> Sheet:
     wrap = styles("data-wrap")
     columns = tuple(
         Column(c, c, column.width, wrap if column.wrap else None)
         for c, column in enumerate(C.DATA_COLUMNS)
     )
+    top = _DATA_HEADER_ROW
     table = Table(
+        top,
         0,
-        0,
-        max(block.count, 1),
+        top + max(block.count, 1),
         len(C.DATA_COLUMNS) - 1,
         DATA_TABLE,
         tuple(column.label for column in C.DATA_COLUMNS),
         _table_head(styles),
     )
+    title = _sheet_title(
+        styles,
+        register,
+        "Data: every measure and quarter",
+        (
+            "One row per measure and quarter; filter buttons on the header row; frozen panes.",
+            _FOR_SCREEN,
+        ),
+    )
     return Sheet(
         name=DATA_SHEET,
-        content=(block, table),
+        content=(*title, block, table),
         columns=columns,
-        print_setup=PrintSetup(fit_to=(1, 0), repeat_rows=0),
-        freeze=(1, 3),
+        print_setup=PrintSetup(fit_to=None, repeat_rows=top, footer=_footer(register)),
+        freeze=(top + 1, 3),
         hidden=hidden,
     )
 
@@ -1454,16 +1848,35 @@ def _data_sheet(styles: _Styles, block: Block, hidden: bool) -> Sheet:
 
 
 def _table(
-    styles: _Styles, top: int, name: str, headers: Sequence[str], rows: Sequence[Sequence[str]]
+    styles: _Styles,
+    top: int,
+    name: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    widths: Sequence[float] = (),
+    autofilter: bool = True,
 ) -> tuple[list[Content], int]:
-    """Rows of text as an Excel Table from `top`: its content and its last row."""
+    """Rows of text as an Excel Table from `top`: its content and its last row. A row whose
+    text wraps in its column `widths` is made tall enough (LibreOffice does not size rows
+    on opening a file, so wrapped text would print over the next row)."""
     cell = styles("table-cell", valign="top", text_wrap=True)
-    content: list[Content] = [
-        Row(r, tuple(styles.text(col, clean_text(v), cell) for col, v in enumerate(values)))
-        for r, values in enumerate(rows, start=top + 1)
-    ]
-    last = top + max(len(rows), 1)
-    content.append(Table(top, 0, last, len(headers) - 1, name, tuple(headers), _table_head(styles)))
+    content: list[Content] = []
+    for r, values in enumerate(rows, start=top + 1):
+        texts = [clean_text(v) for v in values]
+        lines = max((_lines(t, w) for t, w in zip(texts, widths, strict=False) if t), default=1)
+        height = min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * lines + 4) if lines > 1 else None
+        content.append(
+            Row(r, tuple(styles.text(col, t, cell) for col, t in enumerate(texts)), height)
+        )
+    if not rows:  # no empty table: a header bar over nothing prints as a blank form
+        content.append(Row(top, ((0, "None.", styles("subtitle")),)))
+        return content, top
+    last = top + len(rows)
+    head = _table_head(styles)
+    content.append(
+        Table(top, 0, last, len(headers) - 1, name, tuple(headers), head, autofilter=autofilter)
+    )
     return content, last
 
 
@@ -1493,37 +1906,40 @@ def _chase_rows(register: Register, issues: Sequence[Any]) -> list[tuple[str, ..
 
 def _issues_sheet(styles: _Styles, register: Register, report: Report, hidden: bool) -> Sheet:
     issues = report.sorted().issues
-    heading = styles("heading", bold=True, font_size=15, font_color=_NAVY)
     counts = ", ".join(
         f"{report.count(s)} {s.value}{'' if report.count(s) == 1 else 's'}" for s in _SEVERITY_ORDER
     )
     summary = f"{len(issues)} in all: {counts}. Worst first." if issues else "No problems found."
-    content: list[Content] = [
-        Row(0, ((0, "Problems found in the inputs", heading),)),
-        Row(1, ((0, summary, styles("subtitle", italic=True)),)),
-    ]
+    content: list[Content] = list(
+        _sheet_title(
+            styles,
+            register,
+            "Problems found in the inputs",
+            (summary + " Filter buttons on the header rows.", _FOR_SCREEN),
+        )
+    )
     rows = [
         (str(i.severity), i.file, i.sheet, i.cell, i.code, i.message, i.fix, i.measure_id, i.value)
         for i in issues
     ]
-    table, last = _table(styles, 3, ISSUES_TABLE, ISSUE_HEADERS, rows)
+    widths = (10, 28, 28, 14, 30, 60, 45, 11, 20)
+    table, last = _table(styles, 4, ISSUES_TABLE, ISSUE_HEADERS, rows, widths=widths)
     content += table
     top = last + 3
-    title = styles("subheading-12", bold=True, font_size=12)
+    title = styles("subheading", bold=True, font_size=14)
     content.append(
         Row(
             top - 1,
             ((0, "Chase list: measures with no return or a due quarter left blank", title),),
         )
     )
-    content += _table(styles, top, CHASE_TABLE, CHASE_HEADERS, _chase_rows(register, issues))[0]
-    widths = (10, 28, 28, 14, 30, 60, 45, 11, 20)
+    chase = _chase_rows(register, issues)
+    content += _table(styles, top, CHASE_TABLE, CHASE_HEADERS, chase, widths=widths)[0]
     return Sheet(
         name=ISSUES_SHEET,
         content=tuple(content),
         columns=tuple(Column(c, c, w) for c, w in enumerate(widths)),
-        print_setup=PrintSetup(fit_to=(1, 0)),
-        freeze=(4, 0),
+        print_setup=PrintSetup(fit_to=None, footer=_footer(register)),
         hidden=hidden,
     )
 
@@ -1555,17 +1971,19 @@ def _about_sheet(
         ("Measures", str(len(register.measures))),
         ("Input files", str(len(inputs))),
     )
-    heading = styles("heading", bold=True, font_size=15, font_color=_NAVY)
-    content: list[Content] = [Row(0, ((0, "About this workbook", heading),))]
+    content: list[Content] = list(_sheet_title(styles, register, "About this workbook", ()))
     content += [
         Row(r, ((0, label, key), styles.text(1, clean_text(text), value)))
         for r, (label, text) in enumerate(facts, start=2)
     ]
     top = 2 + len(facts) + 1
-    title = styles("subheading-12", bold=True, font_size=12)
+    title = styles("subheading", bold=True, font_size=14)
     content.append(Row(top, ((0, "Input files", title),)))
     rows = [(f.file, f.sha256, f.theme, f.submitted, str(f.status)) for f in inputs]
-    inputs_table, last = _table(styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows)
+    widths = (30, 68, 16, 16, 16)
+    inputs_table, last = _table(
+        styles, top + 1, INPUTS_TABLE, INPUT_HEADERS, rows, widths=widths, autofilter=False
+    )
     content += inputs_table
     returns = [f for f in inputs if f.status is InputStatus.READ and f.theme]
     if settings.signoff_required or any(f.approved_by or f.approved_on for f in returns):
@@ -1574,11 +1992,14 @@ def _about_sheet(
         signed = [
             (f.file, f.theme, f.approved_by or "(not signed off)", f.approved_on) for f in returns
         ]
-        content += _table(styles, top + 1, SIGNOFF_TABLE, SIGNOFF_HEADERS, signed)[0]
+        content += _table(
+            styles, top + 1, SIGNOFF_TABLE, SIGNOFF_HEADERS, signed, widths=widths,
+            autofilter=False,
+        )[0]  # fmt: skip
     return Sheet(
         name=ABOUT_SHEET,
         content=tuple(content),
         columns=(Column(0, 0, 30), Column(1, 1, 68), Column(2, 4, 16)),
-        print_setup=PrintSetup(fit_to=(1, 0)),
+        print_setup=PrintSetup(fit_to=(1, 0), footer=_footer(register)),
         hidden=hidden,
     )

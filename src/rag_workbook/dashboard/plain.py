@@ -8,8 +8,10 @@ collection, but it depends on nothing of xlsxwriter that its documentation does 
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Mapping
 from typing import Any
+from xml.sax.saxutils import escape
 
 import xlsxwriter
 from xlsxwriter.utility import xl_range_abs, xl_rowcol_to_cell
@@ -20,6 +22,7 @@ from rag_workbook.dashboard.book import (
     Block,
     Book,
     Chart,
+    Link,
     Row,
     Sheet,
     Table,
@@ -69,6 +72,33 @@ def write_book(book: Book) -> bytes:
     for sheet in book.sheets:
         write_sheet(workbook, workbook.add_worksheet(sheet.name), sheet, formats)
     workbook.close()
+    return with_language(out.getvalue(), book.language)
+
+
+CORE_PART = "docProps/core.xml"
+
+
+def core_with_language(xml: str, language: str) -> str:
+    """core.xml with `<dc:language>` added (xlsxwriter's properties have no key for it);
+    the core properties' schema takes its elements in any order."""
+    if not language or "<dc:language>" in xml:
+        return xml
+    element = f"<dc:language>{escape(language)}</dc:language>"
+    return xml.replace("</cp:coreProperties>", element + "</cp:coreProperties>")
+
+
+def with_language(data: bytes, language: str) -> bytes:
+    """The package with the document language in its core properties: every other part
+    copied as it is, in its order, with its date."""
+    if not language:
+        return data
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            part = source.read(info)
+            if info.filename == CORE_PART:
+                part = core_with_language(part.decode("utf-8"), language).encode("utf-8")
+            target.writestr(info, part, compress_type=info.compress_type)
     return out.getvalue()
 
 
@@ -98,6 +128,7 @@ def write_sheet(workbook: Any, worksheet: Any, sheet: Sheet, formats: Formats) -
     for chart in sheet.charts:
         write_chart(workbook, worksheet, chart)
     write_sparklines(worksheet, sheet)
+    write_links(worksheet, sheet.links, formats)
     set_up_sheet(worksheet, sheet)
 
 
@@ -123,6 +154,13 @@ def write_sparklines(worksheet: Any, sheet: Sheet) -> None:
         )
 
 
+def write_links(worksheet: Any, links: tuple[Link, ...], formats: Formats) -> None:
+    """Cells that link to another sheet (public API; both writers use it)."""
+    for link in links:
+        target = "internal:'" + link.target.replace("'", "''") + "'!A1"
+        worksheet.write_url(link.row, link.col, target, formats[link.style], link.text)
+
+
 def write_chart(workbook: Any, worksheet: Any, chart: Chart) -> None:
     """A native chart, inserted in the sheet (public API; both writers use it)."""
     made = workbook.add_chart(dict(chart.kind))
@@ -133,7 +171,8 @@ def write_chart(workbook: Any, worksheet: Any, chart: Chart) -> None:
     made.set_x_axis(dict(chart.x_axis))
     made.set_legend(dict(chart.legend))
     made.set_size(dict(chart.size))
-    worksheet.insert_chart(chart.row, chart.col, made)
+    options = {"description": chart.description} if chart.description else {}
+    worksheet.insert_chart(chart.row, chart.col, made, options)
 
 
 def set_up_sheet(worksheet: Any, sheet: Sheet) -> None:
@@ -144,7 +183,8 @@ def set_up_sheet(worksheet: Any, sheet: Sheet) -> None:
     worksheet.set_paper(setup.paper)
     if setup.landscape:
         worksheet.set_landscape()
-    worksheet.fit_to_pages(*setup.fit_to)
+    if setup.fit_to is not None:
+        worksheet.fit_to_pages(*setup.fit_to)
     if setup.repeat_rows is not None:
         worksheet.repeat_rows(setup.repeat_rows)
     if setup.area is not None:
@@ -174,6 +214,7 @@ def table_options(table: Table, formats: Formats) -> dict[str, Any]:
     return {
         "name": table.name,
         "style": table.style,
+        "autofilter": table.autofilter,
         "columns": [{"header": h, "header_format": head} for h in table.headers],
     }
 
@@ -204,3 +245,6 @@ def write_block(worksheet: Any, block: Block, formats: Formats) -> None:
         for row, value in enumerate(values, start=block.first_row):
             is_quoted = quoted and isinstance(value, str) and looks_like_formula(value)
             write_cell(worksheet, row, col, value, twin if is_quoted else style)
+    for row, height in enumerate(block.heights, start=block.first_row):
+        if height is not None:
+            worksheet.set_row(row, height)

@@ -87,12 +87,26 @@ def block_rows_xml(job: BlockJob) -> bytes:
     letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(block.width)]
     # Each cell is `<c r="{ref}"` and its tail; one format string per row puts them together.
     template = (
-        f'<row r="{{0}}" spans="1:{block.width}">'
+        f'<row r="{{0}}" spans="1:{block.width}"{{{block.width + 1}}}>'
         + "".join(f'<c r="{letter}{{0}}"{{{c + 1}}}' for c, letter in enumerate(letters))
         + "</row>"
     )
     rows = itertools.count(block.first_row + 1)
-    return "".join(map(template.format, rows, *tails)).encode("utf-8")
+    heights = map(_height_tail, block.heights) if block.heights else itertools.repeat("")
+    return "".join(map(template.format, rows, *tails, heights)).encode("utf-8")
+
+
+_DEFAULT_ROW_PIXELS = 20  # xlsxwriter's default row height (15 pt)
+
+
+def _height_tail(height: float | None) -> str:
+    """What xlsxwriter's `<row>` tag holds after its spans for `set_row(row, height)`."""
+    if height is None:
+        return ""
+    pixels = int(height * 4.0 / 3.0 + 0.5)
+    if pixels == _DEFAULT_ROW_PIXELS:
+        return ""
+    return f' ht="{pixels * 0.75:.16g}" customHeight="1"'
 
 
 class LaterRows:

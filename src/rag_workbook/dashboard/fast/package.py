@@ -16,6 +16,7 @@ import xlsxwriter.packager
 from rag_workbook.dashboard.fast.notes import NotesComments, NotesVml
 from rag_workbook.dashboard.fast.rows import BulkSheet, FastSheet
 from rag_workbook.dashboard.fast.strings import Strings
+from rag_workbook.dashboard.plain import core_with_language
 from rag_workbook.errors import OutputError
 
 # Deflate level of the parts. Measured on the 39 MB of XML of a national dashboard
@@ -230,10 +231,21 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
     into its part there.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, language: str = "") -> None:
         super().__init__()
         self._deflater = Deflater(ZIP_LEVEL)
         self._handed = 0  # parts already given to the deflater
+        self._language = language
+
+    def _write_core_file(self) -> None:
+        # Packager._write_core_file (xlsxwriter 3.x), then the document language added.
+        super()._write_core_file()
+        part = self.filenames[-1][0]
+        if isinstance(part, io.StringIO) and self._language:
+            text = core_with_language(part.getvalue(), self._language)
+            part.seek(0)
+            part.truncate()
+            part.write(text)
 
     def _filename(self, xml_filename: str) -> Any:
         # xlsxwriter asks for a part's file when the part before it is finished.
@@ -318,9 +330,10 @@ class FastWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]
 
     worksheet_class = FastSheet
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
+    def __init__(self, options: Mapping[str, Any], *, language: str = "") -> None:
         super().__init__(io.BytesIO(), {**options, "in_memory": True})
         self.package = b""
+        self.language = language
 
     def _get_packager(self) -> Any:
-        return Packager()
+        return Packager(self.language)

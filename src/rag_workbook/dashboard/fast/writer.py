@@ -22,6 +22,7 @@ from rag_workbook.dashboard.plain import (
     table_options,
     table_range,
     write_chart,
+    write_links,
     write_sparklines,
 )
 
@@ -34,7 +35,7 @@ def write_book(book: Book, *, fork: bool = True) -> bytes:
         InternalsChanged: xlsxwriter's internals are not as expected (the caller falls
             back to the plain writer).
     """
-    workbook = FastWorkbook(WORKBOOK_OPTIONS)
+    workbook = FastWorkbook(WORKBOOK_OPTIONS, language=book.language)
     workbook.set_properties(dict(book.properties))
     workbook.set_size(*book.window_size)
     formats = Formats(workbook, book.styles)
@@ -99,4 +100,5 @@ def _write_sheet(
     for chart in sheet.charts:
         write_chart(workbook, worksheet, chart)
     write_sparklines(worksheet, sheet)
+    write_links(worksheet, sheet.links, formats)
     set_up_sheet(worksheet, sheet)
