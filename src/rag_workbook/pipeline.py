@@ -383,14 +383,17 @@ def merge_to_dashboard(
     if out_path.exists() and not any(r.readable for r in result.returns if not r.previous):
         # Nothing could be read: the last good dashboard is worth more than a blank one.
         return replace(result, kept=out_path)
-    from rag_workbook.dashboard import (
-        DashboardOptions,
-        InputFile,
-        write_dashboard,
-        writer_note,
-    )
+    return _write_outputs(result, out_path, writer=writer, pdf=pdf, chase_csv=chase_csv)
 
-    _make_folder(out_path.parent)
+
+def _write_outputs(
+    result: RunResult, out: Path, *, writer: str, pdf: bool, chase_csv: str | Path | None
+) -> RunResult:
+    """The dashboard at `out` (its folder made when missing), then the chase list's CSV and
+    the PDF when asked for; the result says what was written."""
+    from rag_workbook.dashboard import DashboardOptions, InputFile, write_dashboard, writer_note
+
+    _make_folder(out.parent)
     inputs_used = [InputFile.from_return(r) for r in result.returns]
     options = DashboardOptions(writer=writer)
     note = writer_note(options)  # the fast writer cannot be used with this xlsxwriter

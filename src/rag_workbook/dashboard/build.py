@@ -48,7 +48,16 @@ from rag_workbook.dashboard.book import (
     Value,
 )
 from rag_workbook.errors import TemplateError
-from rag_workbook.model import QUARTERS, Direction, Measure, Register, ReturnData, Severity, Status
+from rag_workbook.model import (
+    QUARTERS,
+    Direction,
+    Measure,
+    Register,
+    ReturnData,
+    Settings,
+    Severity,
+    Status,
+)
 from rag_workbook.report import Code, Report
 
 if TYPE_CHECKING:
@@ -1285,7 +1294,24 @@ def _contents_sheet(
             if e[1] == "dashed"
         ),
     )
-    top += len(entries) + 3
+    content += _contents_notes(styles, register.settings, top + len(entries) + 3)
+    return Sheet(
+        name=CONTENTS_SHEET,
+        content=tuple(content),
+        columns=(Column(0, 0, 22), Column(1, 1, 100, None)),
+        icon_sets=icon_sets,
+        links=links,
+        print_setup=PrintSetup(fit_to=(1, 0), footer=_footer(register)),
+        hide_gridlines=True,
+        hidden=hidden,
+        active=not hidden,
+    )
+
+
+def _contents_notes(styles: _Styles, settings: Settings, top: int) -> list[Content]:
+    """The Contents sheet's closing notes from row `top`: how statuses and missing data
+    read, where the filters and frozen panes are, the source and the contact."""
+    sub = styles("subheading", bold=True, font_size=14)
     notes = (
         "In Excel a status shows as an icon alone; LibreOffice, Gnumeric, a screen reader and "
         "a CSV export give its word (Green, Amber, Red).",
@@ -1301,22 +1327,12 @@ def _contents_sheet(
             or f"the {settings.partnership or 'partnership'} performance team"
         ),
     )
-    content.append(Row(top, ((0, "Notes", sub),)))
+    content: list[Content] = [Row(top, ((0, "Notes", sub),))]
     content += [
         Row(r, (styles.text(0, clean_text(t), styles("subtitle")),))
         for r, t in enumerate(notes, start=top + 1)
     ]
-    return Sheet(
-        name=CONTENTS_SHEET,
-        content=tuple(content),
-        columns=(Column(0, 0, 22), Column(1, 1, 100, None)),
-        icon_sets=icon_sets,
-        links=links,
-        print_setup=PrintSetup(fit_to=(1, 0), footer=_footer(register)),
-        hide_gridlines=True,
-        hidden=hidden,
-        active=not hidden,
-    )
+    return content
 
 
 # --------------------------------------------------------------------------- Exceptions sheet
