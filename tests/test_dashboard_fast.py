@@ -397,6 +397,13 @@ def test_line_count_is_textwraps(words: list[str], per_line: int) -> None:
     )
 
 
+@settings(max_examples=200, deadline=None)
+@given(word=_WORD, per_line=st.integers(min_value=1, max_value=40))
+def test_line_count_of_one_long_word_is_textwraps(word: str, per_line: int) -> None:
+    part = word * 7  # longer than the line, as a file name in the Exceptions sheet
+    assert B._wrapped_lines.__wrapped__(part, per_line) == len(textwrap.wrap(part, per_line))
+
+
 _AWKWARD_TEXT = st.lists(
     st.sampled_from(
         [*"ab _x0041F&<>\"'\n\t\r\x00\x01\x1f\u00a0\u2028\ufffe\uffff—é", "_x00e9_", "<r>"]

@@ -322,9 +322,12 @@ def _wrapped_lines(part: str, per_line: int) -> int:
     textwrap takes about 40 us for a measure's text; a national register has 6,333 texts
     and as many comments, mostly different (issue 6). Words of at most `per_line`
     characters, one space apart and without hyphens, are counted here greedily, as
-    textwrap fills its lines; any other text goes to textwrap.
+    textwrap fills its lines; so is one longer word (a file name, an ID in a narrow column),
+    which textwrap cuts every `per_line` characters. Any other text goes to textwrap.
     """
     if _PLAIN_WORDS.fullmatch(part):
+        if " " not in part:
+            return -(-len(part) // per_line)
         words = part.split(" ")
         if max(map(len, words)) <= per_line:
             lines, used = 1, len(words[0])
@@ -752,12 +755,25 @@ class _Layout:
 
     columns: tuple[tuple[str, str, float], ...]
 
-    def col(self, key: str) -> int | None:
-        return next((i for i, (k, _, _) in enumerate(self.columns) if k == key), None)
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        """Each key's column, the first one a key has (one lookup per cell, not a search)."""
+        index: dict[str, int] = {}
+        for i, (key, _, _) in enumerate(self.columns):
+            index.setdefault(key, i)
+        return index
 
-    @property
+    @functools.cached_property
+    def widths(self) -> dict[str, float]:
+        """Each key's width (the last one a key has)."""
+        return {key: width for key, _, width in self.columns}
+
+    def col(self, key: str) -> int | None:
+        return self._index.get(key)
+
+    @functools.cached_property
     def q_first(self) -> int:
-        return self.columns.index(next(c for c in self.columns if c[0] == "q1"))
+        return self._index["q1"]
 
     @property
     def trend_col(self) -> int | None:
@@ -1088,7 +1104,7 @@ def _measure_row(
         spark = layout.col(key)
         if spark is not None:
             row_cells.append((spark, None, style["spark"]))
-    widths = dict((k, w) for k, _, w in layout.columns)
+    widths = layout.widths
     lines = max(_lines(measure.text, widths["measure"]), _lines(comment, widths["comments"]), 1)
     height = min(_MAX_ROW_HEIGHT, max(21.0, _LINE_HEIGHT * lines + 4))
     return Row(row, tuple(row_cells), height, tuple(notes))
@@ -1463,13 +1479,12 @@ def _exceptions_sheet(
             _listed_for(reason, more), explanation, cell.comment,
             cell.action or "(no action given)", measure.lead,
         )  # fmt: skip
-        lines = max(
-            _lines(clean_text(v), w) for v, w in zip(values, _EXCEPTION_WIDTHS, strict=True)
-        )
+        texts = [clean_text(v) for v in values]
+        lines = max(_lines(t, w) for t, w in zip(texts, _EXCEPTION_WIDTHS, strict=True))
         rows.append(
             Row(
                 r,
-                tuple(styles.text(c, clean_text(v), cell_style) for c, v in enumerate(values)),
+                tuple(styles.text(c, t, cell_style) for c, t in enumerate(texts)),
                 min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * max(lines, 1) + 6),
             )
         )
