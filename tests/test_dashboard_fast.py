@@ -448,3 +448,22 @@ def test_columns_given_as_lists_must_be_of_one_length() -> None:
     assert lists["measure_id"] == ["1.1", "1.2"] and lists["status"] == [None, None]
     with pytest.raises(ValueError, match="one length"):
         B.frame_columns({"measure_id": ["1.1", "1.2"], "quarter": ["Q1"]})
+
+
+def test_long_table_is_the_table_xlsxwriter_writes() -> None:
+    built: list[tuple[bytes, bytes]] = []
+    for kind in (xlsxwriter.worksheet.Worksheet, R.FastSheet):
+        book = P.FastWorkbook({})
+        sheet = book.add_worksheet("S", worksheet_class=kind)
+        for row in range(1, 41):
+            sheet.write_string(row, 0, f"m{row}")
+        sheet.add_table(0, 0, 40, 2, {"name": "Long", "autofilter": False})
+        book.close()
+        built.append((_sheet_xml(book.package), _sheet_xml(book.package, "xl/tables/table1.xml")))
+    assert built[0] == built[1]
+    assert b'ref="A1:C41"' in built[1][1]
+    # a later table over its header is refused, as xlsxwriter refuses it
+    with pytest.raises(xlsxwriter.exceptions.OverlappingRange):
+        sheet = P.FastWorkbook({}).add_worksheet("S")
+        sheet.add_table(0, 0, 40, 2)
+        sheet.add_table(0, 2, 5, 3)
