@@ -384,7 +384,26 @@ _WORD = st.text(
 @settings(max_examples=400, deadline=None)
 @given(
     words=st.lists(
-        st.one_of(_WORD, st.sampled_from(["a-b", "x  y", "\t", "—", "\u00a0"])),
+        st.one_of(
+            _WORD,
+            st.sampled_from(
+                [
+                    "a-b",
+                    "x  y",
+                    "\t",
+                    "—",
+                    "\u00a0",
+                    "->",
+                    "5-",
+                    "x--",
+                    "-",
+                    "a->b",
+                    "--x",
+                    "é-",
+                    "-é",
+                ]
+            ),
+        ),
         min_size=1,
         max_size=40,
     ),

@@ -321,27 +321,32 @@ def _wrapped_lines(part: str, per_line: int) -> int:
 
     textwrap takes about 40 us for a measure's text; a national register has 6,333 texts
     and as many comments, mostly different (issue 6). Words of at most `per_line`
-    characters, one space apart and without hyphens, are counted here greedily, as
-    textwrap fills its lines; so is one longer word (a file name, an ID in a narrow column),
-    which textwrap cuts every `per_line` characters. Any other text goes to textwrap.
+    characters, one space apart, are counted here greedily, as textwrap fills its lines,
+    when no hyphen is followed by a word character (textwrap breaks a word only there:
+    "well-known", "a--b"; "->" or "5 -" stay whole); so is one longer word without
+    hyphens (a file name, an ID in a narrow column), which textwrap cuts every `per_line`
+    characters. Any other text goes to textwrap.
     """
-    if _PLAIN_WORDS.fullmatch(part):
+    if _PLAIN_WORDS.fullmatch(part) and not _WORD_BREAK.search(part):
         if " " not in part:
-            return -(-len(part) // per_line)
-        words = part.split(" ")
-        if max(map(len, words)) <= per_line:
-            lines, used = 1, len(words[0])
-            for word in words[1:]:
-                if used + 1 + len(word) <= per_line:
-                    used += 1 + len(word)
-                else:
-                    lines += 1
-                    used = len(word)
-            return lines
+            if "-" not in part:
+                return -(-len(part) // per_line)
+        else:
+            words = part.split(" ")
+            if max(map(len, words)) <= per_line:
+                lines, used = 1, len(words[0])
+                for word in words[1:]:
+                    if used + 1 + len(word) <= per_line:
+                        used += 1 + len(word)
+                    else:
+                        lines += 1
+                        used = len(word)
+                return lines
     return max(1, len(textwrap.wrap(part, per_line)) or 1)
 
 
-_PLAIN_WORDS = re.compile(r"[^\s-]+(?: [^\s-]+)*")
+_PLAIN_WORDS = re.compile(r"\S+(?: \S+)*")
+_WORD_BREAK = re.compile(r"-\w")  # where textwrap may break a word (break_on_hyphens)
 
 
 # --------------------------------------------------------------------------- styles
