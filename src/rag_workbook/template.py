@@ -344,7 +344,7 @@ def _read_settings(grid: _Sheet, problems: _Problems) -> Settings:
         return found[key][0] if key in found and found[key][0] else default
 
     _check_partnership(found, problems)
-    show_direction = _show_direction(found, problems)
+    show_direction = _yes_no(found, problems, "Show Direction", default=True)
     current_quarter = _current_quarter(found, problems)
     signoff = _yes_no(found, problems, "Sign-off Required", default=False)
     returns_due = _returns_due(found, problems)
@@ -413,24 +413,6 @@ def _check_partnership(found: _Found, problems: _Problems) -> None:
             "add a row with 'Partnership' in column A and its name in column B",
         )
     problems.add(Code.PARTNERSHIP_MISSING, layout.SETTINGS_SHEET, cell, message, fix)
-
-
-def _show_direction(found: _Found, problems: _Problems) -> bool:
-    """Show Direction: Yes (also when blank) or No."""
-    given = found.get("Show Direction", ("", 0, None))
-    word = _norm(given[0]) if given[0] else "yes"
-    if word in ("yes", "y", "true", "1", "on"):
-        return True
-    if word in ("no", "n", "false", "0", "off"):
-        return False
-    problems.add(
-        Code.SETTING_INVALID,
-        layout.SETTINGS_SHEET,
-        f"B{given[1]}",
-        f"Show Direction must be Yes or No (got '{given[0]}')",
-        "type Yes or No",
-    )
-    return True
 
 
 def _yes_no(found: _Found, problems: _Problems, key: str, *, default: bool) -> bool:

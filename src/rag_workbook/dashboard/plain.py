@@ -121,6 +121,12 @@ def write_sheet(workbook: Any, worksheet: Any, sheet: Sheet, formats: Formats) -
             write_block(worksheet, item, formats)
         else:
             worksheet.add_table(*table_range(item), table_options(item, formats))
+    finish_sheet(workbook, worksheet, sheet, formats)
+
+
+def finish_sheet(workbook: Any, worksheet: Any, sheet: Sheet, formats: Formats) -> None:
+    """What follows a sheet's cells, the same in both writers: icon sets, charts,
+    sparklines, links and print set-up."""
     for rule in sheet.icon_sets:
         worksheet.conditional_format(
             rule.first_row, rule.first_col, rule.last_row, rule.last_col, rule.options()

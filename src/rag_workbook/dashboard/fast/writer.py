@@ -16,15 +16,7 @@ from rag_workbook.dashboard.book import WORKBOOK_OPTIONS, Block, Book, Row, Shee
 from rag_workbook.dashboard.fast.forked import BlockJob, LaterRows, share_texts
 from rag_workbook.dashboard.fast.package import FastWorkbook
 from rag_workbook.dashboard.fast.rows import BulkSheet
-from rag_workbook.dashboard.plain import (
-    Formats,
-    set_up_sheet,
-    table_options,
-    table_range,
-    write_chart,
-    write_links,
-    write_sparklines,
-)
+from rag_workbook.dashboard.plain import Formats, finish_sheet, table_options, table_range
 
 
 def write_book(book: Book, *, fork: bool = True) -> bytes:
@@ -93,12 +85,4 @@ def _write_sheet(
             worksheet.write_rows_later(item.first_row, item.count, item.width, segment)
         elif isinstance(item, Table):
             worksheet.add_table(*table_range(item), table_options(item, formats))
-    for rule in sheet.icon_sets:
-        worksheet.conditional_format(
-            rule.first_row, rule.first_col, rule.last_row, rule.last_col, rule.options()
-        )
-    for chart in sheet.charts:
-        write_chart(workbook, worksheet, chart)
-    write_sparklines(worksheet, sheet)
-    write_links(worksheet, sheet.links, formats)
-    set_up_sheet(worksheet, sheet)
+    finish_sheet(workbook, worksheet, sheet, formats)
