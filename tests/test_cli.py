@@ -13,6 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from cli_run import run
 
 from rag_workbook import __version__
 from rag_workbook.forms import write_return
@@ -29,16 +30,6 @@ EXPECTED = {
     "6.1": "GGG", "6.2": "AAA",
 }  # fmt: skip
 LETTER = {"Green": "G", "Amber": "A", "Red": "R", "No data": "N", None: "", "": ""}
-
-
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag_workbook", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def data_rows(path: Path) -> list[dict[str, object]]:

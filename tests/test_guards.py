@@ -16,6 +16,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from cli_run import run
 
 from rag_workbook import __version__
 from rag_workbook.demo import copy_demo_inputs
@@ -23,17 +24,6 @@ from rag_workbook.forms import return_file_name, write_return
 from rag_workbook.model import RowNotes
 from rag_workbook.output import remove_stale_temporaries, write_atomic
 from rag_workbook.template import read_template
-
-
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag_workbook", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
 
 
 def digest(path: Path) -> str:

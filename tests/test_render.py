@@ -8,26 +8,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from cli_run import run as _run
 
 from rag_workbook.render import PDF_LANGUAGE, convert_to_pdf, pdf_filter
 
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
-
-
-def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag_workbook", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _pdfinfo(pdf: Path) -> tuple[dict[str, str], str]:

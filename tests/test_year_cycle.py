@@ -12,21 +12,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from cli_run import run
 
 from rag_workbook.forms import issue_returns, write_return, write_template
 from rag_workbook.model import Basis, Measure, Polarity, Register, RowNotes, Settings, Status
 from rag_workbook.template import read_template
 
 OVERDUE_AS_OF = "2012-11-06"  # Returns Due 2012-10-20: 17 days overdue
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag_workbook", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def data_rows(path: Path) -> dict[tuple[str, str], dict[str, object]]:
