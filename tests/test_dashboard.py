@@ -8,6 +8,7 @@ checked-in golden workbook tests/fixtures/dashboard/stockton_expected.xlsx is re
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import hashlib
 import io
@@ -29,8 +30,10 @@ from xlsxwriter.utility import xl_col_to_name
 from rag_workbook import __version__
 from rag_workbook import columns as C
 from rag_workbook import dashboard as D
+from rag_workbook.cells import can_fork
 from rag_workbook.dashboard import build as B
 from rag_workbook.dashboard.fast import forked as F
+from rag_workbook.dashboard.fast import writer as FW
 from rag_workbook.errors import OutputError, OutputLockedError, TemplateError
 from rag_workbook.model import (
     QUARTERS,
@@ -830,6 +833,53 @@ def test_rows_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatc
     assert forked == after_failure == here
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # every copy was waited for
+
+
+def test_data_rows_begun_before_the_book_is_built_give_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not can_fork():
+        pytest.skip("this process may not fork")
+    here = stockton_bytes()  # 76 Data rows, below FORK_FROM_ROWS: made here
+    fits = FW.EarlyRows.fits
+    seen: list[bool] = []
+
+    def recorded(self: FW.EarlyRows, job: F.BlockJob) -> bool:
+        seen.append(fits(self, job))
+        return seen[-1]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(D, "FORK_FROM_ROWS", 0)
+        patch.setattr(FW.EarlyRows, "fits", recorded)
+        early = stockton_bytes()
+        assert seen.count(True) == 1  # the Data block's, begun early, taken
+        seen.clear()
+        patch.setattr(FW.EarlyRows, "fits", lambda self, job: seen.append(False) or False)
+        not_taken = stockton_bytes()
+        assert seen and not any(seen)
+    assert early == not_taken == here
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every copy was waited for or ended
+
+
+def test_rows_begun_early_fit_only_the_job_they_were_begun_for() -> None:
+    register = stockton_register()
+    frame = make_frame(register, {mid: code for *_, mid, _, code in STOCKTON}, COMMENTS, OVERRIDES)
+    draft = B.start_book(frame, register, stockton_report(), stockton_inputs(), OPTIONS)
+    early = FW.EarlyRows.begin(draft.data_block, draft.styles)
+    try:
+        job = early.job
+        assert early.fits(job)
+        assert not early.fits(dataclasses.replace(job, xfs=tuple(x + 1 for x in job.xfs)))
+        first = next(i for i, s in enumerate(job.shared) if s)
+        other = {text: at + 1 for text, at in (job.shared[first] or {}).items()}
+        shared = (*job.shared[:first], other, *job.shared[first + 1 :])
+        assert not early.fits(dataclasses.replace(job, shared=shared))
+        copy = dataclasses.replace(job.block)
+        assert not early.fits(dataclasses.replace(job, block=copy))
+        assert early.rows.segment(0) == F.LaterRows([job], fork=False).segment(0)
+    finally:
+        early.close()
 
 
 def test_over_long_text_is_cut_with_a_marker() -> None:

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from rag_workbook.cells import can_fork
 from rag_workbook.dashboard import fast, plain
 from rag_workbook.dashboard.book import Block, Book, Sheet
 from rag_workbook.dashboard.build import (
@@ -50,6 +51,7 @@ from rag_workbook.dashboard.build import (
     TREND_WORDS,
     TRUNCATION_MARKER,
     DashboardOptions,
+    Draft,
     ExceptionReason,
     Frame,
     InputFile,
@@ -58,6 +60,8 @@ from rag_workbook.dashboard.build import (
     Writer,
     build_book,
     clean_text,
+    finish_book,
+    start_book,
 )
 from rag_workbook.errors import OutputError
 from rag_workbook.gcpause import collector_paused
@@ -90,29 +94,58 @@ def writer_note(options: DashboardOptions = _DEFAULTS) -> Issue | None:
     )
 
 
-def write_book(book: Book, writer: Writer | str = Writer.AUTO, *, fork: bool = True) -> bytes:
+def write_book(
+    book: Book,
+    writer: Writer | str = Writer.AUTO,
+    *,
+    fork: bool = True,
+    early: fast.EarlyRows | None = None,
+) -> bytes:
     """The workbook's bytes, by the writer asked for (`auto` and `fast`: the fast one).
 
     The fast writer falls back to the plain writer, never failing, when xlsxwriter's
     internals are not what it expects; it forks (when `fork` and the system allows it)
-    only from FORK_FROM_ROWS rows. Every path gives the same bytes for a writer.
+    only from FORK_FROM_ROWS rows, and takes the Data rows from `early` (`begin_rows`)
+    when given. Every path gives the same bytes for a writer.
 
     Example:
         >>> data = write_book(build_book(frame, register, Report()), Writer.PLAIN)
     """
-    if Writer(writer) is not Writer.PLAIN:
-        problem = fast.problem()
-        if problem is None:
-            rows = sum(b.count for s in book.sheets for b in _blocks(s))
-            try:
-                return fast.write_book(book, fork=fork and rows >= FORK_FROM_ROWS)
-            # A private attribute gone or a signature changed inside xlsxwriter, which the
-            # check could not see: the plain writer still writes the workbook. (The tests
-            # would see this happen: they hold the two writers' bytes to differ.)
-            except (fast.InternalsChanged, AttributeError, TypeError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-        _log.info("writing the dashboard with the plain writer: %s", problem)
+    if _fast_chosen(writer):
+        rows = sum(b.count for s in book.sheets for b in _blocks(s))
+        try:
+            return fast.write_book(book, fork=fork and rows >= FORK_FROM_ROWS, early=early)
+        # A private attribute gone or a signature changed inside xlsxwriter, which the
+        # check could not see: the plain writer still writes the workbook. (The tests
+        # would see this happen: they hold the two writers' bytes to differ.)
+        except (fast.InternalsChanged, AttributeError, TypeError) as exc:
+            _log.info(
+                "writing the dashboard with the plain writer: %s", f"{type(exc).__name__}: {exc}"
+            )
     return plain.write_book(book)
+
+
+def _fast_chosen(writer: Writer | str) -> bool:
+    """Whether the fast writer writes: asked for (or `auto`) and usable here."""
+    if Writer(writer) is Writer.PLAIN:
+        return False
+    problem = fast.problem()
+    if problem is not None:
+        _log.info("writing the dashboard with the plain writer: %s", problem)
+    return problem is None
+
+
+def begin_rows(draft: Draft, writer: Writer | str = Writer.AUTO) -> fast.EarlyRows | None:
+    """The Data rows begun by a forked copy while the rest of the book is built, where
+    the fast writer will write a block that large and this process may fork; else None."""
+    if draft.data_block.count < FORK_FROM_ROWS or Writer(writer) is Writer.PLAIN:
+        return None
+    if not can_fork() or fast.problem() is not None:
+        return None
+    try:
+        return fast.EarlyRows.begin(draft.data_block, draft.styles)
+    except (fast.InternalsChanged, AttributeError, TypeError):
+        return None  # write_book falls back to the plain writer and says why
 
 
 def _blocks(sheet: Sheet) -> list[Block]:
@@ -132,8 +165,13 @@ def _build(
     *,
     print_only: bool,
 ) -> bytes:
-    book = build_book(frame, register, report, inputs, options, print_only=print_only)
-    return write_book(book, options.writer)
+    draft = start_book(frame, register, report, inputs, options, print_only=print_only)
+    early = begin_rows(draft, options.writer)
+    try:
+        return write_book(finish_book(draft), options.writer, early=early)
+    finally:
+        if early is not None:
+            early.close()
 
 
 def build_dashboard(
@@ -281,14 +319,18 @@ __all__ = [
     "TREND_WORDS",
     "TRUNCATION_MARKER",
     "DashboardOptions",
+    "Draft",
     "ExceptionReason",
     "InputFile",
     "InputStatus",
     "Missing",
     "Writer",
+    "begin_rows",
     "build_book",
     "build_dashboard",
     "clean_text",
+    "finish_book",
+    "start_book",
     "write_atomic",
     "write_book",
     "write_dashboard",

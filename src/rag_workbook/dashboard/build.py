@@ -646,33 +646,84 @@ def build_book(
     Example:
         >>> book = build_book(frame, register, Report())
     """
-    settings = register.settings
-    icon_style = icon_style_of(register, options)
-    show_direction = (
-        settings.show_direction if options.show_direction is None else options.show_direction
-    )
+    return finish_book(start_book(frame, register, report, inputs, options, print_only=print_only))
+
+
+class Draft(NamedTuple):
+    """A book begun by `start_book`: what every sheet draws on, and the Data sheet's rows.
+
+    The Data rows (`data_block`, with the `styles` named so far, its own) come first, so
+    that a writer can begin on them while `finish_book` makes the rest.
+    """
+
+    data_block: Block
+    styles: Mapping[str, Mapping[str, Any]]
+    register: Register
+    report: Report
+    inputs: Sequence[InputFile]
+    options: DashboardOptions
+    print_only: bool
+    columns: Mapping[str, list[Any]]
+    texts: _Texts
+    cells: dict[tuple[str, str], _Cell]
+    named: _Styles
+
+
+def start_book(
+    frame: Frame,
+    register: Register,
+    report: Report,
+    inputs: Sequence[InputFile] = (),
+    options: DashboardOptions = DashboardOptions(),
+    *,
+    print_only: bool = False,
+) -> Draft:
+    """The first part of `build_book` (same arguments): the cells and the Data rows.
+
+    Raises:
+        TemplateError: the icon style is not a three-icon style.
+    """
+    icon_style_of(register, options)  # refused before any work
     unusable = unusable_entries(report)
     columns = _with_unusable_sources(frame_columns(frame), unusable)
     texts = _Texts(columns)
     cells = _cells(columns, texts, unusable)
     styles = _Styles()
-    created = options.created or _parse_date(options.made_on) or _parse_date(settings.meeting_date)
-    properties = {
-        "title": clean_text(" ".join(p for p in (settings.title, settings.year) if p)),
-        "subject": clean_text(
-            " ".join(p for p in (settings.partnership, "performance dashboard") if p)
-        ),
-        "author": "rag_workbook",
-        "comments": f"Made by rag_workbook {__version__}",
-        "created": created or _DEFAULT_CREATED,
-    }
     # The Data block's styles first: the fast writer gives its formats their indices first.
     data_block = _data_block(styles, columns, texts, register)
+    return Draft(
+        data_block=data_block,
+        styles=dict(styles.props),
+        register=register,
+        report=report,
+        inputs=inputs,
+        options=options,
+        print_only=print_only,
+        columns=columns,
+        texts=texts,
+        cells=cells,
+        named=styles,
+    )
+
+
+def finish_book(draft: Draft) -> Book:
+    """The Book that `draft` begins: every sheet, its styles and its properties."""
+    register, cells, options, print_only = (
+        draft.register,
+        draft.cells,
+        draft.options,
+        draft.print_only,
+    )
+    settings, styles = register.settings, draft.named
+    icon_style = icon_style_of(register, options)
+    show_direction = (
+        settings.show_direction if options.show_direction is None else options.show_direction
+    )
     labels = dict(zip(QUARTERS, options.quarter_labels, strict=True))
     counted = _summary_counts(register, cells)
     summary_block = _summary_block(styles, register, counted, labels)
     quarter = reporting_quarter(register, cells)
-    data_rows = _data_rows(texts, register)
+    data_rows = _data_rows(draft.texts, register)
     values = list(cells.values())
     layout = _layout(
         show_direction,
@@ -690,11 +741,25 @@ def build_book(
         ),
         _exceptions_sheet(styles, register, cells, quarter, labels[quarter]),
         _summary_sheet(styles, register, counted, summary_block, labels),
-        _data_sheet(styles, register, data_block, print_only),
-        _issues_sheet(styles, register, report, print_only),
-        _about_sheet(styles, register, inputs, options, print_only),
+        _data_sheet(styles, register, draft.data_block, print_only),
+        _issues_sheet(styles, register, draft.report, print_only),
+        _about_sheet(styles, register, draft.inputs, options, print_only),
     )
-    return Book(styles=dict(styles.props), sheets=sheets, properties=properties)
+    return Book(styles=dict(styles.props), sheets=sheets, properties=_properties(settings, options))
+
+
+def _properties(settings: Settings, options: DashboardOptions) -> dict[str, Any]:
+    """The workbook's document properties: title, subject, author, comments, created."""
+    created = options.created or _parse_date(options.made_on) or _parse_date(settings.meeting_date)
+    return {
+        "title": clean_text(" ".join(p for p in (settings.title, settings.year) if p)),
+        "subject": clean_text(
+            " ".join(p for p in (settings.partnership, "performance dashboard") if p)
+        ),
+        "author": "rag_workbook",
+        "comments": f"Made by rag_workbook {__version__}",
+        "created": created or _DEFAULT_CREATED,
+    }
 
 
 def _data_rows(texts: _Texts, register: Register) -> dict[str, int]:

@@ -10,6 +10,6 @@ xlsxwriter, checked once).
 from __future__ import annotations
 
 from rag_workbook.dashboard.fast.internals import InternalsChanged, problem
-from rag_workbook.dashboard.fast.writer import write_book
+from rag_workbook.dashboard.fast.writer import EarlyRows, write_book
 
-__all__ = ["InternalsChanged", "problem", "write_book"]
+__all__ = ["EarlyRows", "InternalsChanged", "problem", "write_book"]

@@ -3,25 +3,80 @@
 xlsxwriter's general paths cost seconds on a national dashboard (issue 6): this writer
 stores plain cells, merges, heights and notes in bulk (`rows`, `notes`), writes them and the
 shared strings in one piece each (`strings`), zips the parts on a thread (`package`), and
-has the blocks' rows (the Data sheet's) made as XML by a forked copy (`forked`).
+has the blocks' rows (the Data sheet's) made as XML by a forked copy (`forked`), which
+can begin on the Data rows before the rest of the book is built (`EarlyRows`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rag_workbook.dashboard.book import WORKBOOK_OPTIONS, Block, Book, Row, Sheet, Table
 from rag_workbook.dashboard.fast.forked import BlockJob, LaterRows, share_texts
-from rag_workbook.dashboard.fast.package import FastWorkbook
+from rag_workbook.dashboard.fast.package import FastWorkbook, Segment
 from rag_workbook.dashboard.fast.rows import BulkSheet
 from rag_workbook.dashboard.plain import Formats, finish_sheet, table_options, table_range
 
 
-def write_book(book: Book, *, fork: bool = True) -> bytes:
+class EarlyRows:
+    """The rows of a book's first block (the Data sheet's), begun by a forked copy before
+    the rest of the book is built (`begin`).
+
+    Its job (format indices, shared strings' places) is worked out on a workbook of its
+    own begun as `write_book` begins one; `write_book` takes the rows only when it works
+    out the same job, and otherwise makes them itself: the same bytes either way.
+    """
+
+    def __init__(self, job: BlockJob, rows: LaterRows) -> None:
+        self.job = job
+        self.rows = rows
+
+    @classmethod
+    def begin(cls, block: Block, styles: Mapping[str, Mapping[str, Any]]) -> EarlyRows:
+        """Begin `block`'s rows; `styles` are the book's styles named so far."""
+        workbook = FastWorkbook(WORKBOOK_OPTIONS)
+        formats = Formats(workbook, styles)
+        (job,) = _block_jobs(styles, [block], formats, workbook.str_table)
+        return cls(job, LaterRows([job], fork=True))
+
+    def fits(self, job: BlockJob) -> bool:
+        """Whether the rows begun are those of `job`."""
+        mine = self.job
+        return job.block is mine.block and (job.xfs, job.quoted, job.shared) == (
+            mine.xfs,
+            mine.quoted,
+            mine.shared,
+        )
+
+    def close(self) -> None:
+        """End the copy if its rows were never taken."""
+        self.rows.close()
+
+
+class _Segments:
+    """Each block's rows: the one `early` began from it when it fits, the others made by
+    a forked copy (`fork`) or here."""
+
+    def __init__(self, jobs: Sequence[BlockJob], early: EarlyRows | None, *, fork: bool) -> None:
+        fitting = [i for i, job in enumerate(jobs) if early is not None and early.fits(job)]
+        self._early = early if fitting else None
+        self._at = fitting[0] if fitting else -1
+        self._later = LaterRows([job for i, job in enumerate(jobs) if i != self._at], fork=fork)
+
+    def segment(self, index: int) -> Segment:
+        if self._early is not None and index == self._at:
+            return self._early.rows.segment(0)
+        return self._later.segment(index - (0 <= self._at < index))
+
+    def close(self) -> None:
+        self._later.close()
+
+
+def write_book(book: Book, *, fork: bool = True, early: EarlyRows | None = None) -> bytes:
     """The workbook's bytes; the blocks' rows made by a forked copy when `fork` (and the
-    system allows it), else here: the same bytes either way.
+    system allows it), or taken from `early`, else here: the same bytes either way.
 
     Raises:
         InternalsChanged: xlsxwriter's internals are not as expected (the caller falls
@@ -32,7 +87,8 @@ def write_book(book: Book, *, fork: bool = True) -> bytes:
     workbook.set_size(*book.window_size)
     formats = Formats(workbook, book.styles)
     blocks = [item for sheet in book.sheets for item in sheet.content if isinstance(item, Block)]
-    later = LaterRows(_block_jobs(book, blocks, formats, workbook.str_table), fork=fork)
+    jobs = _block_jobs(book.styles, blocks, formats, workbook.str_table)
+    later = _Segments(jobs, early, fork=fork)
     try:
         for sheet in book.sheets:
             _write_sheet(workbook, sheet, formats, later, blocks)
@@ -43,26 +99,34 @@ def write_book(book: Book, *, fork: bool = True) -> bytes:
 
 
 def _block_jobs(
-    book: Book, blocks: Sequence[Block], formats: Formats, strings: Any
+    styles: Mapping[str, Mapping[str, Any]],
+    blocks: Sequence[Block],
+    formats: Formats,
+    strings: Any,
 ) -> list[BlockJob]:
     """The blocks' formats take their indices first (in the book's order of styles), then
-    their shared texts their places in the shared strings: before any sheet is written,
-    so that the forked copy's rows agree with what the other sheets add later."""
+    their shared texts their places in the shared strings, block by block in the order
+    they were built (of their first styles): before any sheet is written, so that rows
+    made by a forked copy agree with what the other sheets add later, and so that the
+    first block's rows can be begun before the others are built (`EarlyRows`)."""
     used = {name for block in blocks for name in (*block.styles, *block.quoted) if name}
-    indices = {name: formats[name]._get_xf_index() for name in book.styles if name in used}
+    indices = {name: formats[name]._get_xf_index() for name in styles if name in used}
+    order = {name: i for i, name in enumerate(styles)}
+    built = sorted(blocks, key=lambda block: min(map(order.__getitem__, block.styles), default=0))
+    shared = {id(block): share_texts(block, strings) for block in built}
     return [
         BlockJob(
             block,
             tuple(indices[name] for name in block.styles),
             tuple(indices[name] if name else -1 for name in block.quoted),
-            share_texts(block, strings),
+            shared[id(block)],
         )
         for block in blocks
     ]
 
 
 def _write_sheet(
-    workbook: Any, sheet: Sheet, formats: Formats, later: LaterRows, blocks: Sequence[Block]
+    workbook: Any, sheet: Sheet, formats: Formats, later: _Segments, blocks: Sequence[Block]
 ) -> None:
     by_name = formats.by_name
     bulk = any(isinstance(item, Block) for item in sheet.content)
