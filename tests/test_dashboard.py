@@ -33,6 +33,7 @@ from rag_workbook import dashboard as D
 from rag_workbook.cells import can_fork
 from rag_workbook.dashboard import build as B
 from rag_workbook.dashboard.fast import forked as F
+from rag_workbook.dashboard.fast import package as P
 from rag_workbook.dashboard.fast import writer as FW
 from rag_workbook.errors import OutputError, OutputLockedError, TemplateError
 from rag_workbook.model import (
@@ -858,6 +859,40 @@ def test_data_rows_begun_before_the_book_is_built_give_the_same_bytes(
         not_taken = stockton_bytes()
         assert seen and not any(seen)
     assert early == not_taken == here
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every copy was waited for or ended
+
+
+def test_notes_parts_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not can_fork():
+        pytest.skip("this process may not fork")
+    here = stockton_bytes()  # below FORK_FROM_ROWS: every part made here
+    parent = os.getpid()
+    make = P.Packager._make_elsewhere
+    unpacked = F._unpacked_parts
+    taken: list[str] = []
+
+    def fails_in_the_copy(self: P.Packager) -> list[tuple[str, tuple[int, int, bytes]]]:
+        if os.getpid() != parent:
+            raise RuntimeError("the copy fails")
+        return make(self)
+
+    def recorded(data: bytes) -> dict[str, tuple[int, int, bytes]]:
+        parts = unpacked(data)
+        taken.extend(parts)
+        return parts
+
+    with monkeypatch.context() as patch:
+        patch.setattr(D, "FORK_FROM_ROWS", 0)
+        patch.setattr(F, "_unpacked_parts", recorded)
+        forked = stockton_bytes()
+        assert any(n.startswith("xl/comments") for n in taken)
+        assert any(n.startswith("xl/drawings/vmlDrawing") for n in taken)
+        patch.setattr(P.Packager, "_make_elsewhere", fails_in_the_copy)
+        after_failure = stockton_bytes()
+        patch.setattr(F.Forked, "start", classmethod(lambda cls, make: None))
+        not_started = stockton_bytes()
+    assert forked == after_failure == not_started == here
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # every copy was waited for or ended
 

@@ -152,6 +152,59 @@ class LaterRows:
 _PIECE_SIZE = struct.Struct("<Q")
 
 
+class Elsewhere:
+    """Zip parts made and deflated by a forked copy of this process (`start(make)`).
+
+    `part(name, here)` gives one part's (crc, length, packed), waiting for the copy; when
+    the copy could not be started, failed, or did not make that part, `here()` makes it.
+    """
+
+    def __init__(self, child: Forked | None) -> None:
+        self._child = child
+        self._parts: dict[str, tuple[int, int, bytes]] | None = None
+
+    @classmethod
+    def start(cls, make: Callable[[], list[tuple[str, tuple[int, int, bytes]]]]) -> Elsewhere:
+        """`make()` (each part's name and deflated data) run in a forked copy."""
+        return cls(Forked.start(lambda: _packed_parts(make())))
+
+    def part(self, name: str, here: Callable[[], tuple[int, int, bytes]]) -> tuple[int, int, bytes]:
+        if self._parts is None:
+            made = self._child.result() if self._child is not None else None
+            self._parts = _unpacked_parts(made) if made is not None else {}
+        found = self._parts.get(name)
+        return found if found is not None else here()
+
+    def close(self) -> None:
+        """End the copy if it was never waited for."""
+        if self._child is not None:
+            self._child.close()
+
+
+_PART_HEAD = struct.Struct("<HLQQ")  # name's length, CRC-32, length unpacked, length packed
+
+
+def _packed_parts(parts: list[tuple[str, tuple[int, int, bytes]]]) -> bytes:
+    out: list[bytes] = []
+    for name, (crc, length, packed) in parts:
+        encoded = name.encode("utf-8")
+        out += (_PART_HEAD.pack(len(encoded), crc, length, len(packed)), encoded, packed)
+    return b"".join(out)
+
+
+def _unpacked_parts(data: bytes) -> dict[str, tuple[int, int, bytes]]:
+    parts: dict[str, tuple[int, int, bytes]] = {}
+    at = 0
+    while at < len(data):
+        name_size, crc, length, size = _PART_HEAD.unpack_from(data, at)
+        at += _PART_HEAD.size
+        name = data[at : at + name_size].decode("utf-8")
+        at += name_size
+        parts[name] = (crc, length, data[at : at + size])
+        at += size
+    return parts
+
+
 class Forked:
     """`make()` run in a forked copy of this process, its bytes left in a spool file.
 

@@ -8,7 +8,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import xlsxwriter
 import xlsxwriter.packager
@@ -18,6 +18,9 @@ from rag_workbook.dashboard.fast.rows import BulkSheet, FastSheet
 from rag_workbook.dashboard.fast.strings import Strings
 from rag_workbook.dashboard.plain import core_with_language
 from rag_workbook.errors import OutputError
+
+if TYPE_CHECKING:
+    from rag_workbook.dashboard.fast.forked import Elsewhere
 
 # Deflate level of the parts. Measured on the 39 MB of XML of a national dashboard
 # (issue 6): level 6 (zlib's default, xlsxwriter's) 0.58 s and 3.0 MB; 2, 0.19 s and 3.8 MB.
@@ -93,6 +96,15 @@ def _gf2_square(matrix: Sequence[int]) -> list[int]:
     return [_gf2_times(matrix, row) for row in matrix]
 
 
+def deflated(payload: str | bytes, level: int) -> tuple[int, int, bytes]:
+    """A whole part deflated: its CRC-32, its length unpacked, its deflate data."""
+    if not isinstance(payload, bytes):
+        payload = payload.encode("utf-8")
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    packed = packer.compress(payload) + packer.flush()
+    return zlib.crc32(payload), len(payload), packed
+
+
 class _Around(NamedTuple):
     """A part deflated in the two pieces around its inserted segment."""
 
@@ -139,6 +151,10 @@ class Deflater:
         future = self.pool.submit(self._deflate, data, insert)
         self.parts.append((name, data, is_binary, size, insert, future))
 
+    def add_made(self, name: str, made: Callable[[], tuple[int, int, bytes]]) -> None:
+        """A part deflated elsewhere: `made()` gives its (crc, length, packed)."""
+        self.parts.append((name, None, True, -1, None, made))
+
     def _deflate(
         self, data: Any, insert: tuple[int, Callable[[], Segment]] | None = None
     ) -> tuple[int, int, bytes] | _Around:
@@ -153,11 +169,7 @@ class Deflater:
             head = Segment.of(payload[:offset].encode("utf-8"), self.level, last=False)
             tail = Segment.of(payload[offset:].encode("utf-8"), self.level, last=True)
             return _Around(head, tail)
-        if not isinstance(payload, bytes):
-            payload = payload.encode("utf-8")
-        packer = zlib.compressobj(self.level, zlib.DEFLATED, -15)
-        packed = packer.compress(payload) + packer.flush()
-        return zlib.crc32(payload), len(payload), packed
+        return deflated(payload, self.level)
 
     @staticmethod
     def _joined(
@@ -173,7 +185,7 @@ class Deflater:
         central: list[bytes] = []
         offset = 0
         for name, data, is_binary, size, insert, future in self.parts:
-            deflated = future.result()
+            deflated = future() if data is None else future.result()
             if not is_binary and data.tell() != size:  # written to after it was handed over
                 deflated = self._deflate(data, insert)
             crc, length, packed = self._joined(deflated, insert)
@@ -231,11 +243,14 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
     into its part there.
     """
 
-    def __init__(self, language: str = "") -> None:
+    def __init__(self, language: str = "", *, fork: bool = False) -> None:
         super().__init__()
         self._deflater = Deflater(ZIP_LEVEL)
         self._handed = 0  # parts already given to the deflater
         self._language = language
+        self._fork = fork
+        self._elsewhere: Elsewhere | None = None  # the forked copy making the notes' parts
+        self._making = False  # this is that copy
 
     def _write_core_file(self) -> None:
         # Packager._write_core_file (xlsxwriter 3.x), then the document language added.
@@ -249,7 +264,8 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
 
     def _filename(self, xml_filename: str) -> Any:
         # xlsxwriter asks for a part's file when the part before it is finished.
-        self._hand_over(len(self.filenames))
+        if not self._making:
+            self._hand_over(len(self.filenames))
         return super()._filename(xml_filename)
 
     def _hand_over(self, count: int) -> None:
@@ -263,13 +279,50 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
         self._handed = max(self._handed, count)
 
     def _create_package(self) -> list[Any]:
+        # Before the first part is handed to the deflater's thread: a fork copies no thread.
+        if self._fork and any(sheet.has_comments for sheet in self.workbook.worksheets()):
+            from rag_workbook.dashboard.fast.forked import Elsewhere
+
+            self._elsewhere = Elsewhere.start(self._make_elsewhere)
         try:
             parts = super()._create_package()
             self._hand_over(len(parts))
             self.workbook.package = self._deflater.archive()
         finally:
             self._deflater.close()
+            if self._elsewhere is not None:
+                self._elsewhere.close()
         return []  # nothing left for xlsxwriter's own zip
+
+    def _make_elsewhere(self) -> list[tuple[str, tuple[int, int, bytes]]]:
+        """In the forked copy: the parts `_write_part` leaves to it, deflated."""
+        self._making = True
+        self._write_vml_files()
+        self._write_comment_files()
+        return [(name, deflated(data.getvalue(), ZIP_LEVEL)) for data, name, _ in self.filenames]
+
+    def _write_part(self, name: str, writer: Any, *args: Any, notes: bool) -> None:
+        """Write part `name` by `writer._assemble_xml_file(*args)`: here, or, for the notes'
+        parts (`notes`: their VML shapes and comments), by the forked copy when there is
+        one (and here after all, when it failed). Their writing changes nothing that
+        other parts hold (a sheet's XML does: its formats take their indices as written)."""
+        elsewhere = self._elsewhere
+        if self._making or elsewhere is None or not notes:
+            if notes or not self._making:
+                writer._set_xml_writer(self._filename(name))
+                writer._assemble_xml_file(*args)
+            return
+        self._hand_over(len(self.filenames))
+
+        def here() -> tuple[int, int, bytes]:
+            data = io.StringIO()
+            writer._set_xml_writer(data)
+            writer._assemble_xml_file(*args)
+            return deflated(data.getvalue(), ZIP_LEVEL)
+
+        self.filenames.append((io.StringIO(), name, True))
+        self._handed = len(self.filenames)
+        self._deflater.add_made(name, functools.partial(elsewhere.part, name, here))
 
     def _write_comment_files(self) -> None:
         # Packager._write_comment_files (xlsxwriter 3.x) with NotesComments.
@@ -277,9 +330,8 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
         for worksheet in self.workbook.worksheets():
             if not worksheet.has_comments:
                 continue
-            comments = NotesComments()
-            comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
-            comments._assemble_xml_file(worksheet.comments_list)
+            name = f"xl/comments{index}.xml"
+            self._write_part(name, NotesComments(), worksheet.comments_list, notes=True)
             index += 1
 
     def _write_shared_strings_file(self) -> None:
@@ -298,15 +350,19 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
             if not worksheet.has_vml and not worksheet.has_header_vml:
                 continue
             if worksheet.has_vml:
-                vml = NotesVml()
-                vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
-                vml._assemble_xml_file(
+                self._write_part(
+                    f"xl/drawings/vmlDrawing{index}.vml",
+                    NotesVml(),
                     worksheet.vml_data_id,
                     worksheet.vml_shape_id,
                     worksheet.comments_list,
                     worksheet.buttons_list,
+                    notes=True,
                 )
                 index += 1
+            if worksheet.has_header_vml and self._making:
+                index += 1  # not a note's part: made by the parent
+                continue
             if worksheet.has_header_vml:
                 vml = NotesVml()
                 vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
@@ -330,10 +386,13 @@ class FastWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]
 
     worksheet_class = FastSheet
 
-    def __init__(self, options: Mapping[str, Any], *, language: str = "") -> None:
+    def __init__(
+        self, options: Mapping[str, Any], *, language: str = "", fork_parts: bool = False
+    ) -> None:
         super().__init__(io.BytesIO(), {**options, "in_memory": True})
         self.package = b""
         self.language = language
+        self.fork_parts = fork_parts  # the notes' parts made by a forked copy (`Elsewhere`)
 
     def _get_packager(self) -> Any:
-        return Packager(self.language)
+        return Packager(self.language, fork=self.fork_parts)

@@ -82,7 +82,7 @@ def write_book(book: Book, *, fork: bool = True, early: EarlyRows | None = None)
         InternalsChanged: xlsxwriter's internals are not as expected (the caller falls
             back to the plain writer).
     """
-    workbook = FastWorkbook(WORKBOOK_OPTIONS, language=book.language)
+    workbook = FastWorkbook(WORKBOOK_OPTIONS, language=book.language, fork_parts=fork)
     workbook.set_properties(dict(book.properties))
     workbook.set_size(*book.window_size)
     formats = Formats(workbook, book.styles)
