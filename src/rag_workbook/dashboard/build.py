@@ -1514,6 +1514,45 @@ def _listed_for(reason: ExceptionReason | None, more: Sequence[str]) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _exception_rows(
+    styles: _Styles,
+    cells: Mapping[tuple[str, str], _Cell],
+    entries: Sequence[tuple[ExceptionReason | None, list[str], Measure]],
+    quarter: str,
+    first: int,
+) -> list[Row]:
+    """The Exceptions table's rows from row `first`, each as tall as its longest text."""
+    cell_style = styles("table-cell", valign="top", text_wrap=True)
+    rows: list[Row] = []
+    # Each column's cell and lines by its value: themes, leads, statuses and many
+    # explanations repeat down thousands of rows at national scale.
+    made: list[dict[object, tuple[Cell, int]]] = [{} for _ in _EXCEPTION_WIDTHS]
+    for r, (reason, more, measure) in enumerate(entries, start=first):
+        cell = cells[measure.measure_id, quarter]
+        explanation = cell.explanation
+        if cell.forecast is Status.RED and cell.forecast_explanation:
+            explanation = f"{explanation}; {cell.forecast_explanation}".lstrip("; ")
+        values = (
+            measure.theme, measure.measure_id, measure.text, status_word(cell),
+            _listed_for(reason, more), explanation, cell.comment,
+            cell.action or "(no action given)", measure.lead,
+        )  # fmt: skip
+        row_cells: list[Cell] = []
+        lines = 1
+        for c, value in enumerate(values):
+            found = made[c].get(value)
+            if found is None:
+                text = clean_text(value)
+                found = made[c][value] = (
+                    styles.text(c, text, cell_style),
+                    _lines(text, _EXCEPTION_WIDTHS[c]),
+                )
+            row_cells.append(found[0])
+            lines = max(lines, found[1])
+        rows.append(Row(r, tuple(row_cells), min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * lines + 6)))
+    return rows
+
+
 def _exceptions_sheet(
     styles: _Styles,
     register: Register,
@@ -1536,28 +1575,8 @@ def _exceptions_sheet(
             ),
         )
     )
-    cell_style = styles("table-cell", valign="top", text_wrap=True)
     top = 3
-    rows: list[Row] = []
-    for r, (reason, more, measure) in enumerate(entries, start=top + 1):
-        cell = cells[measure.measure_id, quarter]
-        explanation = cell.explanation
-        if cell.forecast is Status.RED and cell.forecast_explanation:
-            explanation = f"{explanation}; {cell.forecast_explanation}".lstrip("; ")
-        values = (
-            measure.theme, measure.measure_id, measure.text, status_word(cell),
-            _listed_for(reason, more), explanation, cell.comment,
-            cell.action or "(no action given)", measure.lead,
-        )  # fmt: skip
-        texts = [clean_text(v) for v in values]
-        lines = max(_lines(t, w) for t, w in zip(texts, _EXCEPTION_WIDTHS, strict=True))
-        rows.append(
-            Row(
-                r,
-                tuple(styles.text(c, t, cell_style) for c, t in enumerate(texts)),
-                min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * max(lines, 1) + 6),
-            )
-        )
+    rows = _exception_rows(styles, cells, entries, quarter, top + 1)
     if rows:
         content.append(
             Table(
