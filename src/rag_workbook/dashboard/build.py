@@ -1514,43 +1514,52 @@ def _listed_for(reason: ExceptionReason | None, more: Sequence[str]) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _exception_rows(
+def _exception_block(
     styles: _Styles,
     cells: Mapping[tuple[str, str], _Cell],
     entries: Sequence[tuple[ExceptionReason | None, list[str], Measure]],
     quarter: str,
     first: int,
-) -> list[Row]:
-    """The Exceptions table's rows from row `first`, each as tall as its longest text."""
+) -> Block:
+    """The Exceptions table's rows from row `first`, each as tall as its longest text.
+
+    A Block (thousands of rows at national scale): themes, statuses, reasons, actions and
+    leads repeat, and are shared; IDs, measures, explanations and comments are written
+    in place.
+    """
     cell_style = styles("table-cell", valign="top", text_wrap=True)
-    rows: list[Row] = []
-    # Each column's cell and lines by its value: themes, leads, statuses and many
-    # explanations repeat down thousands of rows at national scale.
-    made: list[dict[object, tuple[Cell, int]]] = [{} for _ in _EXCEPTION_WIDTHS]
-    for r, (reason, more, measure) in enumerate(entries, start=first):
+    values: list[list[str | None]] = [[] for _ in _EXCEPTION_WIDTHS]
+    heights: list[float | None] = []
+    # Each column's text and lines by its value, worked out once a value.
+    made: list[dict[object, tuple[str | None, int]]] = [{} for _ in _EXCEPTION_WIDTHS]
+    for reason, more, measure in entries:
         cell = cells[measure.measure_id, quarter]
         explanation = cell.explanation
         if cell.forecast is Status.RED and cell.forecast_explanation:
             explanation = f"{explanation}; {cell.forecast_explanation}".lstrip("; ")
-        values = (
+        row = (
             measure.theme, measure.measure_id, measure.text, status_word(cell),
             _listed_for(reason, more), explanation, cell.comment,
             cell.action or "(no action given)", measure.lead,
         )  # fmt: skip
-        row_cells: list[Cell] = []
         lines = 1
-        for c, value in enumerate(values):
+        for c, value in enumerate(row):
             found = made[c].get(value)
             if found is None:
                 text = clean_text(value)
-                found = made[c][value] = (
-                    styles.text(c, text, cell_style),
-                    _lines(text, _EXCEPTION_WIDTHS[c]),
-                )
-            row_cells.append(found[0])
+                found = made[c][value] = (text or None, _lines(text, _EXCEPTION_WIDTHS[c]))
+            values[c].append(found[0])
             lines = max(lines, found[1])
-        rows.append(Row(r, tuple(row_cells), min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * lines + 6)))
-    return rows
+        heights.append(min(_MAX_ROW_HEIGHT, _LINE_HEIGHT * lines + 6))
+    quoted = [styles.quoted(cell_style) if _any_formula_like(v) else "" for v in values]
+    return Block(
+        first_row=first,
+        values=tuple(values),
+        styles=(cell_style,) * len(values),
+        quoted=tuple(quoted),
+        shared=(True, False, False, True, True, False, False, True, True),
+        heights=tuple(heights),
+    )
 
 
 def _exceptions_sheet(
@@ -1576,13 +1585,13 @@ def _exceptions_sheet(
         )
     )
     top = 3
-    rows = _exception_rows(styles, cells, entries, quarter, top + 1)
-    if rows:
+    rows = _exception_block(styles, cells, entries, quarter, top + 1)
+    if rows.count:
         content.append(
             Table(
                 top,
                 0,
-                top + len(rows),
+                top + rows.count,
                 len(EXCEPTION_HEADERS) - 1,
                 EXCEPTIONS_TABLE,
                 EXCEPTION_HEADERS,
@@ -1590,19 +1599,19 @@ def _exceptions_sheet(
                 autofilter=False,
             )
         )
-        content += rows
+        content.append(rows)
     else:
         content.append(
             Row(top, ((0, f"No measure is Red, Amber or No data in {label}.", styles("subtitle")),))
         )
-    last = top + max(len(rows), 0)
+    last = top + rows.count
     return Sheet(
         name=EXCEPTIONS_SHEET,
         content=tuple(content),
         columns=tuple(Column(c, c, w) for c, w in enumerate(_EXCEPTION_WIDTHS)),
         print_setup=PrintSetup(
             fit_to=(1, 0),
-            repeat_rows=top if rows else None,
+            repeat_rows=top if rows.count else None,
             area=(0, 0, last, len(EXCEPTION_HEADERS) - 1),
             margins={"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.7},
             footer=_footer(register),
