@@ -54,7 +54,7 @@ import sys
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -879,11 +879,12 @@ class _Sheets:
     """A workbook's sheets as the reader needs them, whichever library opened it.
 
     `read(name)` gives the rows from A1 (capped, see _rows_of), the sheet's height, and
-    a function giving its merged ranges.
+    a function giving its merged ranges; `visible()` the visible sheets (all of them when
+    none is), asked for only when no sheet named Return has the table.
     """
 
     names: list[str]
-    visible: set[str]
+    visible: Callable[[], set[str]]
     read: Callable[[str], tuple[list[list[object]], int, Callable[[], _Merged]]]
 
 
@@ -897,9 +898,12 @@ def _calamine_sheets(wb: CalamineWorkbook) -> _Sheets:
 
         return rows, height, merged
 
+    def visible() -> set[str]:
+        shown = {m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible}
+        return shown or set(names)
+
     names = list(wb.sheet_names)
-    visible = {m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible}
-    return _Sheets(names, visible or set(names), read)
+    return _Sheets(names, visible, read)
 
 
 FALLBACK_SECONDS = 8.0  # most time openpyxl may take over one file
@@ -971,7 +975,8 @@ def _fallback_sheets(shown: str, data: bytes) -> _Sheets:
         rows, height, merged = sheets.get(name, ([], 0, []))
         return rows or [[""]], height, lambda: merged
 
-    return _Sheets(list(found["names"]), set(found["visible"]), read)
+    visible = set(found["visible"])
+    return _Sheets(list(found["names"]), lambda: visible, read)
 
 
 def _fallback_main() -> None:
@@ -1251,6 +1256,16 @@ def _read(
     return _read_table(path, shown, digest, ctx, meta, table, header_block, saved_time)
 
 
+_RETURN_KEY = _norm(layout.RETURN_SHEET)
+
+
+def _visible_others(book: _Sheets, named: list[str]) -> Iterator[str]:
+    """The visible sheets not in `named`, in order; the visibility is looked up only if
+    they are asked for (a return's table is on its Return sheet)."""
+    visible = book.visible()
+    yield from (n for n in book.names if n in visible and n not in named)
+
+
 def _find_table(
     ctx: _Ctx, book: _Sheets, data: bytes, suffix: str
 ) -> tuple[dict[str, str], _Found | None]:
@@ -1265,9 +1280,8 @@ def _find_table(
                 meta[row[0].strip().lower()] = _text(row[1])
         if meta.get("kind") != layout.META_KIND:
             meta = {}
-    candidates = [n for n in names if _norm(n) == _norm(layout.RETURN_SHEET)]
-    candidates += [n for n in names if n in book.visible and n not in candidates]
-    for name in candidates:
+    named = [n for n in names if _norm(n) == _RETURN_KEY]
+    for name in itertools.chain(named, _visible_others(book, named)):
         if name == meta_name:
             continue
         rows, height, merged_of = book.read(name)
