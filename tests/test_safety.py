@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 
 from rag_workbook.model import Severity
 from rag_workbook.report import Issue
-from rag_workbook.safety import LIMITS, Limits, check_and_read, check_file
+from rag_workbook.safety import (
+    LIMITS,
+    Checked,
+    Limits,
+    check_and_read,
+    check_and_unpack,
+    check_file,
+)
 
 # ../shared/corpus/real beside the repository
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
@@ -128,6 +135,33 @@ def test_check_and_read_leaves_a_large_file_to_the_caller(tmp_path: Path) -> Non
     wb.close()
     assert path.stat().st_size > 1024 * 1024
     assert check_and_read(path, "large.xlsx") == (None, None)
+
+
+def test_check_and_unpack_gives_the_wanted_parts_it_scans_whole(
+    corpus: dict[str, Path], good_return: Path, tmp_path: Path
+) -> None:
+    sheet, styles, props = "xl/worksheets/sheet1.xml", "xl/styles.xml", "docProps/core.xml"
+    wanted = frozenset({sheet, styles, props, "xl/missing.xml"})
+    with zipfile.ZipFile(good_return) as zf:
+        names = tuple(i.filename for i in zf.infolist())
+        whole = {name: zf.read(name) for name in (sheet, styles)}
+    # Only the parts the check scans (not the properties, not a missing part) come back.
+    assert check_and_unpack(good_return, "r.xlsx", wanted=wanted) == Checked(
+        good_return.read_bytes(), names, whole
+    )
+    assert check_and_unpack(good_return, "r.xlsx") == Checked(good_return.read_bytes(), names, {})
+    # A stored (not deflated) part is left to the caller; refusals are the same issues.
+    stored = tmp_path / "stored.xlsx"
+    with zipfile.ZipFile(good_return) as src, zipfile.ZipFile(stored, "w") as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info.filename), zipfile.ZIP_STORED)
+    found = check_and_unpack(stored, "stored.xlsx", wanted=wanted)
+    assert isinstance(found, Checked) and found.unpacked == {}
+    assert [
+        (c.name, check_and_unpack(corpus[c.name], c.name, wanted=wanted))
+        for c in CASES
+        if c.check_code is not None
+    ] == [(c.name, check_file(corpus[c.name], c.name)) for c in CASES if c.check_code is not None]
 
 
 def test_plain_xlsxwriter_workbook_passes(tmp_path: Path) -> None:

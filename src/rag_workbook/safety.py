@@ -7,7 +7,8 @@ The check is cheap on purpose: it runs on every file of a merge (2,000 returns f
 national collection), so it reads only the first bytes of the file, the zip's central
 directory and the first KB of each XML part that carries the lead's content (workbook,
 sheets, shared strings, styles; ODF content) or, for an old `.xls`, the compound file's
-allocation table and directory. It never decompresses a whole part: about 0.16-0.18 ms
+allocation table and directory. It decompresses a whole part only when it is small and the
+caller wants it whole anyway (`check_and_unpack`: the reader's Return sheet): about 0.16-0.18 ms
 of CPU for a small return on a busy 2-core machine (515,000 instructions; 0.06 ms for an
 `.xls`). What it catches is what would make a parser hang, eat memory, crash or misread:
 
@@ -148,7 +149,24 @@ def check_file(path: Path, display: str, *, limits: Limits = LIMITS) -> Issue | 
         >>> check_file(Path("returns/ASB.xlsx"), "ASB.xlsx") is None
         True
     """
-    return check_and_read(path, display, limits=limits)[0]
+    found = check_and_unpack(path, display, limits=limits)
+    return found if isinstance(found, Issue) else None
+
+
+class Checked(NamedTuple):
+    """A file the check passed, and what the check read that the reader can use again.
+
+    Attributes:
+        data: the whole file, or None for a file too large to have been read whole.
+        parts: the names of a zip's parts, as stored (empty for any other file).
+        unpacked: the parts the caller wanted that the check unpacked whole (by name as
+            stored): those it scans anyway, deflated, of a file read whole, up to
+            `UNPACKED_PART_BYTES`, complete and of their declared size.
+    """
+
+    data: bytes | None
+    parts: tuple[str, ...]
+    unpacked: dict[str, bytes]
 
 
 def check_and_read(
@@ -174,33 +192,65 @@ def check_and_read(
         >>> issue is None and data is not None
         True
     """
+    found = check_and_unpack(path, display, limits=limits)
+    return (found, None) if isinstance(found, Issue) else (None, found.data)
+
+
+def check_and_unpack(
+    path: Path,
+    display: str,
+    *,
+    limits: Limits = LIMITS,
+    wanted: frozenset[str] = frozenset(),
+) -> Issue | Checked:
+    """Check `path` as `check_file` does; also hand back what the check read (see `Checked`).
+
+    A part the check scans and the caller will read whole is unpacked whole once, here,
+    instead of its head here and the whole of it again by the caller.
+
+    Args:
+        path: the file to check.
+        display: the file name to use in the issue.
+        limits: the size limits to apply (the defaults in `LIMITS` unless testing).
+        wanted: the zip parts (names as stored) the caller will read whole.
+
+    Returns:
+        The Issue when the file must not be parsed (as `check_file` gives it), else what
+        the check read.
+
+    Example:
+        >>> sheet = "xl/worksheets/sheet1.xml"
+        >>> checked = check_and_unpack(Path("returns/ASB.xlsx"), "ASB.xlsx", wanted={sheet})
+        >>> sheet in checked.unpacked
+        True
+    """
     try:
-        return None, _check(path, display, limits)
+        return _check(path, display, limits, wanted)
     except _Refused as refused:
-        return refused.issue(display), None
+        return refused.issue(display)
     except OSError as exc:
         return _issue(
             Code.FILE_UNREADABLE,
             display,
             f"cannot read the file ({exc.strerror or exc})",
             "check the file exists, is not open elsewhere and that you may read it",
-        ), None
+        )
     except (struct.error, zlib.error, EOFError):
         # A structure cut short where the check reads it: the file is damaged.
-        return _corrupt("a structure in it is cut short").issue(display), None
+        return _corrupt("a structure in it is cut short").issue(display)
     except MemoryError:
         return _issue(
             Code.FILE_TOO_LARGE,
             display,
             "the file needs more memory to check than this computer has free",
-        ), None
+        )
     except Exception as exc:  # a bug of ours, not the lead's: say so, and go on
         return _issue(
             Code.INTERNAL_ERROR,
             display,
             f"rag-workbook failed while checking this file ({type(exc).__name__}); this is a "
             "bug in rag-workbook, not in the file",
-        ), None
+        )
 
 
 def _issue(code: Code, display: str, message: str, fix: str = "") -> Issue:
@@ -265,8 +315,8 @@ class _Source:
         return self._handle.read(count)
 
 
-def _check(path: Path, display: str, limits: Limits) -> bytes | None:
-    """Raise _Refused when the file must not be parsed; else return its bytes if read whole."""
+def _check(path: Path, display: str, limits: Limits, wanted: frozenset[str]) -> Checked:
+    """Raise _Refused when the file must not be parsed; else return what the check read."""
     stat = path.stat()
     if not S_ISREG(stat.st_mode):
         raise _Refused(
@@ -289,11 +339,9 @@ def _check(path: Path, display: str, limits: Limits) -> bytes | None:
         )
     if size <= _WHOLE_FILE_BYTES:
         data = _read_whole(path, size)
-        _check_source(_Source(size, data=data), limits)
-        return data
+        return Checked(data, *_check_source(_Source(size, data=data), limits, wanted))
     with path.open("rb") as handle:
-        _check_source(_Source(size, handle=handle), limits)
-    return None
+        return Checked(None, *_check_source(_Source(size, handle=handle), limits, wanted))
 
 
 # Looked up once: getattr with a default raises and formats an AttributeError on POSIX.
@@ -319,14 +367,18 @@ def _read_whole(path: Path, size: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _check_source(source: _Source, limits: Limits) -> None:
+def _check_source(
+    source: _Source, limits: Limits, wanted: frozenset[str]
+) -> tuple[tuple[str, ...], dict[str, bytes]]:
+    """Check a file's content; a zip's part names and the wanted parts unpacked whole."""
     head = source.read(0, 512)
     if head.startswith((_ZIP_LOCAL, _ZIP_EMPTY)):
-        _check_zip(source, limits)
-    elif head.startswith(_CFB_MAGIC):
+        return _check_zip(source, limits, wanted)
+    if head.startswith(_CFB_MAGIC):
         _check_cfb(source, limits)
-    else:
-        _refuse_other(head)
+        return (), {}
+    _refuse_other(head)
+    return (), {}
 
 
 # --- zip packages: xlsx, xlsm, xlsb, ods ---------------------------------------------
@@ -341,7 +393,9 @@ class _Member(NamedTuple):
     offset: int
 
 
-def _check_zip(source: _Source, limits: Limits) -> None:
+def _check_zip(
+    source: _Source, limits: Limits, wanted: frozenset[str]
+) -> tuple[tuple[str, ...], dict[str, bytes]]:
     members = _read_central_directory(source, limits)
     # One pass over the directory; the refusals keep their order of precedence
     # (encryption, then the first part too large, then the total).
@@ -389,9 +443,11 @@ def _check_zip(source: _Source, limits: Limits) -> None:
         _check_odf(source, names, odf)
     else:
         _check_ooxml(names)
+    unpacked: dict[str, bytes] = {}
     for key, m in names.items():
         if _is_scanned(key):
-            _scan_xml(source, m, limits)
+            _scan_xml(source, m, limits, unpacked if m.name in wanted else None)
+    return tuple(m.name for m in members), unpacked
 
 
 def _read_central_directory(source: _Source, limits: Limits) -> list[_Member]:
@@ -507,8 +563,43 @@ def _member_head(source: _Source, member: _Member, limit: int) -> bytes:
         raise _corrupt(f"part {name} does not unpack") from exc
 
 
-def _scan_xml(source: _Source, member: _Member, limits: Limits) -> None:
-    head = _member_head(source, member, limits.xml_scan_bytes)
+# The largest part the check unpacks whole for its caller (see check_and_unpack): a
+# return's sheet is a few KB.
+UNPACKED_PART_BYTES = 64 * 1024
+
+
+def _member_whole(source: _Source, member: _Member) -> bytes | None:
+    """A small deflated part of a file in memory, unpacked whole; None unless it unpacks
+    completely to its declared size (the caller then unpacks it its own way)."""
+    data, offset, size = source.data, member.offset, member.uncompressed
+    if (
+        not 0 < size <= UNPACKED_PART_BYTES
+        or member.method != 8
+        or offset + 30 > len(data)
+        or not data.startswith(_ZIP_LOCAL, offset)
+    ):
+        return None
+    name_len, extra_len = _LOCAL_LENGTHS.unpack_from(data, offset + 26)
+    start = offset + 30 + name_len + extra_len
+    inflater = zlib.decompressobj(-max(9, min(15, (size - 1).bit_length())))
+    try:
+        whole = inflater.decompress(data[start : start + member.compressed], size + 1)
+    except zlib.error:
+        return None
+    return whole if inflater.eof and len(whole) == size else None
+
+
+def _scan_xml(
+    source: _Source, member: _Member, limits: Limits, unpacked: dict[str, bytes] | None
+) -> None:
+    """Refuse a part with a document type declaration; unpacked whole into `unpacked`
+    (when given and it can be, see `_member_whole`), else only its head."""
+    whole = _member_whole(source, member) if unpacked is not None else None
+    if whole is not None and unpacked is not None:
+        unpacked[member.name] = whole
+        head = whole[: limits.xml_scan_bytes]
+    else:
+        head = _member_head(source, member, limits.xml_scan_bytes)
     # bytes.find, not `in`: on Python 3.11 `bytes in bytes` first tries the needle as an
     # integer, raising and clearing a TypeError each time. One byte is a memchr.
     if head.find(b"\x00", 0, 64) >= 0 or head.startswith((b"\xff\xfe", b"\xfe\xff")):
