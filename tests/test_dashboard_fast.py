@@ -337,6 +337,12 @@ def test_forked_work_gives_its_bytes_and_leaves_no_process_behind() -> None:
         os.waitpid(-1, os.WNOHANG)  # reaped: no child left
 
 
+def test_told_not_to_fork_means_no_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    # RAG_WORKBOOK_NO_FORK=1 takes the path Windows takes, for the dashboard's copies too.
+    monkeypatch.setenv("RAG_WORKBOOK_NO_FORK", "1")
+    assert F.Forked.start(lambda: b"made") is None
+
+
 def test_no_room_for_the_spool_file_means_no_fork(monkeypatch: pytest.MonkeyPatch) -> None:
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")

@@ -17,6 +17,7 @@ from typing import Any
 
 import xlsxwriter.utility
 
+from rag_workbook.cells import can_fork
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.dashboard.book import Block
 from rag_workbook.dashboard.fast.package import ZIP_LEVEL, Segment
@@ -220,13 +221,12 @@ class Forked:
 
     @classmethod
     def start(cls, make: Callable[[], bytes]) -> Forked | None:
-        """None where this process should not fork: not Linux, or other threads running
-        (a fork can deadlock on a lock one of them holds)."""
+        """None where this process should not fork (`cells.can_fork`): not Linux, other
+        threads running (a fork can deadlock on a lock one of them holds), or told not to
+        (`RAG_WORKBOOK_NO_FORK=1`)."""
         import os
-        import sys
-        import threading
 
-        if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        if not can_fork():
             return None
         try:
             spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by result() or close())
