@@ -18,8 +18,8 @@ import json
 import shutil
 import subprocess
 import tempfile
+from html import escape  # not xml.sax.saxutils, whose import brings urllib.request (20 ms)
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from rag_workbook.errors import RagWorkbookError
 
@@ -64,7 +64,7 @@ def _write_profile(profile: Path, language: str) -> None:
     LibreOffice's PDF export declares that locale as the document's language."""
     user = profile / "user"
     user.mkdir(parents=True)
-    tag = escape(language)
+    tag = escape(language, quote=False)
     (user / "registrymodifications.xcu").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<oor:items xmlns:oor="http://openoffice.org/2001/registry" '

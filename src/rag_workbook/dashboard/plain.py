@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping
+from html import escape  # not xml.sax.saxutils, whose import brings urllib.request (20 ms)
 from typing import Any
-from xml.sax.saxutils import escape
 
 import xlsxwriter
 from xlsxwriter.utility import xl_range_abs, xl_rowcol_to_cell
@@ -83,7 +83,7 @@ def core_with_language(xml: str, language: str) -> str:
     the core properties' schema takes its elements in any order."""
     if not language or "<dc:language>" in xml:
         return xml
-    element = f"<dc:language>{escape(language)}</dc:language>"
+    element = f"<dc:language>{escape(language, quote=False)}</dc:language>"
     return xml.replace("</cp:coreProperties>", element + "</cp:coreProperties>")
 
 
