@@ -1680,6 +1680,14 @@ def _summary_block(
     )
 
 
+def _over_themes(counts: Mapping[tuple[str, str, Status], int]) -> dict[tuple[str, Status], int]:
+    """Measures by (quarter, status), over the themes: one pass over the counts."""
+    totals: dict[tuple[str, Status], int] = {}
+    for (_, quarter, status), n in counts.items():
+        totals[quarter, status] = totals.get((quarter, status), 0) + n
+    return totals
+
+
 def _summary_sheet(
     styles: _Styles,
     register: Register,
@@ -1692,8 +1700,10 @@ def _summary_sheet(
     head = _table_head(styles)
     number, label = block.styles[2], block.styles[0]
 
+    totals = _over_themes(counts)
+
     def total(quarter: str, status: Status) -> int:
-        return sum(n for (_, q, s), n in counts.items() if q == quarter and s == status)
+        return totals.get((quarter, status), 0)
 
     title = " ".join(p for p in (settings.title, settings.year) if p)
     content: list[Content] = list(
