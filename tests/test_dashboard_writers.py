@@ -30,6 +30,7 @@ from rag_workbook import dashboard as D
 from rag_workbook.columns import looks_like_formula
 from rag_workbook.dashboard import build, fast, plain
 from rag_workbook.dashboard.fast import forked, internals, rows
+from rag_workbook.dashboard.fast import writer as fast_writer
 from rag_workbook.forms import write_return
 from rag_workbook.merge import merge_returns, read_returns
 from rag_workbook.model import QUARTERS, Measure, Register, RowNotes, Severity, Status
@@ -298,6 +299,31 @@ def test_no_fork_path_gives_the_same_bytes(generated: Any, monkeypatch: pytest.M
     monkeypatch.setattr(sys, "platform", "win32")
     assert fast.write_book(book, fork=True) == forked_bytes
     assert started == [None, None]  # asked for the rows and the notes, it did not fork
+
+
+def test_long_runs_of_rows_made_elsewhere_give_the_same_workbook(
+    generated: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A national Dashboard's measure rows and About's input files are made as XML with the
+    # blocks' rows (fast.writer.ROWS_ELSEWHERE_FROM): brought down to reach the generated
+    # case's runs, and its hostile and formula-like texts, they give the plain writer's
+    # workbook, forked or not.
+    made: list[int] = []
+    real = forked.rows_job_xml
+
+    def counted(job: Any) -> bytes:
+        made.append(len(job.rows))
+        return real(job)
+
+    monkeypatch.setattr(fast_writer, "ROWS_ELSEWHERE_FROM", 100)
+    monkeypatch.setattr(forked, "rows_job_xml", counted)
+    book = generated
+    here = fast.write_book(book, fork=False)  # made in this process, where the spy sees it
+    assert len(made) >= 2 and max(made) >= 900  # the Dashboard's rows and About's
+    assert differences(picture(plain.write_book(book)), picture(here)) == []
+    assert fast.write_book(book, fork=True) == here
+    if VALIDATE.exists():
+        assert_valid(here, tmp_path, "runs.xlsx")
 
 
 def test_auto_and_fast_writers_are_the_fast_one_and_plain_is_plain() -> None:

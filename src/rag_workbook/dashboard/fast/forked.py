@@ -11,7 +11,7 @@ import itertools
 import struct
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import xlsxwriter.utility
 
 from rag_workbook.cells import can_fork
 from rag_workbook.columns import looks_like_formula
-from rag_workbook.dashboard.book import Block
+from rag_workbook.dashboard.book import Block, Row
 from rag_workbook.dashboard.fast.package import ZIP_LEVEL, Segment
 from rag_workbook.dashboard.fast.strings import text_element
 
@@ -97,6 +97,59 @@ def block_rows_xml(job: BlockJob) -> bytes:
     return "".join(map(template.format, rows, *tails, heights)).encode("utf-8")
 
 
+@dataclass(frozen=True, eq=False)
+class RowsJob:
+    """A run of a sheet's rows (consecutive, every cell with a style), with each style's
+    format index (`xfs`) and each text's index in the shared strings (`shared`)."""
+
+    rows: tuple[Row, ...]
+    width: int
+    xfs: Mapping[str, int]
+    shared: Mapping[str, int]
+
+
+def share_row_texts(rows: Sequence[Row], strings: Any) -> dict[str, int]:
+    """The rows' texts added to the workbook's string table, every use counted, in the
+    order `put_row` would add them."""
+    index = strings._get_shared_string_index  # counts one use of the text
+    found: dict[str, int] = {}
+    uses = Counter(v for row in rows for _, v, _ in row.cells if isinstance(v, str))
+    for text, count in uses.items():
+        found[text] = index(text)
+        strings.count += count - 1
+    return found
+
+
+def rows_job_xml(job: RowsJob) -> bytes:
+    """The run's rows as `<row>` XML, each cell as `FastSheet._write_rows` writes it."""
+    letters = [xlsxwriter.utility.xl_col_to_name(c) for c in range(job.width)]
+    xfs, shared = job.xfs, job.shared
+    span = f' spans="1:{job.width}"'
+    out: list[str] = []
+    for row in job.rows:
+        number = row.row + 1
+        out.append(f'<row r="{number}"{span}{_height_tail(row.height)}>')
+        for col, value, style in sorted(row.cells, key=_first):
+            ref, xf = letters[col], xfs[style]
+            if value is None:
+                out.append(f'<c r="{ref}{number}" s="{xf}"/>')
+            elif isinstance(value, str):
+                out.append(f'<c r="{ref}{number}" s="{xf}" t="s"><v>{shared[value]}</v></c>')
+            else:
+                out.append(f'<c r="{ref}{number}" s="{xf}"><v>{value:.16G}</v></c>')
+        out.append("</row>")
+    return "".join(out).encode("utf-8")
+
+
+def _first(cell: tuple[Any, ...]) -> Any:
+    return cell[0]
+
+
+def job_xml(job: BlockJob | RowsJob) -> bytes:
+    """A job's rows as `<row>` XML."""
+    return rows_job_xml(job) if isinstance(job, RowsJob) else block_rows_xml(job)
+
+
 _DEFAULT_ROW_PIXELS = 20  # xlsxwriter's default row height (15 pt)
 
 
@@ -117,15 +170,13 @@ class LaterRows:
     failed, they are made here instead. `close()` ends the copy if never asked.
     """
 
-    def __init__(self, jobs: Sequence[BlockJob], *, fork: bool) -> None:
+    def __init__(self, jobs: Sequence[BlockJob | RowsJob], *, fork: bool) -> None:
         self._jobs = tuple(jobs)
         self._made: tuple[Segment, ...] | None = None
         self._child = Forked.start(self._make) if fork and self._jobs else None
 
     def _make(self) -> bytes:
-        pieces = [
-            Segment.of(block_rows_xml(job), ZIP_LEVEL, last=False).to_bytes() for job in self._jobs
-        ]
+        pieces = [Segment.of(job_xml(job), ZIP_LEVEL, last=False).to_bytes() for job in self._jobs]
         return b"".join(_PIECE_SIZE.pack(len(piece)) + piece for piece in pieces)
 
     def segment(self, index: int) -> Segment:

@@ -10,11 +10,17 @@ can begin on the Data rows before the rest of the book is built (`EarlyRows`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 from rag_workbook.dashboard.book import WORKBOOK_OPTIONS, Block, Book, Row, Sheet, Table
-from rag_workbook.dashboard.fast.forked import BlockJob, LaterRows, share_texts
+from rag_workbook.dashboard.fast.forked import (
+    BlockJob,
+    LaterRows,
+    RowsJob,
+    share_row_texts,
+    share_texts,
+)
 from rag_workbook.dashboard.fast.package import FastWorkbook, Segment
 from rag_workbook.dashboard.fast.rows import BulkSheet
 from rag_workbook.dashboard.plain import Formats, finish_sheet, table_options, table_range
@@ -59,8 +65,14 @@ class _Segments:
     """Each block's rows: the one `early` began from it when it fits, the others made by
     a forked copy (`fork`) or here."""
 
-    def __init__(self, jobs: Sequence[BlockJob], early: EarlyRows | None, *, fork: bool) -> None:
-        fitting = [i for i, job in enumerate(jobs) if early is not None and early.fits(job)]
+    def __init__(
+        self, jobs: Sequence[BlockJob | RowsJob], early: EarlyRows | None, *, fork: bool
+    ) -> None:
+        fitting = [
+            i
+            for i, job in enumerate(jobs)
+            if early is not None and isinstance(job, BlockJob) and early.fits(job)
+        ]
         self._early = early if fitting else None
         self._at = fitting[0] if fitting else -1
         self._later = LaterRows([job for i, job in enumerate(jobs) if i != self._at], fork=fork)
@@ -74,9 +86,15 @@ class _Segments:
         self._later.close()
 
 
+# From this many rows, a sheet's run of rows (the Dashboard's measures) is made as XML with
+# the blocks' rows, by the forked copy, rather than stored and written cell by cell here.
+ROWS_ELSEWHERE_FROM = 1_000
+
+
 def write_book(book: Book, *, fork: bool = True, early: EarlyRows | None = None) -> bytes:
-    """The workbook's bytes; the blocks' rows made by a forked copy when `fork` (and the
-    system allows it), or taken from `early`, else here: the same bytes either way.
+    """The workbook's bytes; the blocks' rows (and long runs of rows) made by a forked copy
+    when `fork` (and the system allows it), or taken from `early`, else here: the same
+    bytes either way.
 
     Raises:
         InternalsChanged: xlsxwriter's internals are not as expected (the caller falls
@@ -87,15 +105,67 @@ def write_book(book: Book, *, fork: bool = True, early: EarlyRows | None = None)
     workbook.set_size(*book.window_size)
     formats = Formats(workbook, book.styles)
     blocks = [item for sheet in book.sheets for item in sheet.content if isinstance(item, Block)]
-    jobs = _block_jobs(book.styles, blocks, formats, workbook.str_table)
+    runs = {sheet.name: found for sheet in book.sheets if (found := _run_of(sheet))}
+    jobs = _jobs(book.styles, blocks, list(runs.values()), formats, workbook.str_table)
+    at = {name: len(blocks) + i for i, name in enumerate(runs)}
     later = _Segments(jobs, early, fork=fork)
     try:
         for sheet in book.sheets:
-            _write_sheet(workbook, sheet, formats, later, blocks)
+            run = (at[sheet.name], runs[sheet.name]) if sheet.name in runs else None
+            _write_sheet(workbook, sheet, formats, later, blocks, run)
         workbook.close()
     finally:
         later.close()
     return bytes(workbook.package)
+
+
+def _run_of(sheet: Sheet) -> tuple[Row, ...]:
+    """The sheet's longest run of consecutive rows, when it has no block and the run is
+    from ROWS_ELSEWHERE_FROM rows, each with cells that all have a style and a height
+    that is the default or shown; else ()."""
+    if any(isinstance(item, Block) for item in sheet.content):
+        return ()
+    best: list[Row] = []
+    run: list[Row] = []
+    for item in sheet.content:
+        if not isinstance(item, Row):
+            run = []
+            continue
+        plain = item.cells and all(style for _, _, style in item.cells)
+        if not plain or (item.height is not None and item.height <= 0):
+            run = []
+            continue
+        if run and item.row != run[-1].row + 1:
+            run = []
+        run.append(item)
+        if len(run) > len(best):
+            best = run
+    return tuple(best) if len(best) >= ROWS_ELSEWHERE_FROM else ()
+
+
+def _jobs(
+    styles: Mapping[str, Mapping[str, Any]],
+    blocks: Sequence[Block],
+    runs: Sequence[tuple[Row, ...]],
+    formats: Formats,
+    strings: Any,
+) -> list[BlockJob | RowsJob]:
+    """The blocks' jobs (`_block_jobs`), then the runs': their formats take their indices
+    with the blocks' (in the book's order of styles), their texts their places in the
+    shared strings after the blocks'."""
+    used = {style for run in runs for row in run for _, _, style in row.cells}
+    jobs: list[BlockJob | RowsJob] = [*_block_jobs(styles, blocks, formats, strings, used)]
+    for run in runs:
+        names = {style for row in run for _, _, style in row.cells}
+        jobs.append(
+            RowsJob(
+                run,
+                max(col for row in run for col, _, _ in row.cells) + 1,
+                {name: formats[name]._get_xf_index() for name in names},
+                share_row_texts(run, strings),
+            )
+        )
+    return jobs
 
 
 def _block_jobs(
@@ -103,6 +173,7 @@ def _block_jobs(
     blocks: Sequence[Block],
     formats: Formats,
     strings: Any,
+    also: Set[str] = frozenset(),
 ) -> list[BlockJob]:
     """The blocks' formats take their indices first (in the book's order of styles), then
     their shared texts their places in the shared strings, block by block in the order
@@ -110,6 +181,7 @@ def _block_jobs(
     made by a forked copy agree with what the other sheets add later, and so that the
     first block's rows can be begun before the others are built (`EarlyRows`)."""
     used = {name for block in blocks for name in (*block.styles, *block.quoted) if name}
+    used |= also  # other styles that take their indices now, in the same order
     indices = {name: formats[name]._get_xf_index() for name in styles if name in used}
     order = {name: i for i, name in enumerate(styles)}
     built = sorted(blocks, key=lambda block: min(map(order.__getitem__, block.styles), default=0))
@@ -126,19 +198,33 @@ def _block_jobs(
 
 
 def _write_sheet(
-    workbook: Any, sheet: Sheet, formats: Formats, later: _Segments, blocks: Sequence[Block]
+    workbook: Any,
+    sheet: Sheet,
+    formats: Formats,
+    later: _Segments,
+    blocks: Sequence[Block],
+    run: tuple[int, tuple[Row, ...]] | None = None,
 ) -> None:
+    """The sheet's cells, stored; its blocks' rows and its `run` (job index, rows) made
+    by `later`, with the run's notes and heights stored here."""
     by_name = formats.by_name
-    bulk = any(isinstance(item, Block) for item in sheet.content)
+    bulk = run is not None or any(isinstance(item, Block) for item in sheet.content)
     worksheet = workbook.add_worksheet(sheet.name, worksheet_class=BulkSheet if bulk else None)
     for column in sheet.columns:
         style = formats[column.style] if column.style else None
         worksheet.set_column(column.first, column.last, column.width, style)
     for merge in sheet.merges:
         worksheet.put_merge(merge.first_row, merge.first_col, merge.last_row, merge.last_col)
+    in_run = {id(row) for row in run[1]} if run is not None else set()
     for item in sheet.content:
         if isinstance(item, Row):
-            worksheet.put_row(item.row, item.cells, by_name)
+            if id(item) not in in_run:
+                worksheet.put_row(item.row, item.cells, by_name)
+            elif run is not None and item is run[1][0]:
+                rows = run[1]
+                width = max(col for row in rows for col, _, _ in row.cells) + 1
+                segment = functools.partial(later.segment, run[0])
+                worksheet.write_rows_later(item.row, len(rows), width, segment)
             if item.notes:
                 worksheet.put_notes(item.row, item.notes, sheet.note_options)
             if item.height is not None:
