@@ -872,12 +872,12 @@ def test_notes_parts_made_in_a_copy_or_here_are_the_same(monkeypatch: pytest.Mon
     unpacked = F._unpacked_parts
     taken: list[str] = []
 
-    def fails_in_the_copy(self: P.Packager) -> list[tuple[str, tuple[int, int, bytes]]]:
+    def fails_in_the_copy(self: P.Packager) -> list[tuple[str, P.Segment]]:
         if os.getpid() != parent:
             raise RuntimeError("the copy fails")
         return make(self)
 
-    def recorded(data: bytes) -> dict[str, tuple[int, int, bytes]]:
+    def recorded(data: bytes) -> dict[str, P.Segment]:
         parts = unpacked(data)
         taken.extend(parts)
         return parts

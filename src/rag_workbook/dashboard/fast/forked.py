@@ -11,7 +11,7 @@ import itertools
 import struct
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,8 +176,9 @@ class LaterRows:
         self._child = Forked.start(self._make) if fork and self._jobs else None
 
     def _make(self) -> bytes:
-        pieces = [Segment.of(job_xml(job), ZIP_LEVEL, last=False).to_bytes() for job in self._jobs]
-        return b"".join(_PIECE_SIZE.pack(len(piece)) + piece for piece in pieces)
+        return _framed(
+            Segment.of(job_xml(job), ZIP_LEVEL, last=False).to_bytes() for job in self._jobs
+        )
 
     def segment(self, index: int) -> Segment:
         """Job `index`'s rows' XML, deflated, as a segment of its sheet's part."""
@@ -185,14 +186,7 @@ class LaterRows:
             made = self._child.result() if self._child is not None else None
             if made is None:
                 made = self._make()
-            segments: list[Segment] = []
-            at = 0
-            while at < len(made):
-                (size,) = _PIECE_SIZE.unpack_from(made, at)
-                at += _PIECE_SIZE.size
-                segments.append(Segment.from_bytes(made[at : at + size]))
-                at += size
-            self._made = tuple(segments)
+            self._made = tuple(map(Segment.from_bytes, _unframed(made)))
         return self._made[index]
 
     def close(self) -> None:
@@ -204,23 +198,40 @@ class LaterRows:
 _PIECE_SIZE = struct.Struct("<Q")
 
 
+def _framed(pieces: Iterable[bytes]) -> bytes:
+    """Pieces of bytes as one, each after its length: what a copy hands back."""
+    return b"".join(_PIECE_SIZE.pack(len(piece)) + piece for piece in pieces)
+
+
+def _unframed(data: bytes) -> list[bytes]:
+    """The pieces `_framed` put together."""
+    pieces: list[bytes] = []
+    at = 0
+    while at < len(data):
+        (size,) = _PIECE_SIZE.unpack_from(data, at)
+        at += _PIECE_SIZE.size
+        pieces.append(data[at : at + size])
+        at += size
+    return pieces
+
+
 class Elsewhere:
     """Zip parts made and deflated by a forked copy of this process (`start(make)`).
 
-    `part(name, here)` gives one part's (crc, length, packed), waiting for the copy; when
-    the copy could not be started, failed, or did not make that part, `here()` makes it.
+    `part(name, here)` gives one part deflated, waiting for the copy; when the copy
+    could not be started, failed, or did not make that part, `here()` makes it.
     """
 
     def __init__(self, child: Forked | None) -> None:
         self._child = child
-        self._parts: dict[str, tuple[int, int, bytes]] | None = None
+        self._parts: dict[str, Segment] | None = None
 
     @classmethod
-    def start(cls, make: Callable[[], list[tuple[str, tuple[int, int, bytes]]]]) -> Elsewhere:
+    def start(cls, make: Callable[[], list[tuple[str, Segment]]]) -> Elsewhere:
         """`make()` (each part's name and deflated data) run in a forked copy."""
         return cls(Forked.start(lambda: _packed_parts(make())))
 
-    def part(self, name: str, here: Callable[[], tuple[int, int, bytes]]) -> tuple[int, int, bytes]:
+    def part(self, name: str, here: Callable[[], Segment]) -> Segment:
         if self._parts is None:
             made = self._child.result() if self._child is not None else None
             self._parts = _unpacked_parts(made) if made is not None else {}
@@ -233,28 +244,16 @@ class Elsewhere:
             self._child.close()
 
 
-_PART_HEAD = struct.Struct("<HLQQ")  # name's length, CRC-32, length unpacked, length packed
+def _packed_parts(parts: list[tuple[str, Segment]]) -> bytes:
+    return _framed(x for name, part in parts for x in (name.encode("utf-8"), part.to_bytes()))
 
 
-def _packed_parts(parts: list[tuple[str, tuple[int, int, bytes]]]) -> bytes:
-    out: list[bytes] = []
-    for name, (crc, length, packed) in parts:
-        encoded = name.encode("utf-8")
-        out += (_PART_HEAD.pack(len(encoded), crc, length, len(packed)), encoded, packed)
-    return b"".join(out)
-
-
-def _unpacked_parts(data: bytes) -> dict[str, tuple[int, int, bytes]]:
-    parts: dict[str, tuple[int, int, bytes]] = {}
-    at = 0
-    while at < len(data):
-        name_size, crc, length, size = _PART_HEAD.unpack_from(data, at)
-        at += _PART_HEAD.size
-        name = data[at : at + name_size].decode("utf-8")
-        at += name_size
-        parts[name] = (crc, length, data[at : at + size])
-        at += size
-    return parts
+def _unpacked_parts(data: bytes) -> dict[str, Segment]:
+    pieces = _unframed(data)
+    return {
+        name.decode("utf-8"): Segment.from_bytes(part)
+        for name, part in zip(pieces[::2], pieces[1::2], strict=True)
+    }
 
 
 class Forked:

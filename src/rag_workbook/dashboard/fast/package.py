@@ -112,13 +112,10 @@ def _gf2_square(matrix: Sequence[int]) -> list[int]:
     return [_gf2_times(matrix, row) for row in matrix]
 
 
-def deflated(payload: str | bytes, level: int) -> tuple[int, int, bytes]:
+def deflated(payload: str | bytes, level: int) -> Segment:
     """A whole part deflated: its CRC-32, its length unpacked, its deflate data."""
-    if not isinstance(payload, bytes):
-        payload = payload.encode("utf-8")
-    packer = _ZLIB.compressobj(level, zlib.DEFLATED, -15)
-    packed = packer.compress(payload) + packer.flush()
-    return _ZLIB.crc32(payload), len(payload), packed
+    data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
+    return Segment.of(data, level, last=True)
 
 
 class _Around(NamedTuple):
@@ -167,7 +164,7 @@ class Deflater:
         future = self.pool.submit(self._deflate, data, insert)
         self.parts.append((name, data, is_binary, size, insert, future))
 
-    def add_made(self, name: str, made: Callable[[], tuple[int, int, bytes]]) -> None:
+    def add_made(self, name: str, made: Callable[[], Segment]) -> None:
         """A part deflated elsewhere: `made()` gives its (crc, length, packed)."""
         self.parts.append((name, None, True, -1, None, made))
 
@@ -310,27 +307,26 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
                 self._elsewhere.close()
         return []  # nothing left for xlsxwriter's own zip
 
-    def _make_elsewhere(self) -> list[tuple[str, tuple[int, int, bytes]]]:
+    def _make_elsewhere(self) -> list[tuple[str, Segment]]:
         """In the forked copy: the parts `_write_part` leaves to it, deflated."""
         self._making = True
         self._write_vml_files()
         self._write_comment_files()
         return [(name, deflated(data.getvalue(), ZIP_LEVEL)) for data, name, _ in self.filenames]
 
-    def _write_part(self, name: str, writer: Any, *args: Any, notes: bool) -> None:
-        """Write part `name` by `writer._assemble_xml_file(*args)`: here, or, for the notes'
-        parts (`notes`: their VML shapes and comments), by the forked copy when there is
-        one (and here after all, when it failed). Their writing changes nothing that
-        other parts hold (a sheet's XML does: its formats take their indices as written)."""
+    def _write_part(self, name: str, writer: Any, *args: Any) -> None:
+        """Write a note's part `name` (VML shapes, comments) by
+        `writer._assemble_xml_file(*args)`: here, or by the forked copy when there is one
+        (and here after all, when it failed). Their writing changes nothing that other
+        parts hold (a sheet's XML does: its formats take their indices as written)."""
         elsewhere = self._elsewhere
-        if self._making or elsewhere is None or not notes:
-            if notes or not self._making:
-                writer._set_xml_writer(self._filename(name))
-                writer._assemble_xml_file(*args)
+        if elsewhere is None or self._making:  # no copy, or this is the copy
+            writer._set_xml_writer(self._filename(name))
+            writer._assemble_xml_file(*args)
             return
         self._hand_over(len(self.filenames))
 
-        def here() -> tuple[int, int, bytes]:
+        def here() -> Segment:
             data = io.StringIO()
             writer._set_xml_writer(data)
             writer._assemble_xml_file(*args)
@@ -347,7 +343,7 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
             if not worksheet.has_comments:
                 continue
             name = f"xl/comments{index}.xml"
-            self._write_part(name, NotesComments(), worksheet.comments_list, notes=True)
+            self._write_part(name, NotesComments(), worksheet.comments_list)
             index += 1
 
     def _write_shared_strings_file(self) -> None:
@@ -373,7 +369,6 @@ class Packager(xlsxwriter.packager.Packager):  # type: ignore[misc]
                     worksheet.vml_shape_id,
                     worksheet.comments_list,
                     worksheet.buttons_list,
-                    notes=True,
                 )
                 index += 1
             if worksheet.has_header_vml and self._making:

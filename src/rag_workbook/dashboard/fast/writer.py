@@ -80,7 +80,8 @@ class _Segments:
     def segment(self, index: int) -> Segment:
         if self._early is not None and index == self._at:
             return self._early.rows.segment(0)
-        return self._later.segment(index - (0 <= self._at < index))
+        # `later` has every job but the one taken from `early`
+        return self._later.segment(index - 1 if 0 <= self._at < index else index)
 
     def close(self) -> None:
         self._later.close()
@@ -106,13 +107,16 @@ def write_book(book: Book, *, fork: bool = True, early: EarlyRows | None = None)
     formats = Formats(workbook, book.styles)
     blocks = [item for sheet in book.sheets for item in sheet.content if isinstance(item, Block)]
     runs = {sheet.name: found for sheet in book.sheets if (found := _run_of(sheet))}
-    jobs = _jobs(book.styles, blocks, list(runs.values()), formats, workbook.str_table)
-    at = {name: len(blocks) + i for i, name in enumerate(runs)}
-    later = _Segments(jobs, early, fork=fork)
+    block_jobs, rows_jobs = _jobs(
+        book.styles, blocks, list(runs.values()), formats, workbook.str_table
+    )
+    # each run's place among the jobs (after the blocks') and its job
+    placed = enumerate(zip(runs, rows_jobs, strict=True), start=len(blocks))
+    run_jobs = {name: (index, job) for index, (name, job) in placed}
+    later = _Segments([*block_jobs, *rows_jobs], early, fork=fork)
     try:
         for sheet in book.sheets:
-            run = (at[sheet.name], runs[sheet.name]) if sheet.name in runs else None
-            _write_sheet(workbook, sheet, formats, later, blocks, run)
+            _write_sheet(workbook, sheet, formats, later, blocks, run_jobs.get(sheet.name))
         workbook.close()
     finally:
         later.close()
@@ -149,15 +153,16 @@ def _jobs(
     runs: Sequence[tuple[Row, ...]],
     formats: Formats,
     strings: Any,
-) -> list[BlockJob | RowsJob]:
-    """The blocks' jobs (`_block_jobs`), then the runs': their formats take their indices
+) -> tuple[list[BlockJob], list[RowsJob]]:
+    """The blocks' jobs (`_block_jobs`) and the runs': their formats take their indices
     with the blocks' (in the book's order of styles), their texts their places in the
     shared strings after the blocks'."""
     used = {style for run in runs for row in run for _, _, style in row.cells}
-    jobs: list[BlockJob | RowsJob] = [*_block_jobs(styles, blocks, formats, strings, used)]
+    block_jobs = _block_jobs(styles, blocks, formats, strings, used)
+    rows_jobs: list[RowsJob] = []
     for run in runs:
         names = {style for row in run for _, _, style in row.cells}
-        jobs.append(
+        rows_jobs.append(
             RowsJob(
                 run,
                 max(col for row in run for col, _, _ in row.cells) + 1,
@@ -165,7 +170,7 @@ def _jobs(
                 share_row_texts(run, strings),
             )
         )
-    return jobs
+    return block_jobs, rows_jobs
 
 
 def _block_jobs(
@@ -203,10 +208,10 @@ def _write_sheet(
     formats: Formats,
     later: _Segments,
     blocks: Sequence[Block],
-    run: tuple[int, tuple[Row, ...]] | None = None,
+    run: tuple[int, RowsJob] | None = None,
 ) -> None:
-    """The sheet's cells, stored; its blocks' rows and its `run` (job index, rows) made
-    by `later`, with the run's notes and heights stored here."""
+    """The sheet's cells, stored; its blocks' rows and its `run` (job index, job) made by
+    `later`, with the run's notes and heights stored here."""
     by_name = formats.by_name
     bulk = run is not None or any(isinstance(item, Block) for item in sheet.content)
     worksheet = workbook.add_worksheet(sheet.name, worksheet_class=BulkSheet if bulk else None)
@@ -215,16 +220,15 @@ def _write_sheet(
         worksheet.set_column(column.first, column.last, column.width, style)
     for merge in sheet.merges:
         worksheet.put_merge(merge.first_row, merge.first_col, merge.last_row, merge.last_col)
-    in_run = {id(row) for row in run[1]} if run is not None else set()
+    in_run = {id(row) for row in run[1].rows} if run is not None else set()
     for item in sheet.content:
         if isinstance(item, Row):
             if id(item) not in in_run:
                 worksheet.put_row(item.row, item.cells, by_name)
-            elif run is not None and item is run[1][0]:
-                rows = run[1]
-                width = max(col for row in rows for col, _, _ in row.cells) + 1
-                segment = functools.partial(later.segment, run[0])
-                worksheet.write_rows_later(item.row, len(rows), width, segment)
+            elif run is not None and item is run[1].rows[0]:
+                index, job = run
+                segment = functools.partial(later.segment, index)
+                worksheet.write_rows_later(item.row, len(job.rows), job.width, segment)
             if item.notes:
                 worksheet.put_notes(item.row, item.notes, sheet.note_options)
             if item.height is not None:
