@@ -125,12 +125,13 @@ def write_book(
     return plain.write_book(book)
 
 
-def _fast_chosen(writer: Writer | str) -> bool:
-    """Whether the fast writer writes: asked for (or `auto`) and usable here."""
+def _fast_chosen(writer: Writer | str, *, say: bool = True) -> bool:
+    """Whether the fast writer writes: asked for (or `auto`) and usable here; when not
+    usable, the log says why (`say`)."""
     if Writer(writer) is Writer.PLAIN:
         return False
     problem = fast.problem()
-    if problem is not None:
+    if problem is not None and say:
         _log.info("writing the dashboard with the plain writer: %s", problem)
     return problem is None
 
@@ -138,9 +139,9 @@ def _fast_chosen(writer: Writer | str) -> bool:
 def begin_rows(draft: Draft, writer: Writer | str = Writer.AUTO) -> fast.EarlyRows | None:
     """The Data rows begun by a forked copy while the rest of the book is built, where
     the fast writer will write a block that large and this process may fork; else None."""
-    if draft.data_block.count < FORK_FROM_ROWS or Writer(writer) is Writer.PLAIN:
+    if draft.data_block.count < FORK_FROM_ROWS or not can_fork():
         return None
-    if not can_fork() or fast.problem() is not None:
+    if not _fast_chosen(writer, say=False):  # write_book says why
         return None
     try:
         return fast.EarlyRows.begin(draft.data_block, draft.styles)
