@@ -657,16 +657,20 @@ class Draft(NamedTuple):
     """
 
     data_block: Block
-    styles: Mapping[str, Mapping[str, Any]]
     register: Register
     report: Report
     inputs: Sequence[InputFile]
     options: DashboardOptions
     print_only: bool
-    columns: Mapping[str, list[Any]]
+    icon_style: str
     texts: _Texts
     cells: dict[tuple[str, str], _Cell]
     named: _Styles
+
+    @property
+    def styles(self) -> dict[str, Mapping[str, Any]]:
+        """The styles named so far: before `finish_book`, the Data rows' own."""
+        return dict(self.named.props)
 
 
 def start_book(
@@ -683,7 +687,7 @@ def start_book(
     Raises:
         TemplateError: the icon style is not a three-icon style.
     """
-    icon_style_of(register, options)  # refused before any work
+    icon_style = icon_style_of(register, options)  # refused before any work
     unusable = unusable_entries(report)
     columns = _with_unusable_sources(frame_columns(frame), unusable)
     texts = _Texts(columns)
@@ -693,13 +697,12 @@ def start_book(
     data_block = _data_block(styles, columns, texts, register)
     return Draft(
         data_block=data_block,
-        styles=dict(styles.props),
         register=register,
         report=report,
         inputs=inputs,
         options=options,
         print_only=print_only,
-        columns=columns,
+        icon_style=icon_style,
         texts=texts,
         cells=cells,
         named=styles,
@@ -714,8 +717,7 @@ def finish_book(draft: Draft) -> Book:
         draft.options,
         draft.print_only,
     )
-    settings, styles = register.settings, draft.named
-    icon_style = icon_style_of(register, options)
+    settings, styles, icon_style = register.settings, draft.named, draft.icon_style
     show_direction = (
         settings.show_direction if options.show_direction is None else options.show_direction
     )
