@@ -27,7 +27,6 @@ from rag_workbook.safety import (
     LIMITS,
     Checked,
     Limits,
-    check_and_read,
     check_and_unpack,
     check_file,
 )
@@ -111,22 +110,23 @@ def test_good_returns_pass(corpus: dict[str, Path], good_return: Path) -> None:
     assert [(p.name, check_file(p, p.name)) for p in good] == [(p.name, None) for p in good]
 
 
-def test_check_and_read_gives_the_checked_bytes_or_the_same_issue(
+def test_check_and_unpack_gives_the_checked_bytes_or_the_same_issue(
     corpus: dict[str, Path], good_return: Path
 ) -> None:
     good = sorted(good_return.parent.glob("*.xlsx"))
-    assert [(p.name, check_and_read(p, p.name)) for p in good] == [
-        (p.name, (None, p.read_bytes())) for p in good
+    passed = [(p.name, check_and_unpack(p, p.name)) for p in good]
+    assert [(name, getattr(found, "data", found)) for name, found in passed] == [
+        (p.name, p.read_bytes()) for p in good
     ]
-    assert [(c.name, check_and_read(corpus[c.name], c.name)[0]) for c in CASES] == [
-        (c.name, check_file(corpus[c.name], c.name)) for c in CASES
-    ]
-    assert [check_and_read(corpus[c.name], c.name)[1] is None for c in CASES] == [
-        c.check_code is not None for c in CASES
-    ]
+    found = {c.name: check_and_unpack(corpus[c.name], c.name) for c in CASES}
+    assert [
+        (c.name, found[c.name] if isinstance(found[c.name], Issue) else None) for c in CASES
+    ] == [(c.name, check_file(corpus[c.name], c.name)) for c in CASES]
+    no_data = [isinstance(f, Issue) or f.data is None for f in (found[c.name] for c in CASES)]
+    assert no_data == [c.check_code is not None for c in CASES]
 
 
-def test_check_and_read_leaves_a_large_file_to_the_caller(tmp_path: Path) -> None:
+def test_check_and_unpack_leaves_a_large_file_to_the_caller(tmp_path: Path) -> None:
     path = tmp_path / "large.xlsx"
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     sheet = wb.add_worksheet("Return")
@@ -134,7 +134,8 @@ def test_check_and_read_leaves_a_large_file_to_the_caller(tmp_path: Path) -> Non
         sheet.write_row(r, 0, [r * 7919 % 104729 / 7, r * 31 % 997 / 3, f"x{r * 17}"])
     wb.close()
     assert path.stat().st_size > 1024 * 1024
-    assert check_and_read(path, "large.xlsx") == (None, None)
+    found = check_and_unpack(path, "large.xlsx")
+    assert isinstance(found, Checked) and found.data is None
 
 
 def test_check_and_unpack_gives_the_wanted_parts_it_scans_whole(

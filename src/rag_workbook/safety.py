@@ -133,7 +133,7 @@ def _is_scanned(name: str) -> bool:
 def check_file(path: Path, display: str, *, limits: Limits = LIMITS) -> Issue | None:
     """Return an Issue when `path` must not be parsed, else None.
 
-    `check_and_read` does the same check and also hands back the bytes it read.
+    `check_and_unpack` does the same check and also hands back what it read.
 
     Args:
         path: the file to check.
@@ -167,33 +167,6 @@ class Checked(NamedTuple):
     data: bytes | None
     parts: tuple[str, ...]
     unpacked: dict[str, bytes]
-
-
-def check_and_read(
-    path: Path, display: str, *, limits: Limits = LIMITS
-) -> tuple[Issue | None, bytes | None]:
-    """Check `path` as `check_file` does; also return the file's bytes when it read them whole.
-
-    A small file (up to 1 MB, every real return) is read in one go for the check, so the
-    reader can parse exactly the bytes that were checked instead of opening the file again.
-
-    Args:
-        path: the file to check.
-        display: the file name to use in the issue.
-        limits: the size limits to apply (the defaults in `LIMITS` unless testing).
-
-    Returns:
-        `(issue, None)` when the file must not be parsed (the issue as `check_file` gives
-        it); else `(None, data)`, where `data` is the whole file, or None for a file too
-        large to have been read whole (the caller reads it).
-
-    Example:
-        >>> issue, data = check_and_read(Path("returns/ASB.xlsx"), "ASB.xlsx")
-        >>> issue is None and data is not None
-        True
-    """
-    found = check_and_unpack(path, display, limits=limits)
-    return (found, None) if isinstance(found, Issue) else (None, found.data)
 
 
 def check_and_unpack(
