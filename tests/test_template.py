@@ -628,14 +628,28 @@ def test_register_written_by_write_template_reads_through_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_template(REGISTER, tmp_path / "t.xlsx")
+    fast = _read_both_ways(path, monkeypatch)
+    assert fast.measures == tuple(
+        dataclasses.replace(m, row=i) for i, m in enumerate(REGISTER.measures, start=2)
+    )
+
+
+def _read_both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> Register:
+    """The register read through the fast path only, checked equal to openpyxl's reading."""
     fast = _fast_only(path, monkeypatch)
     with monkeypatch.context() as patch:
         patch.setattr(template, "_fast_rows", lambda file: None)
         slow = read_template(path)
     assert fast == slow
-    assert fast.measures == tuple(
-        dataclasses.replace(m, row=i) for i, m in enumerate(REGISTER.measures, start=2)
-    )
+    return fast
+
+
+def _reads_as_original(path: Path, original: Register, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The re-saved register reads through the fast path as openpyxl reads it, and as the
+    original (whose first target `_percent_target` made -5%)."""
+    fast = _read_both_ways(path, monkeypatch)
+    assert fast.measures[1:] == original.measures[1:]
+    assert (fast.measures[0].measure_id, fast.measures[0].target) == ("1.10", -5.0)
 
 
 def test_register_resaved_by_openpyxl_reads_through_the_fast_path(
@@ -645,13 +659,7 @@ def test_register_resaved_by_openpyxl_reads_through_the_fast_path(
     # cells: before issue 16 such a register silently fell back to openpyxl.
     original = read_template(write_template(REGISTER, tmp_path / "t.xlsx"))
     path = _percent_target(tmp_path / "t.xlsx", tmp_path / "openpyxl.xlsx")
-    fast = _fast_only(path, monkeypatch)
-    with monkeypatch.context() as patch:
-        patch.setattr(template, "_fast_rows", lambda file: None)
-        slow = read_template(path)
-    assert fast == slow
-    assert fast.measures[1:] == original.measures[1:]
-    assert (fast.measures[0].measure_id, fast.measures[0].target) == ("1.10", -5.0)
+    _reads_as_original(path, original, monkeypatch)
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
@@ -667,13 +675,7 @@ def test_register_resaved_by_libreoffice_reads_through_the_fast_path(
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     path = out / "formatted.xlsx"
-    fast = _fast_only(path, monkeypatch)
-    with monkeypatch.context() as patch:
-        patch.setattr(template, "_fast_rows", lambda file: None)
-        slow = read_template(path)
-    assert fast == slow
-    assert fast.measures[1:] == original.measures[1:]
-    assert (fast.measures[0].measure_id, fast.measures[0].target) == ("1.10", -5.0)
+    _reads_as_original(path, original, monkeypatch)
 
 
 def test_template_error_carries_each_problem_with_code_sheet_and_cell(tmp_path: Path) -> None:
