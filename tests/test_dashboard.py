@@ -1127,10 +1127,10 @@ def test_libreoffice_renders_one_page_wide(tmp_path: Path) -> None:
 def test_convert_to_pdf_reports_a_broken_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"not a zip")
-    try:
+    with pytest.raises(RenderError, match=r"could not convert bad\.xlsx to PDF") as raised:
         convert_to_pdf(bad, tmp_path / "bad.pdf", timeout=60)
-    except RenderError as exc:
-        assert "bad.xlsx" in str(exc)
+    assert "Excel" in raised.value.fix and "install" not in raised.value.fix
+    assert not (tmp_path / "bad.pdf").exists()
 
 
 def test_missing_libreoffice_is_a_clear_render_error(

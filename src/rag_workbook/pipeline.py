@@ -426,7 +426,7 @@ def _write_pdf(
         )
     except RenderError as exc:
         # The workbook is written and good; say plainly why the PDF is not.
-        issue = Issue.of(Code.PDF_NOT_WRITTEN, str(exc), file=target.name)
+        issue = Issue.of(Code.PDF_NOT_WRITTEN, str(exc), fix=exc.fix, file=target.name)
         return None, report + Report.of([issue])
     return pdf_path, report
 

@@ -25,7 +25,19 @@ from rag_workbook.errors import RagWorkbookError
 
 
 class RenderError(RagWorkbookError, RuntimeError):
-    """LibreOffice or pdftoppm is missing, failed or took too long."""
+    """LibreOffice or pdftoppm is missing, failed or took too long.
+
+    `fix` says what the user can do instead, for this cause (installing LibreOffice helps
+    only when it is missing).
+    """
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+# What to do when LibreOffice is there but gives no PDF.
+_PRINT_FROM_EXCEL = "print the Dashboard, Exceptions and Summary sheets to PDF from Excel"
 
 
 PDF_LANGUAGE = "en-GB"  # the language the PDF declares (/Lang): British English
@@ -127,8 +139,9 @@ def convert_to_pdf(
     soffice = find_soffice()
     if soffice is None:
         raise RenderError(
-            "LibreOffice is not installed, so no PDF was written; install LibreOffice "
-            "(soffice) or leave out --pdf and print the workbook from Excel"
+            "LibreOffice is not installed, so no PDF was written",
+            fix="install LibreOffice (Debian: apt-get install libreoffice-calc-nogui), "
+            "or leave out --pdf and " + _PRINT_FROM_EXCEL,
         )
     xlsx = Path(xlsx)
     pdf = Path(pdf)
@@ -145,7 +158,9 @@ def convert_to_pdf(
             # Atomic, as every output: a temporary file beside the PDF, then a rename.
             write_atomic(produced.read_bytes(), pdf)
         except (OSError, RagWorkbookError) as exc:
-            raise RenderError(f"cannot write {pdf}: {exc}") from exc
+            raise RenderError(
+                f"cannot write {pdf}: {exc}", fix="check the folder and that you may write there"
+            ) from exc
     return pdf
 
 
@@ -170,16 +185,22 @@ def _soffice_pdf(
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise RenderError(
-            f"LibreOffice took over {timeout:g} s to convert {xlsx.name}; try again"
+            f"LibreOffice did not finish the PDF of {xlsx.name} within {timeout:g} s, "
+            "so it was stopped (a workbook of thousands of rows can take it much longer)",
+            fix=_PRINT_FROM_EXCEL + ", or run again when the computer is less busy",
         ) from exc
     except OSError as exc:
-        raise RenderError(f"cannot run LibreOffice ({soffice}): {exc}") from exc
+        raise RenderError(
+            f"cannot run LibreOffice ({soffice}): {exc}",
+            fix="check that LibreOffice starts on its own, or " + _PRINT_FROM_EXCEL,
+        ) from exc
     produced = outdir / f"{xlsx.stem}.pdf"
     if done.returncode != 0 or not produced.exists():
         detail = (done.stderr or done.stdout).strip().splitlines()
         raise RenderError(
             f"LibreOffice could not convert {xlsx.name} to PDF"
-            + (f": {detail[-1]}" if detail else "")
+            + (f": {detail[-1]}" if detail else ""),
+            fix=_PRINT_FROM_EXCEL,
         )
     return produced
 
