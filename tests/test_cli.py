@@ -447,3 +447,25 @@ def test_progress_bar_starts_no_thread() -> None:
     assert threading.active_count() == before
     progress.close()
     assert "Reading returns" in shown.getvalue()
+
+
+def test_the_pdf_stage_is_announced_on_a_terminal_with_its_wait_when_large() -> None:
+    from rag_workbook import cli
+
+    def said(measures: int, *, quiet: bool = False, stream: io.StringIO | None = None) -> str:
+        shown = _Terminal() if stream is None else stream
+        progress = cli._Progress(quiet=quiet, stream=shown)
+        progress.found(cli.PROGRESS_MIN_FILES + 5)
+        progress.advance(cli.PROGRESS_MIN_FILES + 5)
+        progress.pdf(measures)
+        progress.close()
+        return shown.getvalue()
+
+    big = said(6_333)
+    # the bar is closed first, so the line stands below it
+    assert big.index("Reading returns") < big.index(
+        "Writing the PDF with LibreOffice (6,333 measures: about 6 minutes)..."
+    )
+    assert "Writing the PDF with LibreOffice...\n" in said(57)
+    assert "PDF" not in said(6_333, quiet=True)
+    assert said(6_333, stream=io.StringIO()) == ""  # not a terminal: a log stays clean

@@ -7,7 +7,9 @@ PDF back with pdfinfo (tags, title) and pypdf (the catalog's /Lang, the PDF/UA m
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -15,7 +17,11 @@ from xml.etree import ElementTree
 import pytest
 from cli_run import run as _run
 
-from rag_workbook.render import PDF_LANGUAGE, convert_to_pdf, pdf_filter
+from rag_workbook import render
+from rag_workbook.demo import copy_demo_inputs
+from rag_workbook.pipeline import merge_to_dashboard
+from rag_workbook.render import PDF_LANGUAGE, RenderError, convert_to_pdf, pdf_filter
+from rag_workbook.report import Code, Issue
 
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
 
@@ -96,3 +102,81 @@ def test_convert_to_pdf_declares_the_language_asked_for_and_can_be_untagged(
     assert _pdfinfo(french)[0]["Title"] == "A plain sheet"
     plain = convert_to_pdf(xlsx, tmp_path / "plain.pdf", tagged=False, timeout=120)
     assert _pdfinfo(plain)[0]["Tagged"] == "no"
+
+
+def _fake_soffice(tmp_path: Path, body: str) -> str:
+    """An executable that stands in for LibreOffice and runs the Python `body`."""
+    script = tmp_path / "soffice"
+    script.write_text(f"#!{sys.executable}\nimport sys, time\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def _workbook(tmp_path: Path) -> Path:
+    xlsx = tmp_path / "dashboard.xlsx"
+    xlsx.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: never opened here
+    return xlsx
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the stand-in is a POSIX script")
+def test_a_libreoffice_that_does_not_finish_is_stopped_and_the_fix_is_excel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render, "find_soffice", lambda: _fake_soffice(tmp_path, "time.sleep(60)"))
+    with pytest.raises(RenderError) as raised:
+        convert_to_pdf(_workbook(tmp_path), tmp_path / "dashboard.pdf", timeout=1)
+    assert "did not finish the PDF of dashboard.xlsx within 1 s" in str(raised.value)
+    assert "Excel" in raised.value.fix and "install" not in raised.value.fix
+    assert not (tmp_path / "dashboard.pdf").exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the stand-in is a POSIX script")
+def test_merge_says_why_no_pdf_and_what_to_do_for_each_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template, returns = copy_demo_inputs(tmp_path / "demo")
+    failing = _fake_soffice(
+        tmp_path, "print('Error: source file could not be loaded')\nsys.exit(1)"
+    )
+
+    def pdf_issue(found: str | None) -> Issue:
+        monkeypatch.setattr(render, "find_soffice", lambda: found)
+        out = tmp_path / "committee" / "dashboard.xlsx"
+        announced: list[int] = []
+        result = merge_to_dashboard([returns], template, out, pdf=True, on_pdf=announced.append)
+        assert result.pdf is None and result.output == out and out.exists()
+        assert announced == [len(result.register.measures)]
+        (issue,) = [i for i in result.report.issues if i.code == Code.PDF_NOT_WRITTEN]
+        return issue
+
+    broken = pdf_issue(failing)
+    assert "could not convert dashboard.xlsx to PDF: Error: source file" in broken.message
+    assert broken.fix.startswith("print the Dashboard, Exceptions and Summary sheets")
+    assert "install" not in broken.fix
+    missing = pdf_issue(None)
+    assert missing.message == "LibreOffice is not installed, so no PDF was written"
+    assert missing.fix.startswith("install LibreOffice")
+
+
+def test_libreoffice_is_given_longer_for_a_larger_register(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag_workbook.dashboard import pdf_seconds, write_dashboard_pdf
+    from rag_workbook.pipeline import check_returns
+
+    template, returns = copy_demo_inputs(tmp_path / "demo")
+    result = check_returns([returns], template)
+    limits: list[float] = []
+
+    def record(xlsx: Path, pdf: Path, *, timeout: float) -> Path:
+        limits.append(timeout)
+        return pdf
+
+    monkeypatch.setattr(render, "convert_to_pdf", record)
+    args = (result.columns, result.register, result.report, tmp_path / "d.pdf")
+    write_dashboard_pdf(*args)
+    write_dashboard_pdf(*args, timeout=7)
+    measures = len(result.register.measures)
+    assert limits == [pdf_seconds(measures), 7]
+    assert pdf_seconds(measures) == 120 + 0.2 * measures
+    assert 20 * 60 < pdf_seconds(6_333) < 25 * 60  # a national register: 699 pages in 6.5 min

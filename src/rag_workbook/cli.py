@@ -64,9 +64,20 @@ class _Progress:
         if self._bar is not None:
             self._bar.update(n)
 
+    def pdf(self, measures: int) -> None:
+        """Say that the PDF is being made, and how long a large one takes (about a minute
+        for every 1,000 measures); on a terminal only, as the bar."""
+        self.close()
+        if self._quiet or not self._stream.isatty():
+            return
+        wait = f" ({measures:,} measures: about {measures / 1000:.0f} minutes)"
+        print(f"Writing the PDF with LibreOffice{wait if measures >= 1500 else ''}...",
+              file=self._stream, flush=True)  # fmt: skip
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            self._bar = None
 
 
 @contextmanager
@@ -319,6 +330,8 @@ def _interrupts_end_promptly() -> Iterator[None]:
 def _run(step: Callable[..., RunResult], *args: Any, quiet: bool, **kwargs: Any) -> RunResult:
     with _interrupts_end_promptly(), _native_stderr_silenced() as stderr:
         bar = _Progress(quiet, stderr)
+        if kwargs.get("pdf"):
+            kwargs["on_pdf"] = bar.pdf
         try:
             return step(*args, progress=bar.advance, on_found=bar.found, **kwargs)
         finally:

@@ -320,6 +320,7 @@ def merge_to_dashboard(
     last_year: str | Path | None = None,
     as_of: str = "",
     chase_csv: str | Path | None = None,
+    on_pdf: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Read, check, merge and rate the returns, then write the dashboard workbook.
 
@@ -347,6 +348,8 @@ def merge_to_dashboard(
         as_of: the run's date (ISO) for the chase list's days overdue; "" is today. The
             same inputs and `as_of` give the same bytes.
         chase_csv: also write the chase list as CSV here (see `write_chase_csv`).
+        on_pdf: called with the number of measures just before LibreOffice starts on the
+            PDF, which takes about a minute for every 1,000 measures.
 
     Returns:
         The RunResult, with `output` (and `pdf`) set, or `kept` when the existing
@@ -383,11 +386,19 @@ def merge_to_dashboard(
     if out_path.exists() and not any(r.readable for r in result.returns if not r.previous):
         # Nothing could be read: the last good dashboard is worth more than a blank one.
         return replace(result, kept=out_path)
-    return _write_outputs(result, out_path, writer=writer, pdf=pdf, chase_csv=chase_csv)
+    return _write_outputs(
+        result, out_path, writer=writer, pdf=pdf, chase_csv=chase_csv, on_pdf=on_pdf
+    )
 
 
 def _write_outputs(
-    result: RunResult, out: Path, *, writer: str, pdf: bool, chase_csv: str | Path | None
+    result: RunResult,
+    out: Path,
+    *,
+    writer: str,
+    pdf: bool,
+    chase_csv: str | Path | None,
+    on_pdf: Callable[[int], None] | None = None,
 ) -> RunResult:
     """The dashboard at `out` (its folder made when missing), then the chase list's CSV and
     the PDF when asked for; the result says what was written."""
@@ -405,6 +416,8 @@ def _write_outputs(
         result = replace(result, chase_csv=write_chase_csv(result, chase_csv))
     if not pdf:
         return replace(result, report=report, output=written)
+    if on_pdf is not None:
+        on_pdf(len(result.register.measures))
     pdf_path, report = _write_pdf(result, report, written.with_suffix(".pdf"), inputs_used, options)
     return replace(result, report=report, output=written, pdf=pdf_path)
 
