@@ -373,12 +373,7 @@ def merge_to_dashboard(
         on_found=on_found,
         previous=previous,
         later=("rag_workbook.dashboard",),
-        outputs=[
-            ("--out", out),
-            *([("the PDF", Path(out).with_suffix(".pdf"))] if pdf else []),
-            *([("--chase-csv", chase_csv)] if chase_csv is not None else []),
-            *outputs,
-        ],
+        outputs=[*_merge_outputs(out, pdf, chase_csv), *outputs],
         last_year=last_year,
         as_of=as_of,
     )
@@ -389,6 +384,17 @@ def merge_to_dashboard(
     return _write_outputs(
         result, out_path, writer=writer, pdf=pdf, chase_csv=chase_csv, on_pdf=on_pdf
     )
+
+
+def _merge_outputs(
+    out: str | Path, pdf: bool, chase_csv: str | Path | None
+) -> list[tuple[str, str | Path]]:
+    """The files a merge writes, as (name, path), for guard_outputs."""
+    return [
+        ("--out", out),
+        *([("the PDF", Path(out).with_suffix(".pdf"))] if pdf else []),
+        *([("--chase-csv", chase_csv)] if chase_csv is not None else []),
+    ]
 
 
 def _write_outputs(
