@@ -22,6 +22,7 @@ from html import escape  # not xml.sax.saxutils, whose import brings urllib.requ
 from pathlib import Path
 
 from rag_workbook.errors import RagWorkbookError
+from rag_workbook.report import CATALOGUE, Code
 
 
 class RenderError(RagWorkbookError, RuntimeError):
@@ -36,8 +37,8 @@ class RenderError(RagWorkbookError, RuntimeError):
         self.fix = fix
 
 
-# What to do when LibreOffice is there but gives no PDF.
-_PRINT_FROM_EXCEL = "print the Dashboard, Exceptions and Summary sheets to PDF from Excel"
+# What to do when LibreOffice is there but gives no PDF: pdf-not-written's own fix.
+_PRINT_FROM_EXCEL = CATALOGUE[Code.PDF_NOT_WRITTEN].fix
 
 
 PDF_LANGUAGE = "en-GB"  # the language the PDF declares (/Lang): British English

@@ -219,10 +219,10 @@ CATALOGUE: dict[Code, Entry] = {
         _W, "give an Absolute target (or an Absolute tolerance), or correct the baseline"
     ),
     Code.TARGET_MISSING: Entry(_W, "type the annual target in the Target column"),
+    # The remedy for any cause; render.RenderError gives one for its own (install it when
+    # LibreOffice is missing).
     Code.PDF_NOT_WRITTEN: Entry(
-        _W,
-        "install LibreOffice (Debian: apt-get install libreoffice-calc-nogui)"
-        " or print the Dashboard sheet to PDF from Excel",
+        _W, "print the Dashboard, Exceptions and Summary sheets to PDF from Excel"
     ),
 }
 
