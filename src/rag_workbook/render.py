@@ -152,7 +152,6 @@ def convert_to_pdf(
         outdir.mkdir()
         _write_profile(profile, language)
         produced = _soffice_pdf(soffice, profile, outdir, xlsx, pdf_filter(tagged=tagged), timeout)
-        from rag_workbook.errors import RagWorkbookError
         from rag_workbook.output import write_atomic
 
         try:
