@@ -1,5 +1,7 @@
-"""The rows of a book's blocks (the Data sheet's, the Summary's by theme) as deflated XML,
-made by a forked copy of this process while this one writes the other sheets.
+"""Work a forked copy of this process does while this one writes the other sheets: the
+rows of a book's blocks (the Data sheet's, the Summary's by theme, the Exceptions') and of
+its long runs of rows (the Dashboard's measures) as deflated XML (`LaterRows`), and the
+notes' parts (`Elsewhere`).
 
 Where the process cannot fork (Windows, other threads running) or is told not to, the same
 bytes are made here instead.
@@ -35,22 +37,24 @@ class BlockJob:
     shared: tuple[dict[str, int] | None, ...]
 
 
-def share_texts(block: Block, strings: Any) -> tuple[dict[str, int] | None, ...]:
-    """The block's shared columns' texts, each added to the workbook's string table
-    (xlsxwriter's SharedStringTable) with every use counted."""
+def _share(values: Iterable[object], strings: Any) -> dict[str, int]:
+    """The texts among `values`, each added to the workbook's string table (xlsxwriter's
+    SharedStringTable) in order of first use, with every use counted: text -> index."""
     index = strings._get_shared_string_index  # counts one use of the text
-    found: list[dict[str, int] | None] = []
-    for values, shared in zip(block.values, block.shared, strict=True):
-        if not shared:
-            found.append(None)
-            continue
-        indices: dict[str, int] = {}
-        for text, uses in Counter(values).items():
-            if isinstance(text, str):
-                indices[text] = index(text)
-                strings.count += uses - 1
-        found.append(indices)
-    return tuple(found)
+    found: dict[str, int] = {}
+    for text, uses in Counter(v for v in values if isinstance(v, str)).items():
+        found[text] = index(text)
+        strings.count += uses - 1
+    return found
+
+
+def share_texts(block: Block, strings: Any) -> tuple[dict[str, int] | None, ...]:
+    """The block's shared columns' texts in the workbook's string table (see `_share`);
+    None for a column whose texts are inline."""
+    return tuple(
+        _share(values, strings) if shared else None
+        for values, shared in zip(block.values, block.shared, strict=True)
+    )
 
 
 def _column_tails(job: BlockJob, col: int) -> list[str]:
@@ -109,15 +113,9 @@ class RowsJob:
 
 
 def share_row_texts(rows: Sequence[Row], strings: Any) -> dict[str, int]:
-    """The rows' texts added to the workbook's string table, every use counted, in the
-    order `put_row` would add them."""
-    index = strings._get_shared_string_index  # counts one use of the text
-    found: dict[str, int] = {}
-    uses = Counter(v for row in rows for _, v, _ in row.cells if isinstance(v, str))
-    for text, count in uses.items():
-        found[text] = index(text)
-        strings.count += count - 1
-    return found
+    """The rows' texts in the workbook's string table (see `_share`), in the order
+    `put_row` would add them."""
+    return _share((value for row in rows for _, value, _ in row.cells), strings)
 
 
 def rows_job_xml(job: RowsJob) -> bytes:
